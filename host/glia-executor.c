@@ -412,6 +412,8 @@ allocate_slot (GliaSession *self, Frame *f, gint slot, guint owner, GliaDataType
       data = owner_alloc (self, owner, nbytes, error);
       if (data == NULL)
         return NULL;
+      if (slot < 0 || !slot_at (self, slot)->is_output)
+        g_atomic_pointer_add (&self->n_dynamic_allocs, 1);
       Alloc a = { data, owner, nbytes, FALSE };
       g_array_append_val (f->dynamic, a);
       f->live_bytes += nbytes;

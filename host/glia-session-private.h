@@ -74,6 +74,8 @@ struct _GliaSession
   char **constant_strings; /* string constants' pointer arrays, to free */
   guint n_copies;
 
+  gssize n_dynamic_allocs; /* atomic: intermediate tensors allocated outside an arena */
+
   GMutex plan_lock;
   GHashTable *plans; /* signature -> Plan* */
 };

@@ -1202,6 +1202,23 @@ glia_session_get_n_plans (GliaSession *self)
 }
 
 /**
+ * glia_session_get_n_dynamic_allocations:
+ * @self: a #GliaSession
+ *
+ * Counts intermediate tensors allocated outside a memory plan's arena since
+ * the session was made: the first run of each input signature allocates
+ * them all, a steady-state run none (returned outputs are not counted).
+ *
+ * Returns: the count
+ */
+guint64
+glia_session_get_n_dynamic_allocations (GliaSession *self)
+{
+  g_return_val_if_fail (GLIA_IS_SESSION (self), 0);
+  return (guint64) g_atomic_pointer_get (&self->n_dynamic_allocs);
+}
+
+/**
  * glia_session_run:
  * @self: a #GliaSession
  * @inputs: (element-type utf8 GliaTensor): input name → tensor

@@ -27,5 +27,6 @@ const char *glia_session_get_node_provider (GliaSession *self, guint node);
 guint glia_session_get_n_copies (GliaSession *self);
 char **glia_session_get_providers (GliaSession *self);
 guint glia_session_get_n_plans (GliaSession *self);
+guint64 glia_session_get_n_dynamic_allocations (GliaSession *self);
 
 G_END_DECLS
