@@ -179,25 +179,32 @@ get_node (const GliaGraph *g, gint id)
 static void
 value_set_shape (GliaValue *v, gint rank, const gint64 *dims, const char *const *dim_params)
 {
+  /* build the new arrays first: @dims and @dim_params may point into v */
+  gint new_rank = rank < 0 ? -1 : rank;
+  gint64 *new_dims = NULL;
+  char **new_params = NULL;
+  if (new_rank > 0)
+    {
+      new_dims = g_new (gint64, new_rank);
+      for (gint i = 0; i < new_rank; i++)
+        new_dims[i] = dims ? dims[i] : -1;
+      if (dim_params)
+        {
+          new_params = g_new0 (char *, new_rank);
+          for (gint i = 0; i < new_rank; i++)
+            new_params[i] = g_strdup (dim_params[i] && *dim_params[i] ? dim_params[i] : NULL);
+        }
+    }
   if (v->dim_params)
     {
       for (gint i = 0; i < v->rank; i++)
         g_free (v->dim_params[i]);
-      g_clear_pointer (&v->dim_params, g_free);
+      g_free (v->dim_params);
     }
-  g_clear_pointer (&v->dims, g_free);
-  v->rank = rank < 0 ? -1 : rank;
-  if (rank <= 0)
-    return;
-  v->dims = g_new (gint64, rank);
-  for (gint i = 0; i < rank; i++)
-    v->dims[i] = dims ? dims[i] : -1;
-  if (dim_params)
-    {
-      v->dim_params = g_new0 (char *, rank);
-      for (gint i = 0; i < rank; i++)
-        v->dim_params[i] = g_strdup (dim_params[i] && *dim_params[i] ? dim_params[i] : NULL);
-    }
+  g_free (v->dims);
+  v->rank = new_rank;
+  v->dims = new_dims;
+  v->dim_params = new_params;
 }
 
 gint
