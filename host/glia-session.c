@@ -1226,8 +1226,10 @@ glia_session_get_n_dynamic_allocations (GliaSession *self)
  *
  * Runs the model. Safe to call from several threads at once.
  *
- * Returns: (transfer full) (element-type utf8 GliaTensor): output name →
- *   tensor, or %NULL with @error set
+ * Returns: (transfer container) (element-type utf8 GliaTensor): output name →
+ *   tensor, or %NULL with @error set. The table owns its keys and values:
+ *   g_hash_table_unref() frees everything. (Annotated "container" so that
+ *   bindings take their own references instead of stealing the table's.)
  */
 GHashTable *
 glia_session_run (GliaSession *self, GHashTable *inputs, GError **error)
@@ -1268,7 +1270,14 @@ glia_session_run_async (GliaSession *self, GHashTable *inputs, GCancellable *can
   g_return_if_fail (inputs != NULL);
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, glia_session_run_async);
-  g_task_set_task_data (task, g_hash_table_ref (inputs), (GDestroyNotify) g_hash_table_unref);
+  /* copy: bindings free the table they passed in once this call returns */
+  GHashTable *copy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  GHashTableIter it;
+  gpointer key, value;
+  g_hash_table_iter_init (&it, inputs);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    g_hash_table_insert (copy, g_strdup (key), g_object_ref (value));
+  g_task_set_task_data (task, copy, (GDestroyNotify) g_hash_table_unref);
   g_task_run_in_thread (task, run_in_thread);
 }
 
@@ -1278,8 +1287,8 @@ glia_session_run_async (GliaSession *self, GHashTable *inputs, GCancellable *can
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
- * Returns: (transfer full) (element-type utf8 GliaTensor): the outputs, or
- *   %NULL with @error set
+ * Returns: (transfer container) (element-type utf8 GliaTensor): the outputs,
+ *   as from glia_session_run(), or %NULL with @error set
  */
 GHashTable *
 glia_session_run_finish (GliaSession *self, GAsyncResult *result, GError **error)
