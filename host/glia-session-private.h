@@ -49,7 +49,7 @@ typedef struct
   gboolean is_output; /* a graph output (host): never in the arena */
   gint first_step;
   gint last_step;
-  GliaTensorView constant; /* constants: view of the data (on the owner's device) */
+  GliaTensorView constant;  /* constants: view of the data (on the owner's device) */
   gpointer device_constant; /* device copy to free */
 } Slot;
 
@@ -66,11 +66,11 @@ struct _GliaSession
 
   GPtrArray *providers; /* Provider* */
   guint n_owners;
-  gint *node_provider;  /* per node, index in providers */
-  GArray *steps;        /* Step */
-  GArray *slots;        /* Slot */
-  gint *input_slot;     /* per graph input (index in graph inputs) */
-  gint *output_slot;    /* per graph output */
+  gint *node_provider;     /* per node, index in providers */
+  GArray *steps;           /* Step */
+  GArray *slots;           /* Slot */
+  gint *input_slot;        /* per graph input (index in graph inputs) */
+  gint *output_slot;       /* per graph output */
   char **constant_strings; /* string constants' pointer arrays, to free */
   guint n_copies;
 
@@ -81,7 +81,7 @@ struct _GliaSession
 };
 
 /* glia-executor.c */
-GHashTable *_glia_session_execute (GliaSession *self, GHashTable *inputs, GError **error);
-void _glia_plan_free (gpointer plan);
+GHashTable *_glia_session_execute(GliaSession *self, GHashTable *inputs, GError **error);
+void _glia_plan_free(gpointer plan);
 
 G_END_DECLS

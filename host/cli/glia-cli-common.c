@@ -94,13 +94,13 @@ glia_cli_session_args_clear(GliaCliSessionArgs *args)
 }
 
 gboolean
-glia_cli_split_assignment(const char *arg, const char *option, char **name, char **value,
-                          GError **error)
+glia_cli_split_assignment(const char *arg, const char *option, const char *form, char **name,
+                          char **value, GError **error)
 {
   const char *eq = strchr(arg, '=');
   if (eq == NULL || eq == arg) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "%s '%s': expected NAME=VALUE",
-                option, arg);
+    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "%s '%s': expected %s", option, arg,
+                form);
     return FALSE;
   }
   *name = g_strndup(arg, eq - arg);
@@ -127,7 +127,7 @@ glia_cli_session_args_build(const GliaCliSessionArgs *args, GError **error)
     glia_session_options_set_allow_fallback(options, FALSE);
   for (guint i = 0; args->options != NULL && args->options[i] != NULL; i++) {
     g_autofree char *key = NULL, *value = NULL;
-    if (!glia_cli_split_assignment(args->options[i], "--option", &key, &value, error))
+    if (!glia_cli_split_assignment(args->options[i], "--option", "KEY=VALUE", &key, &value, error))
       return NULL;
     if (!glia_session_options_set_option(options, key, value, error))
       return NULL;
@@ -171,7 +171,7 @@ glia_cli_read_inputs(GliaModel *model, char **specs, GError **error)
       = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
   for (guint i = 0; specs != NULL && specs[i] != NULL; i++) {
     g_autofree char *name = NULL, *path = NULL;
-    if (!glia_cli_split_assignment(specs[i], "--input", &name, &path, error))
+    if (!glia_cli_split_assignment(specs[i], "--input", "NAME=FILE.npy", &name, &path, error))
       return NULL;
     if (!model_has_input(model, name)) {
       g_autofree char *list = model_input_list(model);
@@ -239,11 +239,11 @@ input_dim_params(GliaModel *model)
 }
 
 gboolean
-glia_cli_check_assignments(char **specs, const char *option, GError **error)
+glia_cli_check_assignments(char **specs, const char *option, const char *form, GError **error)
 {
   for (guint i = 0; specs != NULL && specs[i] != NULL; i++) {
     g_autofree char *name = NULL, *value = NULL;
-    if (!glia_cli_split_assignment(specs[i], option, &name, &value, error))
+    if (!glia_cli_split_assignment(specs[i], option, form, &name, &value, error))
       return FALSE;
   }
   return TRUE;
@@ -255,7 +255,7 @@ glia_cli_parse_dims(char **specs, GError **error)
   g_autoptr(GHashTable) dims = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; specs != NULL && specs[i] != NULL; i++) {
     g_autofree char *symbol = NULL, *text = NULL;
-    if (!glia_cli_split_assignment(specs[i], "--dim", &symbol, &text, error))
+    if (!glia_cli_split_assignment(specs[i], "--dim", "SYMBOL=VALUE", &symbol, &text, error))
       return NULL;
     guint64 size;
     if (!g_ascii_string_to_unsigned(text, 10, 1, G_MAXINT32, &size, NULL)) {

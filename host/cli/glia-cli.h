@@ -71,10 +71,10 @@ GliaSessionOptions *glia_cli_session_args_build(const GliaCliSessionArgs *args, 
 /* The thread count a session made from @args uses. */
 guint glia_cli_session_args_get_threads(const GliaCliSessionArgs *args);
 
-/* Splits "NAME=VALUE"; FALSE with @error naming @option if there is no '=' or
- * the name is empty. */
-gboolean glia_cli_split_assignment(const char *arg, const char *option, char **name, char **value,
-                                   GError **error);
+/* Splits "NAME=VALUE"; FALSE with @error naming @option and the expected
+ * @form ("KEY=VALUE") if there is no '=' or the name is empty. */
+gboolean glia_cli_split_assignment(const char *arg, const char *option, const char *form,
+                                   char **name, char **value, GError **error);
 
 /* ---- models and inputs ------------------------------------------------- */
 
@@ -88,8 +88,10 @@ GHashTable *glia_cli_read_inputs(GliaModel *model, char **specs, GError **error)
 /* Fails with an error naming the first input of @model missing from @inputs. */
 gboolean glia_cli_check_inputs_complete(GliaModel *model, GHashTable *inputs, GError **error);
 
-/* Checks that every one of @specs (arguments of @option) reads NAME=VALUE. */
-gboolean glia_cli_check_assignments(char **specs, const char *option, GError **error);
+/* Checks that every one of @specs (arguments of @option) has the NAME=VALUE
+ * @form. */
+gboolean glia_cli_check_assignments(char **specs, const char *option, const char *form,
+                                    GError **error);
 
 /* Parses --dim SYMBOL=VALUE arguments into a new table symbol →
  * GSIZE_TO_POINTER (value). */

@@ -218,7 +218,7 @@ bench(const char *model_path, BenchArgs *args)
   g_autoptr(GliaSessionOptions) options = glia_cli_session_args_build(&args->session, &error);
   g_autoptr(GHashTable) dims = options ? glia_cli_parse_dims(args->dims, &error) : NULL;
   if (options == NULL || dims == NULL
-      || !glia_cli_check_assignments(args->inputs, "--input", &error))
+      || !glia_cli_check_assignments(args->inputs, "--input", "NAME=FILE.npy", &error))
     return glia_cli_usage_error("bench", "%s", error->message);
 
   g_autoptr(GliaModel) model = glia_cli_load_model(model_path, &error);

@@ -42,7 +42,8 @@ run_model(const char *model_path, RunArgs *args)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GliaSessionOptions) options = glia_cli_session_args_build(&args->session, &error);
-  if (options == NULL || !glia_cli_check_assignments(args->inputs, "--input", &error))
+  if (options == NULL
+      || !glia_cli_check_assignments(args->inputs, "--input", "NAME=FILE.npy", &error))
     return glia_cli_usage_error("run", "%s", error->message);
 
   g_autoptr(GliaModel) model = glia_cli_load_model(model_path, &error);
