@@ -66,93 +66,93 @@ struct _GliaKernelContext
 };
 
 static inline Slot *
-slot_at(GliaSession *self, gint i)
+slot_at (GliaSession *self, gint i)
 {
-  return &g_array_index(self->slots, Slot, i);
+  return &g_array_index (self->slots, Slot, i);
 }
 
 static inline Provider *
-provider_at(GliaSession *self, gint i)
+provider_at (GliaSession *self, gint i)
 {
-  return g_ptr_array_index(self->providers, i);
+  return g_ptr_array_index (self->providers, i);
 }
 
 /* The device provider behind memory owner @owner (> 0). */
 static Provider *
-owner_provider(GliaSession *self, guint owner)
+owner_provider (GliaSession *self, guint owner)
 {
-  return provider_at(self, owner - 1);
+  return provider_at (self, owner - 1);
 }
 
 static gpointer
-owner_alloc(GliaSession *self, guint owner, gsize size, GError **error)
+owner_alloc (GliaSession *self, guint owner, gsize size, GError **error)
 {
   if (owner == OWNER_HOST) {
     gpointer p = NULL;
-    if (posix_memalign(&p, ALIGNMENT, MAX(size, 1)) != 0) {
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_RESOURCE_LIMIT,
-                  "out of memory allocating %" G_GSIZE_FORMAT " bytes", size);
+    if (posix_memalign (&p, ALIGNMENT, MAX (size, 1)) != 0) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_RESOURCE_LIMIT,
+                   "out of memory allocating %" G_GSIZE_FORMAT " bytes", size);
       return NULL;
     }
     return p;
   }
-  Provider *p = owner_provider(self, owner);
+  Provider *p = owner_provider (self, owner);
   GError *local = NULL;
-  gpointer mem = p->info->alloc(p->instance, MAX(size, 1), &local);
+  gpointer mem = p->info->alloc (p->instance, MAX (size, 1), &local);
   if (mem == NULL) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_DEVICE,
-                "provider '%s' could not allocate %" G_GSIZE_FORMAT " bytes: %s", p->name, size,
-                local ? local->message : "out of memory");
-    g_clear_error(&local);
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE,
+                 "provider '%s' could not allocate %" G_GSIZE_FORMAT " bytes: %s", p->name, size,
+                 local ? local->message : "out of memory");
+    g_clear_error (&local);
   }
   return mem;
 }
 
 static void
-owner_free(GliaSession *self, guint owner, gpointer ptr)
+owner_free (GliaSession *self, guint owner, gpointer ptr)
 {
   if (ptr == NULL)
     return;
   if (owner == OWNER_HOST)
-    free(ptr);
+    free (ptr);
   else {
-    Provider *p = owner_provider(self, owner);
-    p->info->free(p->instance, ptr);
+    Provider *p = owner_provider (self, owner);
+    p->info->free (p->instance, ptr);
   }
 }
 
 /* ---- frames --------------------------------------------------------------- */
 
 static Frame *
-frame_new(GliaSession *self, Plan *plan, GError **error)
+frame_new (GliaSession *self, Plan *plan, GError **error)
 {
   guint n_slots = self->slots->len;
-  Frame *f = g_new0(Frame, 1);
+  Frame *f = g_new0 (Frame, 1);
   f->plan = plan;
-  f->arena = g_new0(guint8 *, self->n_owners);
-  f->views = g_new0(GliaTensorView, n_slots);
-  f->have = g_new0(guint8, n_slots);
-  f->sizes = g_new0(gsize, n_slots);
-  f->dyn_of_slot = g_new(gint, n_slots);
+  f->arena = g_new0 (guint8 *, self->n_owners);
+  f->views = g_new0 (GliaTensorView, n_slots);
+  f->have = g_new0 (guint8, n_slots);
+  f->sizes = g_new0 (gsize, n_slots);
+  f->dyn_of_slot = g_new (gint, n_slots);
   for (guint i = 0; i < n_slots; i++)
     f->dyn_of_slot[i] = -1;
-  f->dynamic = g_array_new(FALSE, FALSE, sizeof(Alloc));
-  f->extra_views = g_ptr_array_new_with_free_func(g_free);
+  f->dynamic = g_array_new (FALSE, FALSE, sizeof (Alloc));
+  f->extra_views = g_ptr_array_new_with_free_func (g_free);
   if (plan)
     for (guint o = 0; o < self->n_owners; o++)
       if (plan->arena_size[o] > 0) {
-        f->arena[o] = owner_alloc(self, o, plan->arena_size[o], error);
+        f->arena[o] = owner_alloc (self, o, plan->arena_size[o], error);
         if (f->arena[o] == NULL) {
           for (guint k = 0; k < o; k++)
-            owner_free(self, k, f->arena[k]);
-          g_free(f->arena);
-          g_free(f->views);
-          g_free(f->have);
-          g_free(f->sizes);
-          g_free(f->dyn_of_slot);
-          g_array_unref(f->dynamic);
-          g_ptr_array_unref(f->extra_views);
-          g_free(f);
+            owner_free (self, k, f->arena[k]);
+          g_free (f->arena);
+          g_free (f->views);
+          g_free (f->have);
+          g_free (f->sizes);
+          g_free (f->dyn_of_slot);
+          g_array_unref (f->dynamic);
+          g_ptr_array_unref (f->extra_views);
+          g_free (f);
           return NULL;
         }
       }
@@ -160,12 +160,12 @@ frame_new(GliaSession *self, Plan *plan, GError **error)
 }
 
 static void
-frame_release_dynamic(GliaSession *self, Frame *f, guint index)
+frame_release_dynamic (GliaSession *self, Frame *f, guint index)
 {
-  Alloc *a = &g_array_index(f->dynamic, Alloc, index);
+  Alloc *a = &g_array_index (f->dynamic, Alloc, index);
   if (a->released)
     return;
-  owner_free(self, a->owner, a->ptr);
+  owner_free (self, a->owner, a->ptr);
   a->released = TRUE;
   f->live_bytes -= a->size;
 }
@@ -173,57 +173,57 @@ frame_release_dynamic(GliaSession *self, Frame *f, guint index)
 /* Frees string elements written by kernels and all dynamic memory, and
  * resets the frame for its next run. */
 static void
-frame_reset(GliaSession *self, Frame *f)
+frame_reset (GliaSession *self, Frame *f)
 {
   guint n_slots = self->slots->len;
   for (guint i = 0; i < n_slots; i++) {
-    Slot *s = slot_at(self, i);
+    Slot *s = slot_at (self, i);
     if (f->have[i] && !s->is_input && !s->is_constant && f->views[i].dtype == GLIA_DATA_TYPE_STRING
         && f->views[i].data && f->views[i].device == GLIA_DEVICE_TYPE_CPU) {
       char **strs = f->views[i].data;
       for (gsize k = 0; k < f->views[i].n_elements; k++)
-        g_free(strs[k]);
+        g_free (strs[k]);
     }
   }
   for (guint i = 0; i < f->dynamic->len; i++)
-    frame_release_dynamic(self, f, i);
-  g_array_set_size(f->dynamic, 0);
-  g_ptr_array_set_size(f->extra_views, 0);
-  memset(f->have, 0, n_slots);
+    frame_release_dynamic (self, f, i);
+  g_array_set_size (f->dynamic, 0);
+  g_ptr_array_set_size (f->extra_views, 0);
+  memset (f->have, 0, n_slots);
   for (guint i = 0; i < n_slots; i++)
     f->dyn_of_slot[i] = -1;
   f->live_bytes = 0;
 }
 
 static void
-frame_free(GliaSession *self, Frame *f)
+frame_free (GliaSession *self, Frame *f)
 {
-  frame_reset(self, f);
+  frame_reset (self, f);
   for (guint o = 0; o < self->n_owners; o++)
-    owner_free(self, o, f->arena[o]);
-  g_free(f->arena);
-  g_free(f->views);
-  g_free(f->have);
-  g_free(f->sizes);
-  g_free(f->dyn_of_slot);
-  g_array_unref(f->dynamic);
-  g_ptr_array_unref(f->extra_views);
-  g_free(f->scratch);
-  g_free(f);
+    owner_free (self, o, f->arena[o]);
+  g_free (f->arena);
+  g_free (f->views);
+  g_free (f->have);
+  g_free (f->sizes);
+  g_free (f->dyn_of_slot);
+  g_array_unref (f->dynamic);
+  g_ptr_array_unref (f->extra_views);
+  g_free (f->scratch);
+  g_free (f);
 }
 
 void
-_glia_plan_free(gpointer p)
+_glia_plan_free (gpointer p)
 {
   Plan *plan = p;
   for (guint i = 0; i < plan->free_frames->len; i++)
-    frame_free(plan->session, g_ptr_array_index(plan->free_frames, i));
-  g_ptr_array_unref(plan->free_frames);
-  g_mutex_clear(&plan->lock);
-  g_free(plan->offset);
-  g_free(plan->capacity);
-  g_free(plan->arena_size);
-  g_free(plan);
+    frame_free (plan->session, g_ptr_array_index (plan->free_frames, i));
+  g_ptr_array_unref (plan->free_frames);
+  g_mutex_clear (&plan->lock);
+  g_free (plan->offset);
+  g_free (plan->capacity);
+  g_free (plan->arena_size);
+  g_free (plan);
 }
 
 /* ---- planning ------------------------------------------------------------- */
@@ -236,7 +236,7 @@ typedef struct
 } Placement;
 
 static gint
-compare_placement_size(gconstpointer a, gconstpointer b)
+compare_placement_size (gconstpointer a, gconstpointer b)
 {
   const Placement *x = a, *y = b;
   if (x->size != y->size)
@@ -245,63 +245,63 @@ compare_placement_size(gconstpointer a, gconstpointer b)
 }
 
 static gint
-compare_placement_offset(gconstpointer a, gconstpointer b)
+compare_placement_offset (gconstpointer a, gconstpointer b)
 {
   const Placement *x = *(Placement **)a, *y = *(Placement **)b;
   return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
 static Plan *
-plan_from_recording(GliaSession *self, Frame *rec)
+plan_from_recording (GliaSession *self, Frame *rec)
 {
   guint n_slots = self->slots->len;
-  Plan *plan = g_new0(Plan, 1);
+  Plan *plan = g_new0 (Plan, 1);
   plan->session = self;
-  plan->offset = g_new(gsize, n_slots);
-  plan->capacity = g_new0(gsize, n_slots);
-  plan->arena_size = g_new0(gsize, self->n_owners);
-  g_mutex_init(&plan->lock);
-  plan->free_frames = g_ptr_array_new();
+  plan->offset = g_new (gsize, n_slots);
+  plan->capacity = g_new0 (gsize, n_slots);
+  plan->arena_size = g_new0 (gsize, self->n_owners);
+  g_mutex_init (&plan->lock);
+  plan->free_frames = g_ptr_array_new ();
   for (guint i = 0; i < n_slots; i++)
     plan->offset[i] = NOT_PLANNED;
 
   for (guint owner = 0; owner < self->n_owners; owner++) {
-    g_autoptr(GArray) items = g_array_new(FALSE, FALSE, sizeof(Placement));
+    g_autoptr (GArray) items = g_array_new (FALSE, FALSE, sizeof (Placement));
     for (guint i = 0; i < n_slots; i++) {
-      Slot *s = slot_at(self, i);
+      Slot *s = slot_at (self, i);
       if (s->owner != owner || s->is_input || s->is_constant || s->is_output || s->first_step < 0
           || rec->sizes[i] == 0)
         continue;
       Placement p = { i, (rec->sizes[i] + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT, 0 };
-      g_array_append_val(items, p);
+      g_array_append_val (items, p);
     }
-    g_array_sort(items, compare_placement_size);
-    g_autoptr(GPtrArray) placed = g_ptr_array_new();
+    g_array_sort (items, compare_placement_size);
+    g_autoptr (GPtrArray) placed = g_ptr_array_new ();
     gsize arena = 0;
     for (guint k = 0; k < items->len; k++) {
-      Placement *p = &g_array_index(items, Placement, k);
-      Slot *s = slot_at(self, p->slot);
+      Placement *p = &g_array_index (items, Placement, k);
+      Slot *s = slot_at (self, p->slot);
       /* lowest offset that fits between the blocks live at the same time */
-      g_autoptr(GPtrArray) live = g_ptr_array_new();
+      g_autoptr (GPtrArray) live = g_ptr_array_new ();
       for (guint j = 0; j < placed->len; j++) {
-        Placement *q = g_ptr_array_index(placed, j);
-        Slot *t = slot_at(self, q->slot);
+        Placement *q = g_ptr_array_index (placed, j);
+        Slot *t = slot_at (self, q->slot);
         if (t->first_step <= s->last_step && s->first_step <= t->last_step)
-          g_ptr_array_add(live, q);
+          g_ptr_array_add (live, q);
       }
-      g_ptr_array_sort(live, compare_placement_offset);
+      g_ptr_array_sort (live, compare_placement_offset);
       gsize offset = 0;
       for (guint j = 0; j < live->len; j++) {
-        Placement *q = g_ptr_array_index(live, j);
+        Placement *q = g_ptr_array_index (live, j);
         if (q->offset >= offset + p->size)
           break;
-        offset = MAX(offset, q->offset + q->size);
+        offset = MAX (offset, q->offset + q->size);
       }
       p->offset = offset;
-      g_ptr_array_add(placed, p);
+      g_ptr_array_add (placed, p);
       plan->offset[p->slot] = offset;
       plan->capacity[p->slot] = p->size;
-      arena = MAX(arena, offset + p->size);
+      arena = MAX (arena, offset + p->size);
     }
     plan->arena_size[owner] = arena;
   }
@@ -311,19 +311,19 @@ plan_from_recording(GliaSession *self, Frame *rec)
 /* ---- kernel context ------------------------------------------------------ */
 
 guint
-glia_kernel_context_get_n_inputs(GliaKernelContext *ctx)
+glia_kernel_context_get_n_inputs (GliaKernelContext *ctx)
 {
   return ctx->step->n_inputs;
 }
 
 guint
-glia_kernel_context_get_n_outputs(GliaKernelContext *ctx)
+glia_kernel_context_get_n_outputs (GliaKernelContext *ctx)
 {
   return ctx->step->n_outputs;
 }
 
 const GliaTensorView *
-glia_kernel_context_get_input(GliaKernelContext *ctx, guint i)
+glia_kernel_context_get_input (GliaKernelContext *ctx, guint i)
 {
   if (i >= ctx->step->n_inputs)
     return NULL;
@@ -334,40 +334,40 @@ glia_kernel_context_get_input(GliaKernelContext *ctx, guint i)
 }
 
 static GliaTensorView *
-allocate_slot(GliaSession *self, Frame *f, gint slot, guint owner, GliaDataType dtype, guint rank,
-              const gint64 *dims, GError **error)
+allocate_slot (GliaSession *self, Frame *f, gint slot, guint owner, GliaDataType dtype, guint rank,
+               const gint64 *dims, GError **error)
 {
-  gsize esize = glia_data_type_get_size(dtype);
+  gsize esize = glia_data_type_get_size (dtype);
   if (esize == 0 || rank > GLIA_MAX_RANK) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                "cannot allocate a tensor of type %d and rank %u", dtype, rank);
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "cannot allocate a tensor of type %d and rank %u", dtype, rank);
     return NULL;
   }
   gsize n = 1;
   for (guint i = 0; i < rank; i++)
-    if (dims[i] < 0 || !g_size_checked_mul(&n, n, (gsize)dims[i])) {
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                  "cannot allocate a tensor with dimension %" G_GINT64_FORMAT, dims[i]);
+    if (dims[i] < 0 || !g_size_checked_mul (&n, n, (gsize)dims[i])) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                   "cannot allocate a tensor with dimension %" G_GINT64_FORMAT, dims[i]);
       return NULL;
     }
   gsize nbytes;
-  if (!g_size_checked_mul(&nbytes, n, esize)) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_RESOURCE_LIMIT, "tensor size overflows");
+  if (!g_size_checked_mul (&nbytes, n, esize)) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_RESOURCE_LIMIT, "tensor size overflows");
     return NULL;
   }
 
   GliaTensorView *view;
   if (slot >= 0) {
     if (f->have[slot]) {
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_FAILED, "output '%s' allocated twice",
-                  glia_graph_value_get_name(self->graph, slot_at(self, slot)->value));
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_FAILED, "output '%s' allocated twice",
+                   glia_graph_value_get_name (self->graph, slot_at (self, slot)->value));
       return NULL;
     }
     view = &f->views[slot];
-    f->sizes[slot] = MAX(f->sizes[slot], nbytes);
+    f->sizes[slot] = MAX (f->sizes[slot], nbytes);
   } else {
-    view = g_new0(GliaTensorView, 1);
-    g_ptr_array_add(f->extra_views, view);
+    view = g_new0 (GliaTensorView, 1);
+    g_ptr_array_add (f->extra_views, view);
   }
 
   gpointer data = NULL;
@@ -380,70 +380,71 @@ allocate_slot(GliaSession *self, Frame *f, gint slot, guint owner, GliaDataType 
       for (guint o = 0; o < self->n_owners; o++)
         planned += plan->arena_size[o];
     if (self->memory_limit && planned + f->live_bytes + nbytes > self->memory_limit) {
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_RESOURCE_LIMIT,
-                  "the run needs more than the session's memory limit of %" G_GUINT64_FORMAT
-                  " bytes (%" G_GUINT64_FORMAT " in use, %" G_GSIZE_FORMAT " more asked)",
-                  self->memory_limit, planned + f->live_bytes, nbytes);
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_RESOURCE_LIMIT,
+                   "the run needs more than the session's memory limit of %" G_GUINT64_FORMAT
+                   " bytes (%" G_GUINT64_FORMAT " in use, %" G_GSIZE_FORMAT " more asked)",
+                   self->memory_limit, planned + f->live_bytes, nbytes);
       return NULL;
     }
-    data = owner_alloc(self, owner, nbytes, error);
+    data = owner_alloc (self, owner, nbytes, error);
     if (data == NULL)
       return NULL;
-    if (slot < 0 || !slot_at(self, slot)->is_output)
-      g_atomic_pointer_add(&self->n_dynamic_allocs, 1);
+    if (slot < 0 || !slot_at (self, slot)->is_output)
+      g_atomic_pointer_add (&self->n_dynamic_allocs, 1);
     Alloc a = { data, owner, nbytes, FALSE };
-    g_array_append_val(f->dynamic, a);
+    g_array_append_val (f->dynamic, a);
     f->live_bytes += nbytes;
     if (slot >= 0)
       f->dyn_of_slot[slot] = f->dynamic->len - 1;
   }
   if (dtype == GLIA_DATA_TYPE_STRING)
-    memset(data, 0, nbytes);
+    memset (data, 0, nbytes);
 
-  memset(view, 0, sizeof *view);
+  memset (view, 0, sizeof *view);
   view->dtype = dtype;
   view->rank = rank;
   if (rank)
-    memcpy(view->dims, dims, rank * sizeof(gint64));
+    memcpy (view->dims, dims, rank * sizeof (gint64));
   view->data = data;
   view->n_elements = n;
   view->n_bytes = nbytes;
-  view->device = owner == OWNER_HOST ? GLIA_DEVICE_TYPE_CPU : owner_provider(self, owner)->device;
+  view->device = owner == OWNER_HOST ? GLIA_DEVICE_TYPE_CPU : owner_provider (self, owner)->device;
   if (slot >= 0)
     f->have[slot] = 1;
   return view;
 }
 
 GliaTensorView *
-glia_kernel_context_allocate_output(GliaKernelContext *ctx, guint i, GliaDataType dtype, guint rank,
-                                    const gint64 *dims, GError **error)
+glia_kernel_context_allocate_output (GliaKernelContext *ctx, guint i, GliaDataType dtype,
+                                     guint rank, const gint64 *dims, GError **error)
 {
   Step *step = ctx->step;
   if (i >= step->n_outputs) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                "output %u requested; the node has %u", i, step->n_outputs);
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "output %u requested; the node has %u", i, step->n_outputs);
     return NULL;
   }
-  guint owner = provider_at(ctx->session, step->provider)->owner;
-  return allocate_slot(ctx->session, ctx->frame, step->outputs[i], owner, dtype, rank, dims, error);
+  guint owner = provider_at (ctx->session, step->provider)->owner;
+  return allocate_slot (ctx->session, ctx->frame, step->outputs[i], owner, dtype, rank, dims,
+                        error);
 }
 
 gpointer
-glia_kernel_context_get_scratch(GliaKernelContext *ctx, gsize size, GError **error)
+glia_kernel_context_get_scratch (GliaKernelContext *ctx, gsize size, GError **error)
 {
   Frame *f = ctx->frame;
   if (size > f->scratch_size) {
     if (ctx->session->memory_limit && size > ctx->session->memory_limit) {
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_RESOURCE_LIMIT,
-                  "scratch of %" G_GSIZE_FORMAT " bytes exceeds the memory limit", size);
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_RESOURCE_LIMIT,
+                   "scratch of %" G_GSIZE_FORMAT " bytes exceeds the memory limit", size);
       return NULL;
     }
-    g_free(f->scratch);
-    f->scratch = g_try_malloc(size);
+    g_free (f->scratch);
+    f->scratch = g_try_malloc (size);
     f->scratch_size = f->scratch ? size : 0;
     if (f->scratch == NULL) {
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_RESOURCE_LIMIT,
-                  "out of memory for %" G_GSIZE_FORMAT " bytes of scratch", size);
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_RESOURCE_LIMIT,
+                   "out of memory for %" G_GSIZE_FORMAT " bytes of scratch", size);
       return NULL;
     }
   }
@@ -451,218 +452,218 @@ glia_kernel_context_get_scratch(GliaKernelContext *ctx, gsize size, GError **err
 }
 
 gpointer
-glia_kernel_context_get_stream(GliaKernelContext *ctx)
+glia_kernel_context_get_stream (GliaKernelContext *ctx)
 {
-  Provider *p = provider_at(ctx->session, ctx->step->provider);
-  return p->info && p->info->get_stream ? p->info->get_stream(p->instance) : NULL;
+  Provider *p = provider_at (ctx->session, ctx->step->provider);
+  return p->info && p->info->get_stream ? p->info->get_stream (p->instance) : NULL;
 }
 
 guint
-glia_kernel_context_get_n_threads(GliaKernelContext *ctx)
+glia_kernel_context_get_n_threads (GliaKernelContext *ctx)
 {
   return ctx->session->n_threads;
 }
 
 const GliaGraph *
-glia_kernel_context_get_graph(GliaKernelContext *ctx)
+glia_kernel_context_get_graph (GliaKernelContext *ctx)
 {
   return ctx->session->graph;
 }
 
 gint
-glia_kernel_context_get_node(GliaKernelContext *ctx)
+glia_kernel_context_get_node (GliaKernelContext *ctx)
 {
   return ctx->step->n_nodes ? ctx->step->nodes[0] : -1;
 }
 
 void
-glia_kernel_context_parallel_for(GliaKernelContext *ctx, gsize n, gsize grain,
-                                 GliaParallelFunc func, gpointer user_data)
+glia_kernel_context_parallel_for (GliaKernelContext *ctx, gsize n, gsize grain,
+                                  GliaParallelFunc func, gpointer user_data)
 {
   if (n == 0)
     return;
-  grain = MAX(grain, 1);
+  grain = MAX (grain, 1);
   gsize chunks = (n + grain - 1) / grain;
-  guint threads = MIN((gsize)ctx->session->n_threads, chunks);
+  guint threads = MIN ((gsize)ctx->session->n_threads, chunks);
 #ifdef _OPENMP
   if (threads > 1) {
 #pragma omp parallel num_threads(threads)
     {
-      gsize id = omp_get_thread_num(), nt = omp_get_num_threads();
+      gsize id = omp_get_thread_num (), nt = omp_get_num_threads ();
       gsize begin = n * id / nt, end = n * (id + 1) / nt;
       if (begin < end)
-        func(begin, end, user_data);
+        func (begin, end, user_data);
     }
     return;
   }
 #endif
   (void)threads;
-  func(0, n, user_data);
+  func (0, n, user_data);
 }
 
 /* ---- inputs -------------------------------------------------------------- */
 
 /* Checks the given inputs against the graph and builds the signature key. */
 static char *
-check_inputs(GliaSession *self, GHashTable *inputs, GliaTensor **by_input, GError **error)
+check_inputs (GliaSession *self, GHashTable *inputs, GliaTensor **by_input, GError **error)
 {
   const GliaGraph *g = self->graph;
-  guint n_in = glia_graph_get_n_inputs(g);
-  GString *key = g_string_new(NULL);
-  g_autoptr(GHashTable) sym = g_hash_table_new(g_str_hash, g_str_equal);
+  guint n_in = glia_graph_get_n_inputs (g);
+  GString *key = g_string_new (NULL);
+  g_autoptr (GHashTable) sym = g_hash_table_new (g_str_hash, g_str_equal);
   guint matched = 0;
 
   for (guint i = 0; i < n_in; i++) {
-    gint v = glia_graph_get_input(g, i);
-    const char *name = glia_graph_value_get_name(g, v);
-    GliaTensor *t = g_hash_table_lookup(inputs, name);
+    gint v = glia_graph_get_input (g, i);
+    const char *name = glia_graph_value_get_name (g, v);
+    GliaTensor *t = g_hash_table_lookup (inputs, name);
     by_input[i] = t;
     if (t == NULL) {
-      if (glia_graph_value_get_constant(g, v)) {
-        g_string_append(key, "-;");
+      if (glia_graph_value_get_constant (g, v)) {
+        g_string_append (key, "-;");
         continue;
       }
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "missing input '%s' (%s)", name,
-                  glia_data_type_get_name(glia_graph_value_get_dtype(g, v)));
-      return g_string_free(key, TRUE);
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "missing input '%s' (%s)", name,
+                   glia_data_type_get_name (glia_graph_value_get_dtype (g, v)));
+      return g_string_free (key, TRUE);
     }
     matched++;
-    if (!GLIA_IS_TENSOR(t)) {
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "input '%s' is not a GliaTensor",
-                  name);
-      return g_string_free(key, TRUE);
+    if (!GLIA_IS_TENSOR (t)) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "input '%s' is not a GliaTensor",
+                   name);
+      return g_string_free (key, TRUE);
     }
-    GliaDataType want = glia_graph_value_get_dtype(g, v);
-    GliaDataType got = glia_tensor_get_dtype(t);
+    GliaDataType want = glia_graph_value_get_dtype (g, v);
+    GliaDataType got = glia_tensor_get_dtype (t);
     if (want != GLIA_DATA_TYPE_UNDEFINED && want != got) {
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "input '%s' must be %s, got %s",
-                  name, glia_data_type_get_name(want), glia_data_type_get_name(got));
-      return g_string_free(key, TRUE);
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "input '%s' must be %s, got %s",
+                   name, glia_data_type_get_name (want), glia_data_type_get_name (got));
+      return g_string_free (key, TRUE);
     }
     guint rank;
-    const gint64 *dims = glia_tensor_get_shape(t, &rank);
-    gint want_rank = glia_graph_value_get_rank(g, v);
+    const gint64 *dims = glia_tensor_get_shape (t, &rank);
+    gint want_rank = glia_graph_value_get_rank (g, v);
     if (want_rank >= 0) {
-      const gint64 *want_dims = glia_graph_value_get_dims(g, v);
+      const gint64 *want_dims = glia_graph_value_get_dims (g, v);
       gboolean ok = (gint)rank == want_rank;
       for (guint d = 0; ok && d < rank; d++) {
-        const char *param = glia_graph_value_get_dim_param(g, v, d);
+        const char *param = glia_graph_value_get_dim_param (g, v, d);
         if (param) {
-          gpointer bound = g_hash_table_lookup(sym, param);
-          if (bound && GPOINTER_TO_SIZE(bound) - 1 != (gsize)dims[d]) {
-            g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                        "input '%s' dimension %u is %" G_GINT64_FORMAT
-                        " but '%s' is %" G_GSIZE_FORMAT " in another input",
-                        name, d, dims[d], param, GPOINTER_TO_SIZE(bound) - 1);
-            return g_string_free(key, TRUE);
+          gpointer bound = g_hash_table_lookup (sym, param);
+          if (bound && GPOINTER_TO_SIZE (bound) - 1 != (gsize)dims[d]) {
+            g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                         "input '%s' dimension %u is %" G_GINT64_FORMAT
+                         " but '%s' is %" G_GSIZE_FORMAT " in another input",
+                         name, d, dims[d], param, GPOINTER_TO_SIZE (bound) - 1);
+            return g_string_free (key, TRUE);
           }
-          g_hash_table_insert(sym, (gpointer)param, GSIZE_TO_POINTER(dims[d] + 1));
+          g_hash_table_insert (sym, (gpointer)param, GSIZE_TO_POINTER (dims[d] + 1));
         } else if (want_dims[d] >= 0 && want_dims[d] != dims[d])
           ok = FALSE;
       }
       if (!ok) {
-        g_autofree char *want_s = glia_graph_value_format_shape(g, v);
-        GString *got_s = g_string_new("[");
+        g_autofree char *want_s = glia_graph_value_format_shape (g, v);
+        GString *got_s = g_string_new ("[");
         for (guint d = 0; d < rank; d++)
-          g_string_append_printf(got_s, "%s%" G_GINT64_FORMAT, d ? "," : "", dims[d]);
-        g_string_append_c(got_s, ']');
-        g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                    "input '%s' must have shape %s, got %s", name, want_s, got_s->str);
-        g_string_free(got_s, TRUE);
-        return g_string_free(key, TRUE);
+          g_string_append_printf (got_s, "%s%" G_GINT64_FORMAT, d ? "," : "", dims[d]);
+        g_string_append_c (got_s, ']');
+        g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                     "input '%s' must have shape %s, got %s", name, want_s, got_s->str);
+        g_string_free (got_s, TRUE);
+        return g_string_free (key, TRUE);
       }
     }
-    g_string_append_printf(key, "%d:", got);
+    g_string_append_printf (key, "%d:", got);
     for (guint d = 0; d < rank; d++)
-      g_string_append_printf(key, "%" G_GINT64_FORMAT ",", dims[d]);
-    g_string_append_c(key, ';');
+      g_string_append_printf (key, "%" G_GINT64_FORMAT ",", dims[d]);
+    g_string_append_c (key, ';');
   }
-  if (matched != g_hash_table_size(inputs)) {
+  if (matched != g_hash_table_size (inputs)) {
     GHashTableIter it;
     gpointer name;
-    g_hash_table_iter_init(&it, inputs);
-    while (g_hash_table_iter_next(&it, &name, NULL)) {
-      gint v = glia_graph_lookup_value(g, name);
+    g_hash_table_iter_init (&it, inputs);
+    while (g_hash_table_iter_next (&it, &name, NULL)) {
+      gint v = glia_graph_lookup_value (g, name);
       gboolean is_input = FALSE;
       for (guint i = 0; i < n_in && !is_input; i++)
-        is_input = glia_graph_get_input(g, i) == v;
+        is_input = glia_graph_get_input (g, i) == v;
       if (!is_input) {
-        g_auto(GStrv) names = glia_model_get_input_names(self->model);
-        g_autofree char *list = g_strjoinv(", ", names);
-        g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                    "the model has no input '%s' (inputs: %s)", (char *)name, list);
-        return g_string_free(key, TRUE);
+        g_auto (GStrv) names = glia_model_get_input_names (self->model);
+        g_autofree char *list = g_strjoinv (", ", names);
+        g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                     "the model has no input '%s' (inputs: %s)", (char *)name, list);
+        return g_string_free (key, TRUE);
       }
     }
   }
-  return g_string_free(key, FALSE);
+  return g_string_free (key, FALSE);
 }
 
 /* ---- running ------------------------------------------------------------- */
 
 static gboolean
-run_copy(GliaSession *self, Frame *f, Step *step, GError **error)
+run_copy (GliaSession *self, Frame *f, Step *step, GError **error)
 {
   gint src = step->inputs[0], dst = step->outputs[0];
   if (!f->have[src]) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_FAILED, "value '%s' was not produced",
-                glia_graph_value_get_name(self->graph, slot_at(self, src)->value));
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_FAILED, "value '%s' was not produced",
+                 glia_graph_value_get_name (self->graph, slot_at (self, src)->value));
     return FALSE;
   }
   GliaTensorView *sv = &f->views[src];
   if (sv->dtype == GLIA_DATA_TYPE_STRING) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_DEVICE,
-                "string tensor '%s' cannot be copied to a device",
-                glia_graph_value_get_name(self->graph, slot_at(self, src)->value));
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE,
+                 "string tensor '%s' cannot be copied to a device",
+                 glia_graph_value_get_name (self->graph, slot_at (self, src)->value));
     return FALSE;
   }
-  GliaTensorView *dv = allocate_slot(self, f, dst, slot_at(self, dst)->owner, sv->dtype, sv->rank,
-                                     sv->dims, error);
+  GliaTensorView *dv = allocate_slot (self, f, dst, slot_at (self, dst)->owner, sv->dtype, sv->rank,
+                                      sv->dims, error);
   if (dv == NULL)
     return FALSE;
-  Provider *p = provider_at(self, step->provider);
-  gpointer stream = p->info->get_stream ? p->info->get_stream(p->instance) : NULL;
+  Provider *p = provider_at (self, step->provider);
+  gpointer stream = p->info->get_stream ? p->info->get_stream (p->instance) : NULL;
   GError *local = NULL;
-  if (!p->info->copy(p->instance, dv->data, sv->data, sv->n_bytes, step->copy_kind, stream,
-                     &local)) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_DEVICE, "copy by provider '%s' failed: %s", p->name,
-                local ? local->message : "no reason given");
-    g_clear_error(&local);
+  if (!p->info->copy (p->instance, dv->data, sv->data, sv->n_bytes, step->copy_kind, stream,
+                      &local)) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE, "copy by provider '%s' failed: %s", p->name,
+                 local ? local->message : "no reason given");
+    g_clear_error (&local);
     return FALSE;
   }
   if (step->copy_kind == GLIA_COPY_DEVICE_TO_HOST && p->info->synchronize
-      && !p->info->synchronize(p->instance, error))
+      && !p->info->synchronize (p->instance, error))
     return FALSE;
   return TRUE;
 }
 
 static gboolean
-run_kernel(GliaSession *self, Frame *f, Step *step, GError **error)
+run_kernel (GliaSession *self, Frame *f, Step *step, GError **error)
 {
   GliaKernelContext ctx = { self, f, step };
   GError *local = NULL;
-  gboolean ok = step->kernel.compute(step->kernel.state, &ctx, &local);
+  gboolean ok = step->kernel.compute (step->kernel.state, &ctx, &local);
   if (!ok || local) {
     gint node = step->nodes[0];
-    const char *name = glia_graph_node_get_name(self->graph, node);
+    const char *name = glia_graph_node_get_name (self->graph, node);
     if (local == NULL)
-      g_set_error(&local, GLIA_ERROR, GLIA_ERROR_FAILED, "the kernel failed without saying why");
-    g_propagate_prefixed_error(error, local, "node '%s' (%s) on %s: ", *name ? name : "?",
-                               glia_graph_node_get_op_type(self->graph, node),
-                               provider_at(self, step->provider)->name);
+      g_set_error (&local, GLIA_ERROR, GLIA_ERROR_FAILED, "the kernel failed without saying why");
+    g_propagate_prefixed_error (error, local, "node '%s' (%s) on %s: ", *name ? name : "?",
+                                glia_graph_node_get_op_type (self->graph, node),
+                                provider_at (self, step->provider)->name);
     return FALSE;
   }
   for (guint i = 0; i < step->n_outputs; i++) {
     gint slot = step->outputs[i];
-    if (slot >= 0 && !f->have[slot] && slot_at(self, slot)->last_step >= 0
-        && (slot_at(self, slot)->is_output
-            || slot_at(self, slot)->last_step > (gint)(step - (Step *)self->steps->data))) {
+    if (slot >= 0 && !f->have[slot] && slot_at (self, slot)->last_step >= 0
+        && (slot_at (self, slot)->is_output
+            || slot_at (self, slot)->last_step > (gint)(step - (Step *)self->steps->data))) {
       gint node = step->nodes[0];
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_FAILED,
-                  "node '%s' (%s) did not produce its output '%s'",
-                  glia_graph_node_get_name(self->graph, node),
-                  glia_graph_node_get_op_type(self->graph, node),
-                  glia_graph_value_get_name(self->graph, slot_at(self, slot)->value));
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_FAILED,
+                   "node '%s' (%s) did not produce its output '%s'",
+                   glia_graph_node_get_name (self->graph, node),
+                   glia_graph_node_get_op_type (self->graph, node),
+                   glia_graph_value_get_name (self->graph, slot_at (self, slot)->value));
       return FALSE;
     }
   }
@@ -671,21 +672,21 @@ run_kernel(GliaSession *self, Frame *f, Step *step, GError **error)
 
 /* Frees dynamic buffers whose last reader was step @k (recording runs). */
 static void
-release_dead(GliaSession *self, Frame *f, Step *step, guint k)
+release_dead (GliaSession *self, Frame *f, Step *step, guint k)
 {
   for (guint i = 0; i < step->n_inputs; i++) {
     gint slot = step->inputs[i];
     if (slot < 0 || f->dyn_of_slot[slot] < 0)
       continue;
-    Slot *s = slot_at(self, slot);
+    Slot *s = slot_at (self, slot);
     if (s->last_step == (gint)k && !s->is_output) {
       if (f->views[slot].dtype == GLIA_DATA_TYPE_STRING
           && f->views[slot].device == GLIA_DEVICE_TYPE_CPU) {
         char **strs = f->views[slot].data;
         for (gsize e = 0; e < f->views[slot].n_elements; e++)
-          g_clear_pointer(&strs[e], g_free);
+          g_clear_pointer (&strs[e], g_free);
       }
-      frame_release_dynamic(self, f, f->dyn_of_slot[slot]);
+      frame_release_dynamic (self, f, f->dyn_of_slot[slot]);
       f->dyn_of_slot[slot] = -1;
       f->have[slot] = 0;
     }
@@ -693,52 +694,52 @@ release_dead(GliaSession *self, Frame *f, Step *step, guint k)
 }
 
 static GliaTensor *
-take_output(GliaSession *self, Frame *f, gint slot)
+take_output (GliaSession *self, Frame *f, gint slot)
 {
   GliaTensorView *v = &f->views[slot];
   gint d = f->dyn_of_slot[slot];
-  if (d >= 0 && v->dtype != GLIA_DATA_TYPE_STRING && slot_at(self, slot)->owner == OWNER_HOST) {
-    Alloc *a = &g_array_index(f->dynamic, Alloc, d);
+  if (d >= 0 && v->dtype != GLIA_DATA_TYPE_STRING && slot_at (self, slot)->owner == OWNER_HOST) {
+    Alloc *a = &g_array_index (f->dynamic, Alloc, d);
     if (!a->released) {
       a->released = TRUE;
       f->live_bytes -= a->size;
       f->dyn_of_slot[slot] = -1;
-      g_autoptr(GBytes) bytes = g_bytes_new_with_free_func(a->ptr, v->n_bytes, free, a->ptr);
-      return glia_tensor_new(v->dtype, v->dims, v->rank, bytes, NULL);
+      g_autoptr (GBytes) bytes = g_bytes_new_with_free_func (a->ptr, v->n_bytes, free, a->ptr);
+      return glia_tensor_new (v->dtype, v->dims, v->rank, bytes, NULL);
     }
   }
-  return glia_tensor_new_from_view(v);
+  return glia_tensor_new_from_view (v);
 }
 
 GHashTable *
-_glia_session_execute(GliaSession *self, GHashTable *inputs, GError **error)
+_glia_session_execute (GliaSession *self, GHashTable *inputs, GError **error)
 {
   const GliaGraph *g = self->graph;
-  guint n_in = glia_graph_get_n_inputs(g);
-  g_autofree GliaTensor **by_input = g_new0(GliaTensor *, MAX(n_in, 1));
-  g_autofree char *key = check_inputs(self, inputs, by_input, error);
+  guint n_in = glia_graph_get_n_inputs (g);
+  g_autofree GliaTensor **by_input = g_new0 (GliaTensor *, MAX (n_in, 1));
+  g_autofree char *key = check_inputs (self, inputs, by_input, error);
   if (key == NULL)
     return NULL;
 
   /* a frame from the signature's plan, or a recording frame */
-  g_mutex_lock(&self->plan_lock);
-  Plan *plan = g_hash_table_lookup(self->plans, key);
-  g_mutex_unlock(&self->plan_lock);
+  g_mutex_lock (&self->plan_lock);
+  Plan *plan = g_hash_table_lookup (self->plans, key);
+  g_mutex_unlock (&self->plan_lock);
   Frame *f = NULL;
   if (plan) {
-    g_mutex_lock(&plan->lock);
+    g_mutex_lock (&plan->lock);
     if (plan->free_frames->len > 0)
-      f = g_ptr_array_steal_index_fast(plan->free_frames, plan->free_frames->len - 1);
-    g_mutex_unlock(&plan->lock);
+      f = g_ptr_array_steal_index_fast (plan->free_frames, plan->free_frames->len - 1);
+    g_mutex_unlock (&plan->lock);
   }
   if (f == NULL) {
-    f = frame_new(self, plan, error);
+    f = frame_new (self, plan, error);
     if (f == NULL)
       return NULL;
   }
 
   for (guint i = 0; i < self->slots->len; i++) {
-    Slot *s = slot_at(self, i);
+    Slot *s = slot_at (self, i);
     if (s->is_constant) {
       f->views[i] = s->constant;
       f->have[i] = 1;
@@ -747,49 +748,49 @@ _glia_session_execute(GliaSession *self, GHashTable *inputs, GError **error)
   for (guint i = 0; i < n_in; i++)
     if (by_input[i]) {
       gint slot = self->input_slot[i];
-      glia_tensor_fill_view(by_input[i], &f->views[slot]);
+      glia_tensor_fill_view (by_input[i], &f->views[slot]);
       f->have[slot] = 1;
     }
 
   gboolean ok = TRUE;
   for (guint k = 0; k < self->steps->len && ok; k++) {
-    Step *step = &g_array_index(self->steps, Step, k);
-    ok = step->kind == STEP_COPY ? run_copy(self, f, step, error)
-                                 : run_kernel(self, f, step, error);
+    Step *step = &g_array_index (self->steps, Step, k);
+    ok = step->kind == STEP_COPY ? run_copy (self, f, step, error)
+                                 : run_kernel (self, f, step, error);
     if (ok && plan == NULL)
-      release_dead(self, f, step, k);
+      release_dead (self, f, step, k);
   }
 
   GHashTable *outputs = NULL;
   if (ok) {
-    outputs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
-    guint n_out = glia_graph_get_n_outputs(g);
+    outputs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+    guint n_out = glia_graph_get_n_outputs (g);
     for (guint i = 0; i < n_out && ok; i++) {
       gint slot = self->output_slot[i];
-      const char *name = glia_graph_value_get_name(g, glia_graph_get_output(g, i));
+      const char *name = glia_graph_value_get_name (g, glia_graph_get_output (g, i));
       if (!f->have[slot]) {
-        g_set_error(error, GLIA_ERROR, GLIA_ERROR_FAILED, "output '%s' was not produced", name);
+        g_set_error (error, GLIA_ERROR, GLIA_ERROR_FAILED, "output '%s' was not produced", name);
         ok = FALSE;
         break;
       }
-      g_hash_table_insert(outputs, g_strdup(name), take_output(self, f, slot));
+      g_hash_table_insert (outputs, g_strdup (name), take_output (self, f, slot));
     }
     if (!ok)
-      g_clear_pointer(&outputs, g_hash_table_unref);
+      g_clear_pointer (&outputs, g_hash_table_unref);
   }
 
   if (plan == NULL && ok) {
-    g_mutex_lock(&self->plan_lock);
-    if (!g_hash_table_contains(self->plans, key) && g_hash_table_size(self->plans) < MAX_PLANS)
-      g_hash_table_insert(self->plans, g_strdup(key), plan_from_recording(self, f));
-    g_mutex_unlock(&self->plan_lock);
+    g_mutex_lock (&self->plan_lock);
+    if (!g_hash_table_contains (self->plans, key) && g_hash_table_size (self->plans) < MAX_PLANS)
+      g_hash_table_insert (self->plans, g_strdup (key), plan_from_recording (self, f));
+    g_mutex_unlock (&self->plan_lock);
   }
-  frame_reset(self, f);
+  frame_reset (self, f);
   if (plan) {
-    g_mutex_lock(&plan->lock);
-    g_ptr_array_add(plan->free_frames, f);
-    g_mutex_unlock(&plan->lock);
+    g_mutex_lock (&plan->lock);
+    g_ptr_array_add (plan->free_frames, f);
+    g_mutex_unlock (&plan->lock);
   } else
-    frame_free(self, f);
+    frame_free (self, f);
   return outputs;
 }

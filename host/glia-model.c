@@ -21,26 +21,26 @@ struct _GliaModel
   GliaGraph *graph;
 };
 
-G_DEFINE_FINAL_TYPE(GliaModel, glia_model, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (GliaModel, glia_model, G_TYPE_OBJECT)
 
 static void
-glia_model_finalize(GObject *object)
+glia_model_finalize (GObject *object)
 {
-  GliaModel *self = GLIA_MODEL(object);
-  g_free(self->path);
-  g_free(self->loader);
-  glia_graph_unref(self->graph);
-  G_OBJECT_CLASS(glia_model_parent_class)->finalize(object);
+  GliaModel *self = GLIA_MODEL (object);
+  g_free (self->path);
+  g_free (self->loader);
+  glia_graph_unref (self->graph);
+  G_OBJECT_CLASS (glia_model_parent_class)->finalize (object);
 }
 
 static void
-glia_model_class_init(GliaModelClass *klass)
+glia_model_class_init (GliaModelClass *klass)
 {
-  G_OBJECT_CLASS(klass)->finalize = glia_model_finalize;
+  G_OBJECT_CLASS (klass)->finalize = glia_model_finalize;
 }
 
 static void
-glia_model_init(GliaModel *self)
+glia_model_init (GliaModel *self)
 {
 }
 
@@ -54,9 +54,9 @@ glia_model_init(GliaModel *self)
  * Returns: (transfer full): the model, or %NULL with @error set
  */
 GliaModel *
-glia_model_new_from_file(const char *path, GError **error)
+glia_model_new_from_file (const char *path, GError **error)
 {
-  return glia_model_new_from_file_full(path, glia_registry_get_default(), error);
+  return glia_model_new_from_file_full (path, glia_registry_get_default (), error);
 }
 
 /**
@@ -68,66 +68,66 @@ glia_model_new_from_file(const char *path, GError **error)
  * Returns: (transfer full): the model, or %NULL with @error set
  */
 GliaModel *
-glia_model_new_from_file_full(const char *path, GliaRegistry *registry, GError **error)
+glia_model_new_from_file_full (const char *path, GliaRegistry *registry, GError **error)
 {
-  g_return_val_if_fail(path != NULL, NULL);
-  g_return_val_if_fail(GLIA_IS_REGISTRY(registry), NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (GLIA_IS_REGISTRY (registry), NULL);
 
-  FILE *f = fopen(path, "rb");
+  FILE *f = fopen (path, "rb");
   if (f == NULL) {
     int err = errno;
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_IO, "cannot open model '%s': %s", path,
-                g_strerror(err));
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_IO, "cannot open model '%s': %s", path,
+                 g_strerror (err));
     return NULL;
   }
   guint8 head[PROBE_BYTES];
-  gsize head_len = fread(head, 1, sizeof head, f);
-  fclose(f);
+  gsize head_len = fread (head, 1, sizeof head, f);
+  fclose (f);
   if (head_len == 0) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_MODEL, "model '%s' is empty", path);
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_MODEL, "model '%s' is empty", path);
     return NULL;
   }
 
-  g_autoptr(GPtrArray) loaders = glia_registry_get_loaders(registry, error);
+  g_autoptr (GPtrArray) loaders = glia_registry_get_loaders (registry, error);
   if (loaders == NULL)
     return NULL;
   const GliaLoaderInfo *best = NULL;
   guint best_score = 0;
   for (guint i = 0; i < loaders->len; i++) {
-    const GliaLoaderInfo *l = g_ptr_array_index(loaders, i);
-    guint score = l->probe(path, head, head_len);
+    const GliaLoaderInfo *l = g_ptr_array_index (loaders, i);
+    guint score = l->probe (path, head, head_len);
     if (score > best_score) {
       best = l;
       best_score = score;
     }
   }
   if (best == NULL) {
-    g_auto(GStrv) names = glia_registry_get_loader_names(registry);
-    g_autofree char *list = g_strjoinv(", ", names);
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_MODEL,
-                "no model loader recognises '%s' (loaders: %s)", path,
-                *list ? list : "none found; is GLIA_PLUGIN_PATH right?");
+    g_auto (GStrv) names = glia_registry_get_loader_names (registry);
+    g_autofree char *list = g_strjoinv (", ", names);
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_MODEL,
+                 "no model loader recognises '%s' (loaders: %s)", path,
+                 *list ? list : "none found; is GLIA_PLUGIN_PATH right?");
     return NULL;
   }
 
   GError *local = NULL;
-  GliaGraph *graph = best->load(path, &local);
+  GliaGraph *graph = best->load (path, &local);
   if (graph == NULL) {
     if (local == NULL)
-      g_set_error(&local, GLIA_ERROR, GLIA_ERROR_INVALID_MODEL,
-                  "the %s loader failed on '%s' without saying why", best->name, path);
-    g_propagate_error(error, local);
+      g_set_error (&local, GLIA_ERROR, GLIA_ERROR_INVALID_MODEL,
+                   "the %s loader failed on '%s' without saying why", best->name, path);
+    g_propagate_error (error, local);
     return NULL;
   }
-  g_clear_error(&local);
-  if (!glia_graph_validate(graph, error)) {
-    g_prefix_error(error, "%s: ", path);
-    glia_graph_unref(graph);
+  g_clear_error (&local);
+  if (!glia_graph_validate (graph, error)) {
+    g_prefix_error (error, "%s: ", path);
+    glia_graph_unref (graph);
     return NULL;
   }
-  GliaModel *self = g_object_new(GLIA_TYPE_MODEL, NULL);
-  self->path = g_strdup(path);
-  self->loader = g_strdup(best->name);
+  GliaModel *self = g_object_new (GLIA_TYPE_MODEL, NULL);
+  self->path = g_strdup (path);
+  self->loader = g_strdup (best->name);
   self->graph = graph;
   return self;
 }
@@ -143,14 +143,14 @@ glia_model_new_from_file_full(const char *path, GliaRegistry *registry, GError *
  * Returns: (transfer full): the model, or %NULL if the graph is invalid
  */
 GliaModel *
-glia_model_new_from_graph(GliaGraph *graph, GError **error)
+glia_model_new_from_graph (GliaGraph *graph, GError **error)
 {
-  g_return_val_if_fail(graph != NULL, NULL);
-  if (!glia_graph_validate(graph, error))
+  g_return_val_if_fail (graph != NULL, NULL);
+  if (!glia_graph_validate (graph, error))
     return NULL;
-  GliaModel *self = g_object_new(GLIA_TYPE_MODEL, NULL);
-  self->loader = g_strdup("memory");
-  self->graph = glia_graph_ref(graph);
+  GliaModel *self = g_object_new (GLIA_TYPE_MODEL, NULL);
+  self->loader = g_strdup ("memory");
+  self->graph = glia_graph_ref (graph);
   return self;
 }
 
@@ -161,9 +161,9 @@ glia_model_new_from_graph(GliaGraph *graph, GError **error)
  * Returns: (transfer none) (nullable) (type filename): the file the model came from
  */
 const char *
-glia_model_get_path(GliaModel *self)
+glia_model_get_path (GliaModel *self)
 {
-  g_return_val_if_fail(GLIA_IS_MODEL(self), NULL);
+  g_return_val_if_fail (GLIA_IS_MODEL (self), NULL);
   return self->path;
 }
 
@@ -174,28 +174,28 @@ glia_model_get_path(GliaModel *self)
  * Returns: (transfer none): the loader that read the model ("memory" for built graphs)
  */
 const char *
-glia_model_get_loader_name(GliaModel *self)
+glia_model_get_loader_name (GliaModel *self)
 {
-  g_return_val_if_fail(GLIA_IS_MODEL(self), NULL);
+  g_return_val_if_fail (GLIA_IS_MODEL (self), NULL);
   return self->loader;
 }
 
 /* Graph inputs that the caller must feed: initializers listed as inputs
  * (IR < 4) have defaults and are optional. */
 static char **
-value_names(GliaModel *self, gboolean inputs)
+value_names (GliaModel *self, gboolean inputs)
 {
   const GliaGraph *g = self->graph;
-  guint n = inputs ? glia_graph_get_n_inputs(g) : glia_graph_get_n_outputs(g);
-  GStrvBuilder *b = g_strv_builder_new();
+  guint n = inputs ? glia_graph_get_n_inputs (g) : glia_graph_get_n_outputs (g);
+  GStrvBuilder *b = g_strv_builder_new ();
   for (guint i = 0; i < n; i++) {
-    gint v = inputs ? glia_graph_get_input(g, i) : glia_graph_get_output(g, i);
-    if (inputs && glia_graph_value_get_constant(g, v))
+    gint v = inputs ? glia_graph_get_input (g, i) : glia_graph_get_output (g, i);
+    if (inputs && glia_graph_value_get_constant (g, v))
       continue;
-    g_strv_builder_add(b, glia_graph_value_get_name(g, v));
+    g_strv_builder_add (b, glia_graph_value_get_name (g, v));
   }
-  char **names = g_strv_builder_end(b);
-  g_strv_builder_unref(b);
+  char **names = g_strv_builder_end (b);
+  g_strv_builder_unref (b);
   return names;
 }
 
@@ -206,10 +206,10 @@ value_names(GliaModel *self, gboolean inputs)
  * Returns: (transfer full) (array zero-terminated=1): the inputs a run must feed
  */
 char **
-glia_model_get_input_names(GliaModel *self)
+glia_model_get_input_names (GliaModel *self)
 {
-  g_return_val_if_fail(GLIA_IS_MODEL(self), NULL);
-  return value_names(self, TRUE);
+  g_return_val_if_fail (GLIA_IS_MODEL (self), NULL);
+  return value_names (self, TRUE);
 }
 
 /**
@@ -219,10 +219,10 @@ glia_model_get_input_names(GliaModel *self)
  * Returns: (transfer full) (array zero-terminated=1): the outputs a run produces
  */
 char **
-glia_model_get_output_names(GliaModel *self)
+glia_model_get_output_names (GliaModel *self)
 {
-  g_return_val_if_fail(GLIA_IS_MODEL(self), NULL);
-  return value_names(self, FALSE);
+  g_return_val_if_fail (GLIA_IS_MODEL (self), NULL);
+  return value_names (self, FALSE);
 }
 
 /**
@@ -233,11 +233,11 @@ glia_model_get_output_names(GliaModel *self)
  * Returns: the value's declared element type, %GLIA_DATA_TYPE_UNDEFINED if unknown
  */
 GliaDataType
-glia_model_get_value_dtype(GliaModel *self, const char *name)
+glia_model_get_value_dtype (GliaModel *self, const char *name)
 {
-  g_return_val_if_fail(GLIA_IS_MODEL(self), GLIA_DATA_TYPE_UNDEFINED);
-  gint v = glia_graph_lookup_value(self->graph, name);
-  return v < 0 ? GLIA_DATA_TYPE_UNDEFINED : glia_graph_value_get_dtype(self->graph, v);
+  g_return_val_if_fail (GLIA_IS_MODEL (self), GLIA_DATA_TYPE_UNDEFINED);
+  gint v = glia_graph_lookup_value (self->graph, name);
+  return v < 0 ? GLIA_DATA_TYPE_UNDEFINED : glia_graph_value_get_dtype (self->graph, v);
 }
 
 /**
@@ -250,40 +250,40 @@ glia_model_get_value_dtype(GliaModel *self, const char *name)
  *   dimensions, -1 for unknown or symbolic ones
  */
 gint64 *
-glia_model_get_value_shape(GliaModel *self, const char *name, gint *rank)
+glia_model_get_value_shape (GliaModel *self, const char *name, gint *rank)
 {
-  g_return_val_if_fail(GLIA_IS_MODEL(self), NULL);
-  gint v = glia_graph_lookup_value(self->graph, name);
-  *rank = v < 0 ? -1 : glia_graph_value_get_rank(self->graph, v);
+  g_return_val_if_fail (GLIA_IS_MODEL (self), NULL);
+  gint v = glia_graph_lookup_value (self->graph, name);
+  *rank = v < 0 ? -1 : glia_graph_value_get_rank (self->graph, v);
   if (*rank <= 0) {
     if (*rank < 0)
       *rank = -1;
     return NULL;
   }
-  return g_memdup2(glia_graph_value_get_dims(self->graph, v), *rank * sizeof(gint64));
+  return g_memdup2 (glia_graph_value_get_dims (self->graph, v), *rank * sizeof (gint64));
 }
 
 char *
-glia_graph_value_format_shape(const GliaGraph *graph, gint value)
+glia_graph_value_format_shape (const GliaGraph *graph, gint value)
 {
-  gint rank = glia_graph_value_get_rank(graph, value);
+  gint rank = glia_graph_value_get_rank (graph, value);
   if (rank < 0)
-    return g_strdup("[?]");
-  const gint64 *dims = glia_graph_value_get_dims(graph, value);
-  GString *s = g_string_new("[");
+    return g_strdup ("[?]");
+  const gint64 *dims = glia_graph_value_get_dims (graph, value);
+  GString *s = g_string_new ("[");
   for (gint i = 0; i < rank; i++) {
-    const char *param = glia_graph_value_get_dim_param(graph, value, i);
+    const char *param = glia_graph_value_get_dim_param (graph, value, i);
     if (i)
-      g_string_append_c(s, ',');
+      g_string_append_c (s, ',');
     if (param)
-      g_string_append(s, param);
+      g_string_append (s, param);
     else if (dims[i] < 0)
-      g_string_append_c(s, '?');
+      g_string_append_c (s, '?');
     else
-      g_string_append_printf(s, "%" G_GINT64_FORMAT, dims[i]);
+      g_string_append_printf (s, "%" G_GINT64_FORMAT, dims[i]);
   }
-  g_string_append_c(s, ']');
-  return g_string_free(s, FALSE);
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
 }
 
 /**
@@ -295,15 +295,15 @@ glia_graph_value_format_shape(const GliaGraph *graph, gint value)
  *   symbolic dimensions by name, unknown ones as "?"; %NULL if there is no such value
  */
 char *
-glia_model_describe_value(GliaModel *self, const char *name)
+glia_model_describe_value (GliaModel *self, const char *name)
 {
-  g_return_val_if_fail(GLIA_IS_MODEL(self), NULL);
-  gint v = glia_graph_lookup_value(self->graph, name);
+  g_return_val_if_fail (GLIA_IS_MODEL (self), NULL);
+  gint v = glia_graph_lookup_value (self->graph, name);
   if (v < 0)
     return NULL;
-  g_autofree char *shape = glia_graph_value_format_shape(self->graph, v);
-  return g_strconcat(glia_data_type_get_name(glia_graph_value_get_dtype(self->graph, v)), shape,
-                     NULL);
+  g_autofree char *shape = glia_graph_value_format_shape (self->graph, v);
+  return g_strconcat (glia_data_type_get_name (glia_graph_value_get_dtype (self->graph, v)), shape,
+                      NULL);
 }
 
 /**
@@ -314,10 +314,10 @@ glia_model_describe_value(GliaModel *self, const char *name)
  * Returns: (transfer none) (nullable): the value
  */
 const char *
-glia_model_get_metadata(GliaModel *self, const char *key)
+glia_model_get_metadata (GliaModel *self, const char *key)
 {
-  g_return_val_if_fail(GLIA_IS_MODEL(self), NULL);
-  return glia_graph_get_metadata(self->graph, key);
+  g_return_val_if_fail (GLIA_IS_MODEL (self), NULL);
+  return glia_graph_get_metadata (self->graph, key);
 }
 
 /**
@@ -327,8 +327,8 @@ glia_model_get_metadata(GliaModel *self, const char *key)
  * Returns: (transfer none): the model's graph, read-only
  */
 const GliaGraph *
-glia_model_get_graph(GliaModel *self)
+glia_model_get_graph (GliaModel *self)
 {
-  g_return_val_if_fail(GLIA_IS_MODEL(self), NULL);
+  g_return_val_if_fail (GLIA_IS_MODEL (self), NULL);
   return self->graph;
 }

@@ -7,30 +7,30 @@
 G_BEGIN_DECLS
 
 /* glia-registry.c: features by name, loading their plugin on demand. */
-const GliaProviderInfo *glia_registry_get_provider(GliaRegistry *self, const char *name,
-                                                   GError **error);
+const GliaProviderInfo *glia_registry_get_provider (GliaRegistry *self, const char *name,
+                                                    GError **error);
 /* Loaders in probe order (all loader plugins are loaded). */
-GPtrArray *glia_registry_get_loaders(GliaRegistry *self, GError **error);
+GPtrArray *glia_registry_get_loaders (GliaRegistry *self, GError **error);
 /* The op def for a node in a custom domain, loading the op-set plugin that
  * declares the domain; NULL if no plugin declares it. */
-const GliaOpDef *glia_registry_find_custom_op(GliaRegistry *self, const char *domain,
-                                              const char *name, gint opset);
-gboolean glia_registry_has_custom_domain(GliaRegistry *self, const char *domain);
-gboolean glia_registry_is_plugin_loaded(GliaRegistry *self, const char *name);
+const GliaOpDef *glia_registry_find_custom_op (GliaRegistry *self, const char *domain,
+                                               const char *name, gint opset);
+gboolean glia_registry_has_custom_domain (GliaRegistry *self, const char *domain);
+gboolean glia_registry_is_plugin_loaded (GliaRegistry *self, const char *name);
 
 /* glia-tensor.c */
-GliaTensor *glia_tensor_new_take(GliaDataType dtype, const gint64 *shape, guint rank, gpointer data,
-                                 gsize size);
+GliaTensor *glia_tensor_new_take (GliaDataType dtype, const gint64 *shape, guint rank,
+                                  gpointer data, gsize size);
 /* Fills a kernel view pointing at the tensor's host data. */
-void glia_tensor_fill_view(GliaTensor *self, GliaTensorView *view);
+void glia_tensor_fill_view (GliaTensor *self, GliaTensorView *view);
 /* Bytes of @view's data as a tensor (copied); strings are converted. */
-GliaTensor *glia_tensor_new_from_view(const GliaTensorView *view);
+GliaTensor *glia_tensor_new_from_view (const GliaTensorView *view);
 
 /* glia-session-options.c: whether "ep.<provider>.<key>" names a real option. */
-gboolean _glia_session_options_check_key(GliaRegistry *registry, const char *key, GError **error);
-GHashTable *_glia_session_options_get_table(GliaSessionOptions *self);
+gboolean _glia_session_options_check_key (GliaRegistry *registry, const char *key, GError **error);
+GHashTable *_glia_session_options_get_table (GliaSessionOptions *self);
 
 /* Pretty dims "[N,64]" of a graph value. */
-char *glia_graph_value_format_shape(const GliaGraph *graph, gint value);
+char *glia_graph_value_format_shape (const GliaGraph *graph, gint value);
 
 G_END_DECLS

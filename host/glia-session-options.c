@@ -33,71 +33,72 @@ enum
 
 static GParamSpec *props[N_PROPS];
 
-G_DEFINE_FINAL_TYPE(GliaSessionOptions, glia_session_options, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (GliaSessionOptions, glia_session_options, G_TYPE_OBJECT)
 
 static void
-glia_session_options_finalize(GObject *object)
+glia_session_options_finalize (GObject *object)
 {
-  GliaSessionOptions *self = GLIA_SESSION_OPTIONS(object);
-  g_strfreev(self->providers);
-  g_hash_table_unref(self->options);
-  G_OBJECT_CLASS(glia_session_options_parent_class)->finalize(object);
+  GliaSessionOptions *self = GLIA_SESSION_OPTIONS (object);
+  g_strfreev (self->providers);
+  g_hash_table_unref (self->options);
+  G_OBJECT_CLASS (glia_session_options_parent_class)->finalize (object);
 }
 
 static void
-glia_session_options_get_property(GObject *object, guint id, GValue *value, GParamSpec *pspec)
+glia_session_options_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
 {
-  GliaSessionOptions *self = GLIA_SESSION_OPTIONS(object);
+  GliaSessionOptions *self = GLIA_SESSION_OPTIONS (object);
   switch (id) {
   case PROP_PROVIDERS:
-    g_value_set_boxed(value, self->providers);
+    g_value_set_boxed (value, self->providers);
     break;
   case PROP_THREADS:
-    g_value_set_uint(value, self->threads);
+    g_value_set_uint (value, self->threads);
     break;
   case PROP_OPTIMIZATION_LEVEL:
-    g_value_set_uint(value, self->optimization_level);
+    g_value_set_uint (value, self->optimization_level);
     break;
   case PROP_MEMORY_LIMIT:
-    g_value_set_uint64(value, self->memory_limit);
+    g_value_set_uint64 (value, self->memory_limit);
     break;
   case PROP_ALLOW_FALLBACK:
-    g_value_set_boolean(value, self->allow_fallback);
+    g_value_set_boolean (value, self->allow_fallback);
     break;
   default:
-    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
   }
 }
 
 static void
-glia_session_options_set_property(GObject *object, guint id, const GValue *value, GParamSpec *pspec)
+glia_session_options_set_property (GObject *object, guint id, const GValue *value,
+                                   GParamSpec *pspec)
 {
-  GliaSessionOptions *self = GLIA_SESSION_OPTIONS(object);
+  GliaSessionOptions *self = GLIA_SESSION_OPTIONS (object);
   switch (id) {
   case PROP_PROVIDERS:
-    glia_session_options_set_providers(self, g_value_get_boxed(value));
+    glia_session_options_set_providers (self, g_value_get_boxed (value));
     break;
   case PROP_THREADS:
-    self->threads = g_value_get_uint(value);
+    self->threads = g_value_get_uint (value);
     break;
   case PROP_OPTIMIZATION_LEVEL:
-    self->optimization_level = g_value_get_uint(value);
+    self->optimization_level = g_value_get_uint (value);
     break;
   case PROP_MEMORY_LIMIT:
-    self->memory_limit = g_value_get_uint64(value);
+    self->memory_limit = g_value_get_uint64 (value);
     break;
   case PROP_ALLOW_FALLBACK:
-    self->allow_fallback = g_value_get_boolean(value);
+    self->allow_fallback = g_value_get_boolean (value);
     break;
   default:
-    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
   }
 }
 
 static void
-glia_session_options_class_init(GliaSessionOptionsClass *klass)
+glia_session_options_class_init (GliaSessionOptionsClass *klass)
 {
-  GObjectClass *oc = G_OBJECT_CLASS(klass);
+  GObjectClass *oc = G_OBJECT_CLASS (klass);
   oc->finalize = glia_session_options_finalize;
   oc->get_property = glia_session_options_get_property;
   oc->set_property = glia_session_options_set_property;
@@ -108,44 +109,44 @@ glia_session_options_class_init(GliaSessionOptionsClass *klass)
    * Execution providers in order of preference; empty means every available
    * provider with a non-zero rank, highest rank first.
    */
-  props[PROP_PROVIDERS] = g_param_spec_boxed("providers", NULL, NULL, G_TYPE_STRV,
-                                             G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  props[PROP_PROVIDERS] = g_param_spec_boxed ("providers", NULL, NULL, G_TYPE_STRV,
+                                              G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   /**
    * GliaSessionOptions:threads:
    *
    * Intra-op threads; 0 means one per online CPU.
    */
-  props[PROP_THREADS] = g_param_spec_uint("threads", NULL, NULL, 0, 1024, 0,
-                                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  props[PROP_THREADS] = g_param_spec_uint ("threads", NULL, NULL, 0, 1024, 0,
+                                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   /**
    * GliaSessionOptions:optimization-level:
    *
    * Graph optimization level, 0 (none) to 3 (all).
    */
-  props[PROP_OPTIMIZATION_LEVEL] = g_param_spec_uint("optimization-level", NULL, NULL, 0, 3, 1,
-                                                     G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  props[PROP_OPTIMIZATION_LEVEL] = g_param_spec_uint ("optimization-level", NULL, NULL, 0, 3, 1,
+                                                      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   /**
    * GliaSessionOptions:memory-limit:
    *
    * Bytes a run may use for intermediate tensors; 0 means no limit.
    */
-  props[PROP_MEMORY_LIMIT] = g_param_spec_uint64("memory-limit", NULL, NULL, 0, G_MAXUINT64, 0,
-                                                 G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  props[PROP_MEMORY_LIMIT] = g_param_spec_uint64 ("memory-limit", NULL, NULL, 0, G_MAXUINT64, 0,
+                                                  G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   /**
    * GliaSessionOptions:allow-fallback:
    *
    * Whether nodes no chosen provider claims fall back to the CPU provider.
    * When %FALSE, session creation fails and lists the unclaimed operators.
    */
-  props[PROP_ALLOW_FALLBACK] = g_param_spec_boolean("allow-fallback", NULL, NULL, TRUE,
-                                                    G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
-  g_object_class_install_properties(oc, N_PROPS, props);
+  props[PROP_ALLOW_FALLBACK] = g_param_spec_boolean ("allow-fallback", NULL, NULL, TRUE,
+                                                     G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (oc, N_PROPS, props);
 }
 
 static void
-glia_session_options_init(GliaSessionOptions *self)
+glia_session_options_init (GliaSessionOptions *self)
 {
-  self->options = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  self->options = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->optimization_level = 1;
   self->allow_fallback = TRUE;
 }
@@ -156,9 +157,9 @@ glia_session_options_init(GliaSessionOptions *self)
  * Returns: (transfer full): options with the defaults
  */
 GliaSessionOptions *
-glia_session_options_new(void)
+glia_session_options_new (void)
 {
-  return g_object_new(GLIA_TYPE_SESSION_OPTIONS, NULL);
+  return g_object_new (GLIA_TYPE_SESSION_OPTIONS, NULL);
 }
 
 /**
@@ -167,12 +168,12 @@ glia_session_options_new(void)
  * @providers: (array zero-terminated=1) (nullable): provider names, preferred first
  */
 void
-glia_session_options_set_providers(GliaSessionOptions *self, const char *const *providers)
+glia_session_options_set_providers (GliaSessionOptions *self, const char *const *providers)
 {
-  g_return_if_fail(GLIA_IS_SESSION_OPTIONS(self));
-  g_strfreev(self->providers);
-  self->providers = providers && providers[0] ? g_strdupv((char **)providers) : NULL;
-  g_object_notify_by_pspec(G_OBJECT(self), props[PROP_PROVIDERS]);
+  g_return_if_fail (GLIA_IS_SESSION_OPTIONS (self));
+  g_strfreev (self->providers);
+  self->providers = providers && providers[0] ? g_strdupv ((char **)providers) : NULL;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_PROVIDERS]);
 }
 
 /**
@@ -184,33 +185,33 @@ glia_session_options_set_providers(GliaSessionOptions *self, const char *const *
  * Returns: %FALSE if @list is empty or names a provider twice
  */
 gboolean
-glia_session_options_set_providers_from_string(GliaSessionOptions *self, const char *list,
-                                               GError **error)
+glia_session_options_set_providers_from_string (GliaSessionOptions *self, const char *list,
+                                                GError **error)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION_OPTIONS(self), FALSE);
-  g_return_val_if_fail(list != NULL, FALSE);
-  g_auto(GStrv) parts = g_strsplit(list, ",", -1);
-  GStrvBuilder *b = g_strv_builder_new();
+  g_return_val_if_fail (GLIA_IS_SESSION_OPTIONS (self), FALSE);
+  g_return_val_if_fail (list != NULL, FALSE);
+  g_auto (GStrv) parts = g_strsplit (list, ",", -1);
+  GStrvBuilder *b = g_strv_builder_new ();
   for (guint i = 0; parts[i]; i++) {
-    g_strstrip(parts[i]);
+    g_strstrip (parts[i]);
     if (*parts[i] == '\0')
       continue;
     for (guint k = 0; k < i; k++)
-      if (g_str_equal(parts[k], parts[i])) {
-        g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                    "provider '%s' is listed twice in '%s'", parts[i], list);
-        g_strv_builder_unref(b);
+      if (g_str_equal (parts[k], parts[i])) {
+        g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                     "provider '%s' is listed twice in '%s'", parts[i], list);
+        g_strv_builder_unref (b);
         return FALSE;
       }
-    g_strv_builder_add(b, parts[i]);
+    g_strv_builder_add (b, parts[i]);
   }
-  g_auto(GStrv) names = g_strv_builder_end(b);
-  g_strv_builder_unref(b);
+  g_auto (GStrv) names = g_strv_builder_end (b);
+  g_strv_builder_unref (b);
   if (names[0] == NULL) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "empty provider list '%s'", list);
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "empty provider list '%s'", list);
     return FALSE;
   }
-  glia_session_options_set_providers(self, (const char *const *)names);
+  glia_session_options_set_providers (self, (const char *const *)names);
   return TRUE;
 }
 
@@ -221,42 +222,42 @@ glia_session_options_set_providers_from_string(GliaSessionOptions *self, const c
  * Returns: (transfer none) (array zero-terminated=1) (nullable): the preference list
  */
 const char *const *
-glia_session_options_get_providers(GliaSessionOptions *self)
+glia_session_options_get_providers (GliaSessionOptions *self)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION_OPTIONS(self), NULL);
+  g_return_val_if_fail (GLIA_IS_SESSION_OPTIONS (self), NULL);
   return (const char *const *)self->providers;
 }
 
 /* Splits "ep.<provider>.<key>"; FALSE with @error if malformed. */
 static gboolean
-split_option_key(const char *key, char **provider, char **name, GError **error)
+split_option_key (const char *key, char **provider, char **name, GError **error)
 {
-  const char *rest = g_str_has_prefix(key, "ep.") ? key + 3 : NULL;
-  const char *dot = rest ? strchr(rest, '.') : NULL;
+  const char *rest = g_str_has_prefix (key, "ep.") ? key + 3 : NULL;
+  const char *dot = rest ? strchr (rest, '.') : NULL;
   if (rest == NULL || dot == NULL || dot == rest || dot[1] == '\0') {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                "unknown option '%s': provider options are named ep.<provider>.<key>", key);
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "unknown option '%s': provider options are named ep.<provider>.<key>", key);
     return FALSE;
   }
-  *provider = g_strndup(rest, dot - rest);
-  *name = g_strdup(dot + 1);
+  *provider = g_strndup (rest, dot - rest);
+  *name = g_strdup (dot + 1);
   return TRUE;
 }
 
 gboolean
-_glia_session_options_check_key(GliaRegistry *registry, const char *key, GError **error)
+_glia_session_options_check_key (GliaRegistry *registry, const char *key, GError **error)
 {
   g_autofree char *provider = NULL, *name = NULL;
-  if (!split_option_key(key, &provider, &name, error))
+  if (!split_option_key (key, &provider, &name, error))
     return FALSE;
-  if (glia_registry_get_provider_rank(registry, provider) < 0) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                "unknown option '%s': there is no provider '%s'", key, provider);
+  if (glia_registry_get_provider_rank (registry, provider) < 0) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "unknown option '%s': there is no provider '%s'", key, provider);
     return FALSE;
   }
-  if (!glia_registry_has_provider_option(registry, provider, name)) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                "unknown option '%s': provider '%s' has no option '%s'", key, provider, name);
+  if (!glia_registry_has_provider_option (registry, provider, name)) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "unknown option '%s': provider '%s' has no option '%s'", key, provider, name);
     return FALSE;
   }
   return TRUE;
@@ -276,15 +277,15 @@ _glia_session_options_check_key(GliaRegistry *registry, const char *key, GError 
  * Returns: %FALSE with @error set if the key is malformed or unknown
  */
 gboolean
-glia_session_options_set_option(GliaSessionOptions *self, const char *key, const char *value,
-                                GError **error)
+glia_session_options_set_option (GliaSessionOptions *self, const char *key, const char *value,
+                                 GError **error)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION_OPTIONS(self), FALSE);
-  g_return_val_if_fail(key != NULL && value != NULL, FALSE);
+  g_return_val_if_fail (GLIA_IS_SESSION_OPTIONS (self), FALSE);
+  g_return_val_if_fail (key != NULL && value != NULL, FALSE);
   g_autofree char *provider = NULL, *name = NULL;
-  if (!split_option_key(key, &provider, &name, error))
+  if (!split_option_key (key, &provider, &name, error))
     return FALSE;
-  g_hash_table_insert(self->options, g_strdup(key), g_strdup(value));
+  g_hash_table_insert (self->options, g_strdup (key), g_strdup (value));
   return TRUE;
 }
 
@@ -296,16 +297,16 @@ glia_session_options_set_option(GliaSessionOptions *self, const char *key, const
  * Returns: (transfer none) (nullable): the value set for @key
  */
 const char *
-glia_session_options_get_option(GliaSessionOptions *self, const char *key)
+glia_session_options_get_option (GliaSessionOptions *self, const char *key)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION_OPTIONS(self), NULL);
-  return g_hash_table_lookup(self->options, key);
+  g_return_val_if_fail (GLIA_IS_SESSION_OPTIONS (self), NULL);
+  return g_hash_table_lookup (self->options, key);
 }
 
 static gint
-compare_strings(gconstpointer a, gconstpointer b, gpointer data)
+compare_strings (gconstpointer a, gconstpointer b, gpointer data)
 {
-  return g_strcmp0(*(char *const *)a, *(char *const *)b);
+  return g_strcmp0 (*(char *const *)a, *(char *const *)b);
 }
 
 /**
@@ -315,12 +316,13 @@ compare_strings(gconstpointer a, gconstpointer b, gpointer data)
  * Returns: (transfer full) (array zero-terminated=1): the keys set, sorted
  */
 char **
-glia_session_options_get_option_keys(GliaSessionOptions *self)
+glia_session_options_get_option_keys (GliaSessionOptions *self)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION_OPTIONS(self), NULL);
-  g_autofree const char **keys = (const char **)g_hash_table_get_keys_as_array(self->options, NULL);
-  char **v = g_strdupv((char **)keys);
-  g_qsort_with_data(v, g_strv_length(v), sizeof(char *), compare_strings, NULL);
+  g_return_val_if_fail (GLIA_IS_SESSION_OPTIONS (self), NULL);
+  g_autofree const char **keys
+      = (const char **)g_hash_table_get_keys_as_array (self->options, NULL);
+  char **v = g_strdupv ((char **)keys);
+  g_qsort_with_data (v, g_strv_length (v), sizeof (char *), compare_strings, NULL);
   return v;
 }
 
@@ -330,10 +332,10 @@ glia_session_options_get_option_keys(GliaSessionOptions *self)
  * @threads: intra-op threads, 0 for one per CPU
  */
 void
-glia_session_options_set_threads(GliaSessionOptions *self, guint threads)
+glia_session_options_set_threads (GliaSessionOptions *self, guint threads)
 {
-  g_return_if_fail(GLIA_IS_SESSION_OPTIONS(self));
-  g_object_set(self, "threads", threads, NULL);
+  g_return_if_fail (GLIA_IS_SESSION_OPTIONS (self));
+  g_object_set (self, "threads", threads, NULL);
 }
 
 /**
@@ -343,9 +345,9 @@ glia_session_options_set_threads(GliaSessionOptions *self, guint threads)
  * Returns: the thread count (0: one per CPU)
  */
 guint
-glia_session_options_get_threads(GliaSessionOptions *self)
+glia_session_options_get_threads (GliaSessionOptions *self)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION_OPTIONS(self), 0);
+  g_return_val_if_fail (GLIA_IS_SESSION_OPTIONS (self), 0);
   return self->threads;
 }
 
@@ -355,10 +357,10 @@ glia_session_options_get_threads(GliaSessionOptions *self)
  * @level: 0 to 3
  */
 void
-glia_session_options_set_optimization_level(GliaSessionOptions *self, guint level)
+glia_session_options_set_optimization_level (GliaSessionOptions *self, guint level)
 {
-  g_return_if_fail(GLIA_IS_SESSION_OPTIONS(self));
-  g_object_set(self, "optimization-level", MIN(level, 3), NULL);
+  g_return_if_fail (GLIA_IS_SESSION_OPTIONS (self));
+  g_object_set (self, "optimization-level", MIN (level, 3), NULL);
 }
 
 /**
@@ -368,9 +370,9 @@ glia_session_options_set_optimization_level(GliaSessionOptions *self, guint leve
  * Returns: the optimization level
  */
 guint
-glia_session_options_get_optimization_level(GliaSessionOptions *self)
+glia_session_options_get_optimization_level (GliaSessionOptions *self)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION_OPTIONS(self), 0);
+  g_return_val_if_fail (GLIA_IS_SESSION_OPTIONS (self), 0);
   return self->optimization_level;
 }
 
@@ -380,10 +382,10 @@ glia_session_options_get_optimization_level(GliaSessionOptions *self)
  * @bytes: limit for a run's intermediate tensors, 0 for none
  */
 void
-glia_session_options_set_memory_limit(GliaSessionOptions *self, guint64 bytes)
+glia_session_options_set_memory_limit (GliaSessionOptions *self, guint64 bytes)
 {
-  g_return_if_fail(GLIA_IS_SESSION_OPTIONS(self));
-  g_object_set(self, "memory-limit", bytes, NULL);
+  g_return_if_fail (GLIA_IS_SESSION_OPTIONS (self));
+  g_object_set (self, "memory-limit", bytes, NULL);
 }
 
 /**
@@ -393,9 +395,9 @@ glia_session_options_set_memory_limit(GliaSessionOptions *self, guint64 bytes)
  * Returns: the memory limit in bytes (0: none)
  */
 guint64
-glia_session_options_get_memory_limit(GliaSessionOptions *self)
+glia_session_options_get_memory_limit (GliaSessionOptions *self)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION_OPTIONS(self), 0);
+  g_return_val_if_fail (GLIA_IS_SESSION_OPTIONS (self), 0);
   return self->memory_limit;
 }
 
@@ -405,10 +407,10 @@ glia_session_options_get_memory_limit(GliaSessionOptions *self)
  * @allow: whether unclaimed nodes may fall back to the CPU provider
  */
 void
-glia_session_options_set_allow_fallback(GliaSessionOptions *self, gboolean allow)
+glia_session_options_set_allow_fallback (GliaSessionOptions *self, gboolean allow)
 {
-  g_return_if_fail(GLIA_IS_SESSION_OPTIONS(self));
-  g_object_set(self, "allow-fallback", allow, NULL);
+  g_return_if_fail (GLIA_IS_SESSION_OPTIONS (self));
+  g_object_set (self, "allow-fallback", allow, NULL);
 }
 
 /**
@@ -418,14 +420,14 @@ glia_session_options_set_allow_fallback(GliaSessionOptions *self, gboolean allow
  * Returns: whether CPU fallback is allowed
  */
 gboolean
-glia_session_options_get_allow_fallback(GliaSessionOptions *self)
+glia_session_options_get_allow_fallback (GliaSessionOptions *self)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION_OPTIONS(self), TRUE);
+  g_return_val_if_fail (GLIA_IS_SESSION_OPTIONS (self), TRUE);
   return self->allow_fallback;
 }
 
 GHashTable *
-_glia_session_options_get_table(GliaSessionOptions *self)
+_glia_session_options_get_table (GliaSessionOptions *self)
 {
   return self->options;
 }

@@ -81,7 +81,7 @@ struct _GliaSession
 };
 
 /* glia-executor.c */
-GHashTable *_glia_session_execute(GliaSession *self, GHashTable *inputs, GError **error);
-void _glia_plan_free(gpointer plan);
+GHashTable *_glia_session_execute (GliaSession *self, GHashTable *inputs, GError **error);
+void _glia_plan_free (gpointer plan);
 
 G_END_DECLS

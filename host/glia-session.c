@@ -20,7 +20,7 @@
 
 #include <string.h>
 
-G_DEFINE_FINAL_TYPE(GliaSession, glia_session, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (GliaSession, glia_session, G_TYPE_OBJECT)
 
 struct _GliaCapability
 {
@@ -28,205 +28,205 @@ struct _GliaCapability
 };
 
 void
-glia_capability_add_node(GliaCapability *cap, gint node)
+glia_capability_add_node (GliaCapability *cap, gint node)
 {
-  g_return_if_fail(cap != NULL);
-  glia_capability_add_subgraph(cap, &node, 1);
+  g_return_if_fail (cap != NULL);
+  glia_capability_add_subgraph (cap, &node, 1);
 }
 
 void
-glia_capability_add_subgraph(GliaCapability *cap, const gint *nodes, guint n_nodes)
+glia_capability_add_subgraph (GliaCapability *cap, const gint *nodes, guint n_nodes)
 {
-  g_return_if_fail(cap != NULL);
+  g_return_if_fail (cap != NULL);
   if (n_nodes == 0)
     return;
-  GArray *a = g_array_sized_new(FALSE, FALSE, sizeof(gint), n_nodes);
-  g_array_append_vals(a, nodes, n_nodes);
-  g_ptr_array_add(cap->claims, a);
+  GArray *a = g_array_sized_new (FALSE, FALSE, sizeof (gint), n_nodes);
+  g_array_append_vals (a, nodes, n_nodes);
+  g_ptr_array_add (cap->claims, a);
 }
 
 static void
-provider_free(gpointer p)
+provider_free (gpointer p)
 {
   Provider *pr = p;
   if (pr->info && pr->instance && pr->info->destroy)
-    pr->info->destroy(pr->instance);
-  g_free(pr->name);
-  g_free(pr);
+    pr->info->destroy (pr->instance);
+  g_free (pr->name);
+  g_free (pr);
 }
 
 static void
-step_clear(gpointer p)
+step_clear (gpointer p)
 {
   Step *s = p;
   if (s->kernel.destroy && s->kernel.state)
-    s->kernel.destroy(s->kernel.state);
-  g_free(s->nodes);
-  g_free(s->inputs);
-  g_free(s->outputs);
+    s->kernel.destroy (s->kernel.state);
+  g_free (s->nodes);
+  g_free (s->inputs);
+  g_free (s->outputs);
 }
 
 static void
-glia_session_finalize(GObject *object)
+glia_session_finalize (GObject *object)
 {
-  GliaSession *self = GLIA_SESSION(object);
+  GliaSession *self = GLIA_SESSION (object);
   if (self->plans)
-    g_hash_table_unref(self->plans);
+    g_hash_table_unref (self->plans);
   if (self->steps)
-    g_array_unref(self->steps);
+    g_array_unref (self->steps);
   if (self->slots) {
     for (guint i = 0; i < self->slots->len; i++) {
-      Slot *sl = &g_array_index(self->slots, Slot, i);
+      Slot *sl = &g_array_index (self->slots, Slot, i);
       if (sl->device_constant && self->providers) {
-        Provider *p = g_ptr_array_index(self->providers, sl->owner - 1);
-        p->info->free(p->instance, sl->device_constant);
+        Provider *p = g_ptr_array_index (self->providers, sl->owner - 1);
+        p->info->free (p->instance, sl->device_constant);
       }
     }
-    g_array_unref(self->slots);
+    g_array_unref (self->slots);
   }
   if (self->constant_strings) {
     for (guint i = 0; self->constant_strings[i]; i++)
-      g_free(self->constant_strings[i]);
-    g_free(self->constant_strings);
+      g_free (self->constant_strings[i]);
+    g_free (self->constant_strings);
   }
   if (self->providers)
-    g_ptr_array_unref(self->providers);
-  g_free(self->node_provider);
-  g_free(self->input_slot);
-  g_free(self->output_slot);
-  g_clear_pointer(&self->graph, glia_graph_unref);
-  g_clear_object(&self->model);
-  g_clear_object(&self->registry);
-  g_mutex_clear(&self->plan_lock);
-  G_OBJECT_CLASS(glia_session_parent_class)->finalize(object);
+    g_ptr_array_unref (self->providers);
+  g_free (self->node_provider);
+  g_free (self->input_slot);
+  g_free (self->output_slot);
+  g_clear_pointer (&self->graph, glia_graph_unref);
+  g_clear_object (&self->model);
+  g_clear_object (&self->registry);
+  g_mutex_clear (&self->plan_lock);
+  G_OBJECT_CLASS (glia_session_parent_class)->finalize (object);
 }
 
 static void
-glia_session_class_init(GliaSessionClass *klass)
+glia_session_class_init (GliaSessionClass *klass)
 {
-  G_OBJECT_CLASS(klass)->finalize = glia_session_finalize;
+  G_OBJECT_CLASS (klass)->finalize = glia_session_finalize;
 }
 
 static void
-glia_session_init(GliaSession *self)
+glia_session_init (GliaSession *self)
 {
-  g_mutex_init(&self->plan_lock);
-  self->plans = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, _glia_plan_free);
+  g_mutex_init (&self->plan_lock);
+  self->plans = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, _glia_plan_free);
 }
 
 /* ---- providers ----------------------------------------------------------- */
 
 static gboolean
-create_providers(GliaSession *self, GliaSessionOptions *options, GError **error)
+create_providers (GliaSession *self, GliaSessionOptions *options, GError **error)
 {
-  g_auto(GStrv) names = NULL;
-  const char *const *wanted = options ? glia_session_options_get_providers(options) : NULL;
-  gboolean fallback = options ? glia_session_options_get_allow_fallback(options) : TRUE;
+  g_auto (GStrv) names = NULL;
+  const char *const *wanted = options ? glia_session_options_get_providers (options) : NULL;
+  gboolean fallback = options ? glia_session_options_get_allow_fallback (options) : TRUE;
   if (wanted)
-    names = g_strdupv((char **)wanted);
+    names = g_strdupv ((char **)wanted);
   else {
     /* default: every ranked provider, highest first */
-    g_auto(GStrv) all = glia_registry_get_provider_names(self->registry);
-    GStrvBuilder *b = g_strv_builder_new();
+    g_auto (GStrv) all = glia_registry_get_provider_names (self->registry);
+    GStrvBuilder *b = g_strv_builder_new ();
     for (guint i = 0; all[i]; i++)
-      if (glia_registry_get_provider_rank(self->registry, all[i]) > 0)
-        g_strv_builder_add(b, all[i]);
-    names = g_strv_builder_end(b);
-    g_strv_builder_unref(b);
+      if (glia_registry_get_provider_rank (self->registry, all[i]) > 0)
+        g_strv_builder_add (b, all[i]);
+    names = g_strv_builder_end (b);
+    g_strv_builder_unref (b);
   }
-  if (fallback && !g_strv_contains((const char *const *)names, "cpu")) {
-    guint n = g_strv_length(names);
-    names = g_renew(char *, names, n + 2);
-    names[n] = g_strdup("cpu");
+  if (fallback && !g_strv_contains ((const char *const *)names, "cpu")) {
+    guint n = g_strv_length (names);
+    names = g_renew (char *, names, n + 2);
+    names[n] = g_strdup ("cpu");
     names[n + 1] = NULL;
   }
   if (names[0] == NULL) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_NOT_FOUND,
-                "no execution provider to run on (none requested, none found)");
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_NOT_FOUND,
+                 "no execution provider to run on (none requested, none found)");
     return FALSE;
   }
 
   /* options: validate every key, then hand each provider its own */
-  GHashTable *opts = options ? _glia_session_options_get_table(options) : NULL;
+  GHashTable *opts = options ? _glia_session_options_get_table (options) : NULL;
   if (opts) {
     GHashTableIter it;
     gpointer key;
-    g_hash_table_iter_init(&it, opts);
-    while (g_hash_table_iter_next(&it, &key, NULL))
-      if (!_glia_session_options_check_key(self->registry, key, error))
+    g_hash_table_iter_init (&it, opts);
+    while (g_hash_table_iter_next (&it, &key, NULL))
+      if (!_glia_session_options_check_key (self->registry, key, error))
         return FALSE;
   }
 
-  self->providers = g_ptr_array_new_with_free_func(provider_free);
+  self->providers = g_ptr_array_new_with_free_func (provider_free);
   self->n_owners = 1;
   for (guint i = 0; names[i]; i++) {
-    const GliaProviderInfo *info = glia_registry_get_provider(self->registry, names[i], error);
+    const GliaProviderInfo *info = glia_registry_get_provider (self->registry, names[i], error);
     if (info == NULL)
       return FALSE;
-    g_autoptr(GHashTable) mine = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    g_autofree char *prefix = g_strdup_printf("ep.%s.", names[i]);
+    g_autoptr (GHashTable) mine = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+    g_autofree char *prefix = g_strdup_printf ("ep.%s.", names[i]);
     gint device_id = 0;
     if (opts) {
       GHashTableIter it;
       gpointer key, value;
-      g_hash_table_iter_init(&it, opts);
-      while (g_hash_table_iter_next(&it, &key, &value))
-        if (g_str_has_prefix(key, prefix)) {
-          const char *k = (const char *)key + strlen(prefix);
-          if (g_str_equal(k, "device_id")) {
+      g_hash_table_iter_init (&it, opts);
+      while (g_hash_table_iter_next (&it, &key, &value))
+        if (g_str_has_prefix (key, prefix)) {
+          const char *k = (const char *)key + strlen (prefix);
+          if (g_str_equal (k, "device_id")) {
             guint64 id;
-            if (!g_ascii_string_to_unsigned(value, 10, 0, 1024, &id, NULL)) {
-              g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                          "option '%s' must be a device ordinal, not '%s'", (char *)key,
-                          (char *)value);
+            if (!g_ascii_string_to_unsigned (value, 10, 0, 1024, &id, NULL)) {
+              g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                           "option '%s' must be a device ordinal, not '%s'", (char *)key,
+                           (char *)value);
               return FALSE;
             }
             device_id = (gint)id;
           }
-          g_hash_table_insert(mine, g_strdup(k), g_strdup(value));
+          g_hash_table_insert (mine, g_strdup (k), g_strdup (value));
         }
     }
     GliaProviderConfig config = {
-      .struct_size = sizeof(GliaProviderConfig),
+      .struct_size = sizeof (GliaProviderConfig),
       .n_threads = self->n_threads,
       .device_id = device_id,
       .memory_limit = self->memory_limit,
       .options = mine,
     };
     GError *local = NULL;
-    gpointer instance = info->create(&config, &local);
+    gpointer instance = info->create (&config, &local);
     if (instance == NULL) {
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_DEVICE, "provider '%s' could not start: %s",
-                  names[i], local ? local->message : "no reason given");
-      g_clear_error(&local);
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE, "provider '%s' could not start: %s",
+                   names[i], local ? local->message : "no reason given");
+      g_clear_error (&local);
       return FALSE;
     }
-    Provider *p = g_new0(Provider, 1);
-    p->name = g_strdup(names[i]);
+    Provider *p = g_new0 (Provider, 1);
+    p->name = g_strdup (names[i]);
     p->info = info;
     p->instance = instance;
     p->device = info->device_type;
     p->owner = p->device == GLIA_DEVICE_TYPE_CPU ? OWNER_HOST : self->providers->len + 1;
-    g_ptr_array_add(self->providers, p);
+    g_ptr_array_add (self->providers, p);
   }
   /* the custom-operator pseudo provider runs registered op sets on the CPU */
-  Provider *custom = g_new0(Provider, 1);
-  custom->name = g_strdup("custom");
+  Provider *custom = g_new0 (Provider, 1);
+  custom->name = g_strdup ("custom");
   custom->device = GLIA_DEVICE_TYPE_CPU;
   custom->owner = OWNER_HOST;
-  g_ptr_array_add(self->providers, custom);
+  g_ptr_array_add (self->providers, custom);
   self->n_owners = self->providers->len + 1;
   return TRUE;
 }
 
 static Provider *
-provider_at(GliaSession *self, gint i)
+provider_at (GliaSession *self, gint i)
 {
-  return g_ptr_array_index(self->providers, i);
+  return g_ptr_array_index (self->providers, i);
 }
 
 static gint
-custom_provider_index(GliaSession *self)
+custom_provider_index (GliaSession *self)
 {
   return self->providers->len - 1;
 }
@@ -245,75 +245,75 @@ struct _GliaShapeContext
 };
 
 guint
-glia_shape_context_get_n_inputs(GliaShapeContext *ctx)
+glia_shape_context_get_n_inputs (GliaShapeContext *ctx)
 {
   return ctx->n_inputs;
 }
 
 guint
-glia_shape_context_get_n_outputs(GliaShapeContext *ctx)
+glia_shape_context_get_n_outputs (GliaShapeContext *ctx)
 {
   return ctx->n_outputs;
 }
 
 static gint
-shape_input(GliaShapeContext *ctx, guint i)
+shape_input (GliaShapeContext *ctx, guint i)
 {
-  return i < ctx->n_inputs ? glia_graph_node_get_input(ctx->graph, ctx->node, i) : -1;
+  return i < ctx->n_inputs ? glia_graph_node_get_input (ctx->graph, ctx->node, i) : -1;
 }
 
 gboolean
-glia_shape_context_has_input(GliaShapeContext *ctx, guint i)
+glia_shape_context_has_input (GliaShapeContext *ctx, guint i)
 {
-  return shape_input(ctx, i) >= 0;
+  return shape_input (ctx, i) >= 0;
 }
 
 GliaDataType
-glia_shape_context_get_input_dtype(GliaShapeContext *ctx, guint i)
+glia_shape_context_get_input_dtype (GliaShapeContext *ctx, guint i)
 {
-  gint v = shape_input(ctx, i);
-  return v < 0 ? GLIA_DATA_TYPE_UNDEFINED : glia_graph_value_get_dtype(ctx->graph, v);
+  gint v = shape_input (ctx, i);
+  return v < 0 ? GLIA_DATA_TYPE_UNDEFINED : glia_graph_value_get_dtype (ctx->graph, v);
 }
 
 gint
-glia_shape_context_get_input_rank(GliaShapeContext *ctx, guint i)
+glia_shape_context_get_input_rank (GliaShapeContext *ctx, guint i)
 {
-  gint v = shape_input(ctx, i);
-  return v < 0 ? -1 : glia_graph_value_get_rank(ctx->graph, v);
+  gint v = shape_input (ctx, i);
+  return v < 0 ? -1 : glia_graph_value_get_rank (ctx->graph, v);
 }
 
 const gint64 *
-glia_shape_context_get_input_dims(GliaShapeContext *ctx, guint i)
+glia_shape_context_get_input_dims (GliaShapeContext *ctx, guint i)
 {
-  gint v = shape_input(ctx, i);
-  return v < 0 ? NULL : glia_graph_value_get_dims(ctx->graph, v);
+  gint v = shape_input (ctx, i);
+  return v < 0 ? NULL : glia_graph_value_get_dims (ctx->graph, v);
 }
 
 const GliaConstTensor *
-glia_shape_context_get_input_constant(GliaShapeContext *ctx, guint i)
+glia_shape_context_get_input_constant (GliaShapeContext *ctx, guint i)
 {
-  gint v = shape_input(ctx, i);
-  return v < 0 ? NULL : glia_graph_value_get_constant(ctx->graph, v);
+  gint v = shape_input (ctx, i);
+  return v < 0 ? NULL : glia_graph_value_get_constant (ctx->graph, v);
 }
 
 const GliaGraph *
-glia_shape_context_get_graph(GliaShapeContext *ctx)
+glia_shape_context_get_graph (GliaShapeContext *ctx)
 {
   return ctx->graph;
 }
 
 gint
-glia_shape_context_get_node(GliaShapeContext *ctx)
+glia_shape_context_get_node (GliaShapeContext *ctx)
 {
   return ctx->node;
 }
 
 void
-glia_shape_context_set_output(GliaShapeContext *ctx, guint i, GliaDataType dtype, gint rank,
-                              const gint64 *dims)
+glia_shape_context_set_output (GliaShapeContext *ctx, guint i, GliaDataType dtype, gint rank,
+                               const gint64 *dims)
 {
-  g_return_if_fail(i < ctx->n_outputs);
-  g_return_if_fail(rank <= GLIA_MAX_RANK);
+  g_return_if_fail (i < ctx->n_outputs);
+  g_return_if_fail (rank <= GLIA_MAX_RANK);
   ctx->out_dtype[i] = dtype;
   ctx->out_rank[i] = rank;
   for (gint k = 0; k < rank; k++)
@@ -321,81 +321,82 @@ glia_shape_context_set_output(GliaShapeContext *ctx, guint i, GliaDataType dtype
 }
 
 static const GliaOpDef *
-find_op_def(GliaSession *self, gint node)
+find_op_def (GliaSession *self, gint node)
 {
   const GliaGraph *g = self->graph;
-  const char *domain = glia_graph_node_get_domain(g, node);
-  const char *op = glia_graph_node_get_op_type(g, node);
-  gint opset = glia_graph_node_get_opset(g, node);
+  const char *domain = glia_graph_node_get_domain (g, node);
+  const char *op = glia_graph_node_get_op_type (g, node);
+  gint opset = glia_graph_node_get_opset (g, node);
   for (guint i = 0; i < self->providers->len; i++) {
-    Provider *p = provider_at(self, i);
-    if (p->info && p->info->struct_size > G_STRUCT_OFFSET(GliaProviderInfo, lookup_op)
+    Provider *p = provider_at (self, i);
+    if (p->info && p->info->struct_size > G_STRUCT_OFFSET (GliaProviderInfo, lookup_op)
         && p->info->lookup_op) {
-      const GliaOpDef *def = p->info->lookup_op(p->instance, domain, op, opset);
+      const GliaOpDef *def = p->info->lookup_op (p->instance, domain, op, opset);
       if (def)
         return def;
     }
   }
   if (*domain)
-    return glia_registry_find_custom_op(self->registry, domain, op, opset);
+    return glia_registry_find_custom_op (self->registry, domain, op, opset);
   return NULL;
 }
 
 /* Fills in dtypes and shapes the model left unknown. Declared information
  * wins; inference only adds. */
 static gboolean
-infer_types(GliaSession *self, GError **error)
+infer_types (GliaSession *self, GError **error)
 {
   GliaGraph *g = self->graph;
-  guint n_nodes = glia_graph_get_n_nodes(g);
+  guint n_nodes = glia_graph_get_n_nodes (g);
   for (guint node = 0; node < n_nodes; node++) {
-    const GliaOpDef *def = find_op_def(self, node);
+    const GliaOpDef *def = find_op_def (self, node);
     if (def == NULL || def->infer_shapes == NULL)
       continue;
-    guint n_out = glia_graph_node_get_n_outputs(g, node);
-    g_autofree GliaDataType *dt = g_new0(GliaDataType, n_out);
-    g_autofree gint *rank = g_new(gint, n_out);
-    g_autofree gint64(*dims)[GLIA_MAX_RANK] = g_malloc0_n(MAX(n_out, 1), sizeof *dims);
+    guint n_out = glia_graph_node_get_n_outputs (g, node);
+    g_autofree GliaDataType *dt = g_new0 (GliaDataType, n_out);
+    g_autofree gint *rank = g_new (gint, n_out);
+    g_autofree gint64 (*dims)[GLIA_MAX_RANK] = g_malloc0_n (MAX (n_out, 1), sizeof *dims);
     for (guint i = 0; i < n_out; i++)
       rank[i] = -1;
     GliaShapeContext ctx
-        = { g, node, glia_graph_node_get_n_inputs(g, node), n_out, dt, rank, dims };
+        = { g, node, glia_graph_node_get_n_inputs (g, node), n_out, dt, rank, dims };
     GError *local = NULL;
-    if (!def->infer_shapes(&ctx, &local)) {
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_MODEL,
-                  "shape inference failed at node '%s' (%s): %s", glia_graph_node_get_name(g, node),
-                  glia_graph_node_get_op_type(g, node), local ? local->message : "no reason given");
-      g_clear_error(&local);
+    if (!def->infer_shapes (&ctx, &local)) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_MODEL,
+                   "shape inference failed at node '%s' (%s): %s",
+                   glia_graph_node_get_name (g, node), glia_graph_node_get_op_type (g, node),
+                   local ? local->message : "no reason given");
+      g_clear_error (&local);
       return FALSE;
     }
     for (guint i = 0; i < n_out; i++) {
-      gint v = glia_graph_node_get_output(g, node, i);
+      gint v = glia_graph_node_get_output (g, node, i);
       if (v < 0)
         continue;
-      GliaDataType have_dt = glia_graph_value_get_dtype(g, v);
-      gint have_rank = glia_graph_value_get_rank(g, v);
+      GliaDataType have_dt = glia_graph_value_get_dtype (g, v);
+      gint have_rank = glia_graph_value_get_rank (g, v);
       GliaDataType new_dt = have_dt != GLIA_DATA_TYPE_UNDEFINED ? have_dt : dt[i];
       if (have_rank >= 0 && (rank[i] < 0 || rank[i] != have_rank)) {
         if (new_dt != have_dt) {
-          const gint64 *hd = glia_graph_value_get_dims(g, v);
-          g_autofree gint64 *copy = have_rank ? g_memdup2(hd, have_rank * sizeof(gint64)) : NULL;
-          g_autoptr(GPtrArray) params = g_ptr_array_new();
+          const gint64 *hd = glia_graph_value_get_dims (g, v);
+          g_autofree gint64 *copy = have_rank ? g_memdup2 (hd, have_rank * sizeof (gint64)) : NULL;
+          g_autoptr (GPtrArray) params = g_ptr_array_new ();
           for (gint k = 0; k < have_rank; k++)
-            g_ptr_array_add(params, (gpointer)glia_graph_value_get_dim_param(g, v, k));
-          glia_graph_value_set_type(g, v, new_dt, have_rank, copy,
-                                    (const char *const *)params->pdata);
+            g_ptr_array_add (params, (gpointer)glia_graph_value_get_dim_param (g, v, k));
+          glia_graph_value_set_type (g, v, new_dt, have_rank, copy,
+                                     (const char *const *)params->pdata);
         }
         continue;
       }
       /* merge: declared dims and symbolic names win over inferred ones */
       gint64 merged[GLIA_MAX_RANK];
       const char *params[GLIA_MAX_RANK];
-      const gint64 *hd = have_rank >= 0 ? glia_graph_value_get_dims(g, v) : NULL;
+      const gint64 *hd = have_rank >= 0 ? glia_graph_value_get_dims (g, v) : NULL;
       for (gint k = 0; k < rank[i]; k++) {
         merged[k] = hd && hd[k] >= 0 ? hd[k] : dims[i][k];
-        params[k] = hd ? glia_graph_value_get_dim_param(g, v, k) : NULL;
+        params[k] = hd ? glia_graph_value_get_dim_param (g, v, k) : NULL;
       }
-      glia_graph_value_set_type(g, v, new_dt, rank[i], merged, params);
+      glia_graph_value_set_type (g, v, new_dt, rank[i], merged, params);
     }
   }
   return TRUE;
@@ -405,25 +406,25 @@ infer_types(GliaSession *self, GError **error)
 
 /* A fused claim must be convex: no path leaves it and comes back. */
 static gboolean
-claim_is_convex(const GliaGraph *g, const gint *nodes, guint n, GHashTable *consumers)
+claim_is_convex (const GliaGraph *g, const gint *nodes, guint n, GHashTable *consumers)
 {
   if (n <= 1)
     return TRUE;
-  guint n_nodes = glia_graph_get_n_nodes(g);
-  g_autofree guint8 *in_claim = g_new0(guint8, n_nodes);
-  g_autofree guint8 *reached = g_new0(guint8, n_nodes); /* reached outside the claim */
+  guint n_nodes = glia_graph_get_n_nodes (g);
+  g_autofree guint8 *in_claim = g_new0 (guint8, n_nodes);
+  g_autofree guint8 *reached = g_new0 (guint8, n_nodes); /* reached outside the claim */
   for (guint i = 0; i < n; i++)
     in_claim[nodes[i]] = 1;
   /* nodes are topologically ordered: one forward sweep propagates reachability */
   for (guint node = 0; node < n_nodes; node++) {
     if (!in_claim[node] && !reached[node])
       continue;
-    guint n_out = glia_graph_node_get_n_outputs(g, node);
+    guint n_out = glia_graph_node_get_n_outputs (g, node);
     for (guint o = 0; o < n_out; o++) {
-      gint v = glia_graph_node_get_output(g, node, o);
-      GArray *cs = v >= 0 ? g_hash_table_lookup(consumers, GINT_TO_POINTER(v)) : NULL;
+      gint v = glia_graph_node_get_output (g, node, o);
+      GArray *cs = v >= 0 ? g_hash_table_lookup (consumers, GINT_TO_POINTER (v)) : NULL;
       for (guint c = 0; cs && c < cs->len; c++) {
-        gint cn = g_array_index(cs, gint, c);
+        gint cn = g_array_index (cs, gint, c);
         if (in_claim[cn] && reached[node])
           return FALSE; /* left the claim and came back */
         if (!in_claim[cn])
@@ -435,135 +436,136 @@ claim_is_convex(const GliaGraph *g, const gint *nodes, guint n, GHashTable *cons
 }
 
 static GHashTable *
-build_consumers(const GliaGraph *g)
+build_consumers (const GliaGraph *g)
 {
-  GHashTable *consumers = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)g_array_unref);
-  guint n_nodes = glia_graph_get_n_nodes(g);
+  GHashTable *consumers = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)g_array_unref);
+  guint n_nodes = glia_graph_get_n_nodes (g);
   for (guint node = 0; node < n_nodes; node++) {
-    guint n_in = glia_graph_node_get_n_inputs(g, node);
+    guint n_in = glia_graph_node_get_n_inputs (g, node);
     for (guint i = 0; i < n_in; i++) {
-      gint v = glia_graph_node_get_input(g, node, i);
+      gint v = glia_graph_node_get_input (g, node, i);
       if (v < 0)
         continue;
-      GArray *cs = g_hash_table_lookup(consumers, GINT_TO_POINTER(v));
+      GArray *cs = g_hash_table_lookup (consumers, GINT_TO_POINTER (v));
       if (cs == NULL) {
-        cs = g_array_new(FALSE, FALSE, sizeof(gint));
-        g_hash_table_insert(consumers, GINT_TO_POINTER(v), cs);
+        cs = g_array_new (FALSE, FALSE, sizeof (gint));
+        g_hash_table_insert (consumers, GINT_TO_POINTER (v), cs);
       }
       gint n = node;
-      if (cs->len == 0 || g_array_index(cs, gint, cs->len - 1) != n)
-        g_array_append_val(cs, n);
+      if (cs->len == 0 || g_array_index (cs, gint, cs->len - 1) != n)
+        g_array_append_val (cs, n);
     }
   }
   return consumers;
 }
 
 static char *
-describe_op(const GliaGraph *g, gint node)
+describe_op (const GliaGraph *g, gint node)
 {
-  const char *domain = glia_graph_node_get_domain(g, node);
-  return g_strdup_printf("%s%s%s (opset %d)", *domain ? domain : "", *domain ? ":" : "",
-                         glia_graph_node_get_op_type(g, node), glia_graph_node_get_opset(g, node));
+  const char *domain = glia_graph_node_get_domain (g, node);
+  return g_strdup_printf ("%s%s%s (opset %d)", *domain ? domain : "", *domain ? ":" : "",
+                          glia_graph_node_get_op_type (g, node),
+                          glia_graph_node_get_opset (g, node));
 }
 
 static gint
-compare_ints(gconstpointer a, gconstpointer b)
+compare_ints (gconstpointer a, gconstpointer b)
 {
   gint x = *(const gint *)a, y = *(const gint *)b;
   return x < y ? -1 : x > y;
 }
 
 static gboolean
-negotiate(GliaSession *self, GPtrArray *claims, GArray *claim_provider, gboolean fallback,
-          GHashTable *consumers, GError **error)
+negotiate (GliaSession *self, GPtrArray *claims, GArray *claim_provider, gboolean fallback,
+           GHashTable *consumers, GError **error)
 {
   const GliaGraph *g = self->graph;
-  guint n_nodes = glia_graph_get_n_nodes(g);
-  self->node_provider = g_new(gint, n_nodes);
+  guint n_nodes = glia_graph_get_n_nodes (g);
+  self->node_provider = g_new (gint, n_nodes);
   for (guint i = 0; i < n_nodes; i++)
     self->node_provider[i] = -1;
 
   for (guint p = 0; p < self->providers->len; p++) {
-    Provider *pr = provider_at(self, p);
+    Provider *pr = provider_at (self, p);
     if (pr->info == NULL)
       continue;
-    GliaCapability cap = { g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref) };
+    GliaCapability cap = { g_ptr_array_new_with_free_func ((GDestroyNotify)g_array_unref) };
     GError *local = NULL;
-    if (!pr->info->get_capability(pr->instance, g, &cap, &local)) {
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_DEVICE, "provider '%s' failed to claim: %s",
-                  pr->name, local ? local->message : "no reason given");
-      g_clear_error(&local);
-      g_ptr_array_unref(cap.claims);
+    if (!pr->info->get_capability (pr->instance, g, &cap, &local)) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE, "provider '%s' failed to claim: %s",
+                   pr->name, local ? local->message : "no reason given");
+      g_clear_error (&local);
+      g_ptr_array_unref (cap.claims);
       return FALSE;
     }
     for (guint c = 0; c < cap.claims->len; c++) {
-      GArray *claim = g_ptr_array_index(cap.claims, c);
+      GArray *claim = g_ptr_array_index (cap.claims, c);
       gboolean free_nodes = TRUE;
       for (guint k = 0; k < claim->len && free_nodes; k++) {
-        gint node = g_array_index(claim, gint, k);
+        gint node = g_array_index (claim, gint, k);
         free_nodes = node >= 0 && (guint)node < n_nodes && self->node_provider[node] < 0;
         for (guint j = 0; j < k && free_nodes; j++)
-          free_nodes = g_array_index(claim, gint, j) != node;
+          free_nodes = g_array_index (claim, gint, j) != node;
       }
       if (!free_nodes)
         continue;
-      if (!claim_is_convex(g, (gint *)claim->data, claim->len, consumers)) {
-        g_debug("provider '%s': ignoring a non-convex claim of %u nodes", pr->name, claim->len);
+      if (!claim_is_convex (g, (gint *)claim->data, claim->len, consumers)) {
+        g_debug ("provider '%s': ignoring a non-convex claim of %u nodes", pr->name, claim->len);
         continue;
       }
-      g_array_sort(claim, compare_ints);
+      g_array_sort (claim, compare_ints);
       for (guint k = 0; k < claim->len; k++)
-        self->node_provider[g_array_index(claim, gint, k)] = p;
-      g_ptr_array_add(claims, g_array_ref(claim));
-      g_array_append_val(claim_provider, p);
+        self->node_provider[g_array_index (claim, gint, k)] = p;
+      g_ptr_array_add (claims, g_array_ref (claim));
+      g_array_append_val (claim_provider, p);
     }
-    g_ptr_array_unref(cap.claims);
+    g_ptr_array_unref (cap.claims);
   }
 
   /* custom-operator domains, then whatever is left */
-  gint custom = custom_provider_index(self);
-  g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func(g_free);
+  gint custom = custom_provider_index (self);
+  g_autoptr (GPtrArray) missing = g_ptr_array_new_with_free_func (g_free);
   for (guint node = 0; node < n_nodes; node++) {
     if (self->node_provider[node] >= 0)
       continue;
-    const char *domain = glia_graph_node_get_domain(g, node);
+    const char *domain = glia_graph_node_get_domain (g, node);
     if (*domain
-        && glia_registry_find_custom_op(self->registry, domain,
-                                        glia_graph_node_get_op_type(g, node),
-                                        glia_graph_node_get_opset(g, node))) {
+        && glia_registry_find_custom_op (self->registry, domain,
+                                         glia_graph_node_get_op_type (g, node),
+                                         glia_graph_node_get_opset (g, node))) {
       self->node_provider[node] = custom;
-      GArray *claim = g_array_new(FALSE, FALSE, sizeof(gint));
+      GArray *claim = g_array_new (FALSE, FALSE, sizeof (gint));
       gint n = node;
-      g_array_append_val(claim, n);
-      g_ptr_array_add(claims, claim);
-      g_array_append_val(claim_provider, custom);
+      g_array_append_val (claim, n);
+      g_ptr_array_add (claims, claim);
+      g_array_append_val (claim_provider, custom);
       continue;
     }
-    char *op = describe_op(g, node);
+    char *op = describe_op (g, node);
     gboolean dup = FALSE;
     for (guint k = 0; k < missing->len && !dup; k++)
-      dup = g_str_equal(g_ptr_array_index(missing, k), op);
+      dup = g_str_equal (g_ptr_array_index (missing, k), op);
     if (dup)
-      g_free(op);
+      g_free (op);
     else
-      g_ptr_array_add(missing, op);
+      g_ptr_array_add (missing, op);
   }
   if (missing->len > 0) {
-    g_ptr_array_add(missing, NULL);
-    g_autofree char *list = g_strjoinv(", ", (char **)missing->pdata);
-    GString *names = g_string_new(NULL);
+    g_ptr_array_add (missing, NULL);
+    g_autofree char *list = g_strjoinv (", ", (char **)missing->pdata);
+    GString *names = g_string_new (NULL);
     for (guint p = 0; p + 1 < self->providers->len; p++)
-      g_string_append_printf(names, "%s%s", p ? ", " : "", provider_at(self, p)->name);
+      g_string_append_printf (names, "%s%s", p ? ", " : "", provider_at (self, p)->name);
     if (!fallback)
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_UNSUPPORTED_OP,
-                  "no provider among [%s] claims these operators and CPU fallback is "
-                  "disabled: %s",
-                  names->str, list);
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_UNSUPPORTED_OP,
+                   "no provider among [%s] claims these operators and CPU fallback is "
+                   "disabled: %s",
+                   names->str, list);
     else
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_UNSUPPORTED_OP,
-                  "unsupported operator%s: %s; no provider among [%s] implements %s",
-                  missing->len > 2 ? "s" : "", list, names->str, missing->len > 2 ? "them" : "it");
-    g_string_free(names, TRUE);
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_UNSUPPORTED_OP,
+                   "unsupported operator%s: %s; no provider among [%s] implements %s",
+                   missing->len > 2 ? "s" : "", list, names->str, missing->len > 2 ? "them" : "it");
+    g_string_free (names, TRUE);
     return FALSE;
   }
   return TRUE;
@@ -572,55 +574,55 @@ negotiate(GliaSession *self, GPtrArray *claims, GArray *claim_provider, gboolean
 /* ---- steps and slots ------------------------------------------------------- */
 
 static gint
-add_slot(GliaSession *self, gint value, guint owner)
+add_slot (GliaSession *self, gint value, guint owner)
 {
   Slot s = { .value = value, .owner = owner, .first_step = -1, .last_step = -1 };
-  g_array_append_val(self->slots, s);
+  g_array_append_val (self->slots, s);
   return self->slots->len - 1;
 }
 
 /* Orders claims topologically (claims as super-nodes). */
 static GArray *
-order_claims(GliaSession *self, GPtrArray *claims)
+order_claims (GliaSession *self, GPtrArray *claims)
 {
   const GliaGraph *g = self->graph;
-  guint n_nodes = glia_graph_get_n_nodes(g);
+  guint n_nodes = glia_graph_get_n_nodes (g);
   guint n = claims->len;
-  g_autofree gint *claim_of = g_new(gint, n_nodes);
+  g_autofree gint *claim_of = g_new (gint, n_nodes);
   for (guint c = 0; c < n; c++) {
-    GArray *cl = g_ptr_array_index(claims, c);
+    GArray *cl = g_ptr_array_index (claims, c);
     for (guint k = 0; k < cl->len; k++)
-      claim_of[g_array_index(cl, gint, k)] = c;
+      claim_of[g_array_index (cl, gint, k)] = c;
   }
-  g_autofree guint *pending = g_new0(guint, n);
-  g_autoptr(GPtrArray) succ = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
+  g_autofree guint *pending = g_new0 (guint, n);
+  g_autoptr (GPtrArray) succ = g_ptr_array_new_with_free_func ((GDestroyNotify)g_array_unref);
   for (guint c = 0; c < n; c++)
-    g_ptr_array_add(succ, g_array_new(FALSE, FALSE, sizeof(guint)));
+    g_ptr_array_add (succ, g_array_new (FALSE, FALSE, sizeof (guint)));
   for (guint node = 0; node < n_nodes; node++) {
-    guint n_in = glia_graph_node_get_n_inputs(g, node);
+    guint n_in = glia_graph_node_get_n_inputs (g, node);
     for (guint i = 0; i < n_in; i++) {
-      gint v = glia_graph_node_get_input(g, node, i);
-      gint prod = v >= 0 ? glia_graph_value_get_producer(g, v) : -1;
+      gint v = glia_graph_node_get_input (g, node, i);
+      gint prod = v >= 0 ? glia_graph_value_get_producer (g, v) : -1;
       if (prod < 0 || claim_of[prod] == claim_of[node])
         continue;
       guint from = claim_of[prod], to = claim_of[node];
-      g_array_append_val(g_ptr_array_index(succ, from), to);
+      g_array_append_val (g_ptr_array_index (succ, from), to);
       pending[to]++;
     }
   }
   /* Kahn, always taking the ready claim whose first node comes first */
-  GArray *order = g_array_new(FALSE, FALSE, sizeof(guint));
-  g_autofree guint8 *done = g_new0(guint8, n);
+  GArray *order = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autofree guint8 *done = g_new0 (guint8, n);
   for (guint round = 0; round < n; round++) {
     gint best = -1;
     gint best_first = G_MAXINT;
     for (guint c = 0; c < n; c++) {
       if (done[c] || pending[c])
         continue;
-      GArray *cl = g_ptr_array_index(claims, c);
-      gint first = g_array_index(cl, gint, 0);
+      GArray *cl = g_ptr_array_index (claims, c);
+      gint first = g_array_index (cl, gint, 0);
       for (guint k = 1; k < cl->len; k++)
-        first = MIN(first, g_array_index(cl, gint, k));
+        first = MIN (first, g_array_index (cl, gint, k));
       if (first < best_first) {
         best = c;
         best_first = first;
@@ -630,97 +632,97 @@ order_claims(GliaSession *self, GPtrArray *claims)
       break; /* cannot happen for convex claims */
     done[best] = 1;
     guint b = best;
-    g_array_append_val(order, b);
-    GArray *s = g_ptr_array_index(succ, best);
+    g_array_append_val (order, b);
+    GArray *s = g_ptr_array_index (succ, best);
     for (guint k = 0; k < s->len; k++)
-      pending[g_array_index(s, guint, k)]--;
+      pending[g_array_index (s, guint, k)]--;
   }
   return order;
 }
 
 /* External inputs and outputs of a claim, as graph values. */
 static void
-claim_io(const GliaGraph *g, GArray *claim, GHashTable *consumers, GArray *inputs, GArray *outputs)
+claim_io (const GliaGraph *g, GArray *claim, GHashTable *consumers, GArray *inputs, GArray *outputs)
 {
   if (claim->len == 1) {
-    gint node = g_array_index(claim, gint, 0);
-    for (guint i = 0; i < glia_graph_node_get_n_inputs(g, node); i++) {
-      gint v = glia_graph_node_get_input(g, node, i);
-      g_array_append_val(inputs, v);
+    gint node = g_array_index (claim, gint, 0);
+    for (guint i = 0; i < glia_graph_node_get_n_inputs (g, node); i++) {
+      gint v = glia_graph_node_get_input (g, node, i);
+      g_array_append_val (inputs, v);
     }
-    for (guint i = 0; i < glia_graph_node_get_n_outputs(g, node); i++) {
-      gint v = glia_graph_node_get_output(g, node, i);
-      g_array_append_val(outputs, v);
+    for (guint i = 0; i < glia_graph_node_get_n_outputs (g, node); i++) {
+      gint v = glia_graph_node_get_output (g, node, i);
+      g_array_append_val (outputs, v);
     }
     return;
   }
-  g_autoptr(GHashTable) inside = g_hash_table_new(NULL, NULL);
-  g_autoptr(GHashTable) produced = g_hash_table_new(NULL, NULL);
-  g_autoptr(GHashTable) seen = g_hash_table_new(NULL, NULL);
+  g_autoptr (GHashTable) inside = g_hash_table_new (NULL, NULL);
+  g_autoptr (GHashTable) produced = g_hash_table_new (NULL, NULL);
+  g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
   for (guint k = 0; k < claim->len; k++) {
-    gint node = g_array_index(claim, gint, k);
-    g_hash_table_add(inside, GINT_TO_POINTER(node));
-    for (guint o = 0; o < glia_graph_node_get_n_outputs(g, node); o++) {
-      gint v = glia_graph_node_get_output(g, node, o);
+    gint node = g_array_index (claim, gint, k);
+    g_hash_table_add (inside, GINT_TO_POINTER (node));
+    for (guint o = 0; o < glia_graph_node_get_n_outputs (g, node); o++) {
+      gint v = glia_graph_node_get_output (g, node, o);
       if (v >= 0)
-        g_hash_table_add(produced, GINT_TO_POINTER(v));
+        g_hash_table_add (produced, GINT_TO_POINTER (v));
     }
   }
   for (guint k = 0; k < claim->len; k++) {
-    gint node = g_array_index(claim, gint, k);
-    for (guint i = 0; i < glia_graph_node_get_n_inputs(g, node); i++) {
-      gint v = glia_graph_node_get_input(g, node, i);
-      if (v < 0 || g_hash_table_contains(produced, GINT_TO_POINTER(v))
-          || g_hash_table_contains(seen, GINT_TO_POINTER(v)))
+    gint node = g_array_index (claim, gint, k);
+    for (guint i = 0; i < glia_graph_node_get_n_inputs (g, node); i++) {
+      gint v = glia_graph_node_get_input (g, node, i);
+      if (v < 0 || g_hash_table_contains (produced, GINT_TO_POINTER (v))
+          || g_hash_table_contains (seen, GINT_TO_POINTER (v)))
         continue;
-      g_hash_table_add(seen, GINT_TO_POINTER(v));
-      g_array_append_val(inputs, v);
+      g_hash_table_add (seen, GINT_TO_POINTER (v));
+      g_array_append_val (inputs, v);
     }
   }
-  guint n_graph_out = glia_graph_get_n_outputs(g);
+  guint n_graph_out = glia_graph_get_n_outputs (g);
   for (guint k = 0; k < claim->len; k++) {
-    gint node = g_array_index(claim, gint, k);
-    for (guint o = 0; o < glia_graph_node_get_n_outputs(g, node); o++) {
-      gint v = glia_graph_node_get_output(g, node, o);
+    gint node = g_array_index (claim, gint, k);
+    for (guint o = 0; o < glia_graph_node_get_n_outputs (g, node); o++) {
+      gint v = glia_graph_node_get_output (g, node, o);
       if (v < 0)
         continue;
       gboolean external = FALSE;
       for (guint i = 0; i < n_graph_out && !external; i++)
-        external = glia_graph_get_output(g, i) == v;
-      GArray *cs = g_hash_table_lookup(consumers, GINT_TO_POINTER(v));
+        external = glia_graph_get_output (g, i) == v;
+      GArray *cs = g_hash_table_lookup (consumers, GINT_TO_POINTER (v));
       for (guint c = 0; cs && c < cs->len && !external; c++)
-        external = !g_hash_table_contains(inside, GINT_TO_POINTER(g_array_index(cs, gint, c)));
+        external = !g_hash_table_contains (inside, GINT_TO_POINTER (g_array_index (cs, gint, c)));
       if (external)
-        g_array_append_val(outputs, v);
+        g_array_append_val (outputs, v);
     }
   }
 }
 
 static gboolean
-compile_claim(GliaSession *self, Provider *p, GArray *claim, GliaKernel *kernel, GError **error)
+compile_claim (GliaSession *self, Provider *p, GArray *claim, GliaKernel *kernel, GError **error)
 {
   const GliaGraph *g = self->graph;
   GError *local = NULL;
   gboolean ok;
   if (p->info == NULL) {
-    gint node = g_array_index(claim, gint, 0);
-    const GliaOpDef *def = glia_registry_find_custom_op(
-        self->registry, glia_graph_node_get_domain(g, node), glia_graph_node_get_op_type(g, node),
-        glia_graph_node_get_opset(g, node));
+    gint node = g_array_index (claim, gint, 0);
+    const GliaOpDef *def = glia_registry_find_custom_op (
+        self->registry, glia_graph_node_get_domain (g, node), glia_graph_node_get_op_type (g, node),
+        glia_graph_node_get_opset (g, node));
     kernel->compute = def->compute;
     kernel->destroy = def->destroy;
-    kernel->state = def->create ? def->create(g, node, &local) : NULL;
+    kernel->state = def->create ? def->create (g, node, &local) : NULL;
     ok = local == NULL;
   } else
-    ok = p->info->compile(p->instance, g, (gint *)claim->data, claim->len, kernel, &local);
+    ok = p->info->compile (p->instance, g, (gint *)claim->data, claim->len, kernel, &local);
   if (!ok || kernel->compute == NULL) {
-    gint node = g_array_index(claim, gint, 0);
-    g_autofree char *op = describe_op(g, node);
-    g_set_error(error, GLIA_ERROR, local ? local->code : GLIA_ERROR_FAILED,
-                "provider '%s' failed to compile node '%s' %s: %s", p->name,
-                glia_graph_node_get_name(g, node), op,
-                local ? local->message : "no kernel returned");
-    g_clear_error(&local);
+    gint node = g_array_index (claim, gint, 0);
+    g_autofree char *op = describe_op (g, node);
+    g_set_error (error, GLIA_ERROR, local ? local->code : GLIA_ERROR_FAILED,
+                 "provider '%s' failed to compile node '%s' %s: %s", p->name,
+                 glia_graph_node_get_name (g, node), op,
+                 local ? local->message : "no kernel returned");
+    g_clear_error (&local);
     return FALSE;
   }
   return TRUE;
@@ -730,50 +732,51 @@ compile_claim(GliaSession *self, Provider *p, GArray *claim, GliaKernel *kernel,
  * via host memory between two devices) when it lives elsewhere. Constants
  * are copied once, now. */
 static gint
-slot_in_owner(GliaSession *self, GHashTable *where, gint value, guint owner, GError **error)
+slot_in_owner (GliaSession *self, GHashTable *where, gint value, guint owner, GError **error)
 {
   gint home = value; /* slot id == value id for home slots */
-  Slot *hs = &g_array_index(self->slots, Slot, home);
+  Slot *hs = &g_array_index (self->slots, Slot, home);
   if (hs->owner == owner)
     return home;
   gint64 key = ((gint64)value << 16) | owner;
-  gpointer found = g_hash_table_lookup(where, &key);
+  gpointer found = g_hash_table_lookup (where, &key);
   if (found)
-    return GPOINTER_TO_INT(found) - 1;
+    return GPOINTER_TO_INT (found) - 1;
 
   gint src = home;
   if (hs->owner != OWNER_HOST && owner != OWNER_HOST) {
-    src = slot_in_owner(self, where, value, OWNER_HOST, error);
+    src = slot_in_owner (self, where, value, OWNER_HOST, error);
     if (src < 0)
       return -1;
   }
-  Slot *ss = &g_array_index(self->slots, Slot, src);
+  Slot *ss = &g_array_index (self->slots, Slot, src);
   guint src_owner = ss->owner;
   gboolean src_constant = ss->is_constant;
-  gint dst = add_slot(self, value, owner);
-  Slot *ds = &g_array_index(self->slots, Slot, dst);
+  gint dst = add_slot (self, value, owner);
+  Slot *ds = &g_array_index (self->slots, Slot, dst);
   gint device_provider = (owner != OWNER_HOST ? owner : src_owner) - 1;
-  Provider *p = provider_at(self, device_provider);
+  Provider *p = provider_at (self, device_provider);
 
   if (src_constant) {
     /* upload once */
-    Slot *cs = &g_array_index(self->slots, Slot, src);
+    Slot *cs = &g_array_index (self->slots, Slot, src);
     GliaTensorView view = cs->constant;
     GError *local = NULL;
-    gpointer mem = p->info->alloc(p->instance, MAX(view.n_bytes, 1), &local);
+    gpointer mem = p->info->alloc (p->instance, MAX (view.n_bytes, 1), &local);
     if (mem == NULL
-        || !p->info->copy(p->instance, mem, view.data, view.n_bytes, GLIA_COPY_HOST_TO_DEVICE,
-                          p->info->get_stream ? p->info->get_stream(p->instance) : NULL, &local)) {
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_DEVICE,
-                  "cannot upload constant '%s' to provider '%s': %s",
-                  glia_graph_value_get_name(self->graph, value), p->name,
-                  local ? local->message : "out of memory");
-      g_clear_error(&local);
+        || !p->info->copy (p->instance, mem, view.data, view.n_bytes, GLIA_COPY_HOST_TO_DEVICE,
+                           p->info->get_stream ? p->info->get_stream (p->instance) : NULL,
+                           &local)) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE,
+                   "cannot upload constant '%s' to provider '%s': %s",
+                   glia_graph_value_get_name (self->graph, value), p->name,
+                   local ? local->message : "out of memory");
+      g_clear_error (&local);
       if (mem)
-        p->info->free(p->instance, mem);
+        p->info->free (p->instance, mem);
       return -1;
     }
-    if (p->info->synchronize && !p->info->synchronize(p->instance, error))
+    if (p->info->synchronize && !p->info->synchronize (p->instance, error))
       return -1;
     ds->is_constant = TRUE;
     ds->constant = view;
@@ -786,22 +789,22 @@ slot_in_owner(GliaSession *self, GHashTable *where, gint value, guint owner, GEr
     s.provider = device_provider;
     s.copy_kind = owner == OWNER_HOST ? GLIA_COPY_DEVICE_TO_HOST : GLIA_COPY_HOST_TO_DEVICE;
     s.n_inputs = 1;
-    s.inputs = g_new(gint, 1);
+    s.inputs = g_new (gint, 1);
     s.inputs[0] = src;
     s.n_outputs = 1;
-    s.outputs = g_new(gint, 1);
+    s.outputs = g_new (gint, 1);
     s.outputs[0] = dst;
-    g_array_append_val(self->steps, s);
+    g_array_append_val (self->steps, s);
     self->n_copies++;
   }
-  gint64 *k = g_new(gint64, 1);
+  gint64 *k = g_new (gint64, 1);
   *k = key;
-  g_hash_table_insert(where, k, GINT_TO_POINTER(dst + 1));
+  g_hash_table_insert (where, k, GINT_TO_POINTER (dst + 1));
   return dst;
 }
 
 static void
-prepare_constant(GliaSession *self, Slot *slot, const GliaConstTensor *c, GPtrArray *strings)
+prepare_constant (GliaSession *self, Slot *slot, const GliaConstTensor *c, GPtrArray *strings)
 {
   GliaTensorView *v = &slot->constant;
   v->dtype = c->dtype;
@@ -813,17 +816,17 @@ prepare_constant(GliaSession *self, Slot *slot, const GliaConstTensor *c, GPtrAr
   }
   v->device = GLIA_DEVICE_TYPE_CPU;
   gsize size;
-  const char *data = g_bytes_get_data(c->data, &size);
+  const char *data = g_bytes_get_data (c->data, &size);
   if (c->dtype == GLIA_DATA_TYPE_STRING) {
-    char **ptrs = g_new0(char *, v->n_elements + 1);
+    char **ptrs = g_new0 (char *, v->n_elements + 1);
     const char *p = data;
     for (gsize i = 0; i < v->n_elements; i++) {
       ptrs[i] = (char *)p;
-      p += strlen(p) + 1;
+      p += strlen (p) + 1;
     }
-    g_ptr_array_add(strings, ptrs);
+    g_ptr_array_add (strings, ptrs);
     v->data = ptrs;
-    v->n_bytes = v->n_elements * sizeof(char *);
+    v->n_bytes = v->n_elements * sizeof (char *);
   } else {
     v->data = (gpointer)data;
     v->n_bytes = size;
@@ -831,109 +834,109 @@ prepare_constant(GliaSession *self, Slot *slot, const GliaConstTensor *c, GPtrAr
 }
 
 static gboolean
-build_steps(GliaSession *self, GPtrArray *claims, GArray *claim_provider, GHashTable *consumers,
-            GError **error)
+build_steps (GliaSession *self, GPtrArray *claims, GArray *claim_provider, GHashTable *consumers,
+             GError **error)
 {
   GliaGraph *g = self->graph;
-  guint n_values = glia_graph_get_n_values(g);
-  self->slots = g_array_new(FALSE, TRUE, sizeof(Slot));
-  self->steps = g_array_new(FALSE, TRUE, sizeof(Step));
-  g_array_set_clear_func(self->steps, step_clear);
+  guint n_values = glia_graph_get_n_values (g);
+  self->slots = g_array_new (FALSE, TRUE, sizeof (Slot));
+  self->steps = g_array_new (FALSE, TRUE, sizeof (Step));
+  g_array_set_clear_func (self->steps, step_clear);
 
   /* home slots: one per value, in its producer's memory */
-  g_autoptr(GPtrArray) strings = g_ptr_array_new();
+  g_autoptr (GPtrArray) strings = g_ptr_array_new ();
   for (guint v = 0; v < n_values; v++) {
-    gint prod = glia_graph_value_get_producer(g, v);
-    guint owner = prod >= 0 ? provider_at(self, self->node_provider[prod])->owner : OWNER_HOST;
-    add_slot(self, v, owner);
-    const GliaConstTensor *c = glia_graph_value_get_constant(g, v);
+    gint prod = glia_graph_value_get_producer (g, v);
+    guint owner = prod >= 0 ? provider_at (self, self->node_provider[prod])->owner : OWNER_HOST;
+    add_slot (self, v, owner);
+    const GliaConstTensor *c = glia_graph_value_get_constant (g, v);
     if (c) {
-      Slot *s = &g_array_index(self->slots, Slot, v);
+      Slot *s = &g_array_index (self->slots, Slot, v);
       s->is_constant = TRUE;
-      prepare_constant(self, s, c, strings);
+      prepare_constant (self, s, c, strings);
     }
   }
-  guint n_in = glia_graph_get_n_inputs(g);
-  self->input_slot = g_new(gint, n_in);
+  guint n_in = glia_graph_get_n_inputs (g);
+  self->input_slot = g_new (gint, n_in);
   for (guint i = 0; i < n_in; i++) {
-    gint v = glia_graph_get_input(g, i);
+    gint v = glia_graph_get_input (g, i);
     self->input_slot[i] = v;
-    g_array_index(self->slots, Slot, v).is_input = TRUE;
+    g_array_index (self->slots, Slot, v).is_input = TRUE;
   }
 
-  g_autoptr(GHashTable) where = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
-  g_autoptr(GArray) order = order_claims(self, claims);
+  g_autoptr (GHashTable) where = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_autoptr (GArray) order = order_claims (self, claims);
   for (guint k = 0; k < order->len; k++) {
-    guint c = g_array_index(order, guint, k);
-    GArray *claim = g_ptr_array_index(claims, c);
-    gint pi = g_array_index(claim_provider, gint, c);
-    Provider *p = provider_at(self, pi);
-    g_autoptr(GArray) ins = g_array_new(FALSE, FALSE, sizeof(gint));
-    g_autoptr(GArray) outs = g_array_new(FALSE, FALSE, sizeof(gint));
-    claim_io(g, claim, consumers, ins, outs);
+    guint c = g_array_index (order, guint, k);
+    GArray *claim = g_ptr_array_index (claims, c);
+    gint pi = g_array_index (claim_provider, gint, c);
+    Provider *p = provider_at (self, pi);
+    g_autoptr (GArray) ins = g_array_new (FALSE, FALSE, sizeof (gint));
+    g_autoptr (GArray) outs = g_array_new (FALSE, FALSE, sizeof (gint));
+    claim_io (g, claim, consumers, ins, outs);
 
     Step s = { 0 };
     s.kind = STEP_KERNEL;
     s.provider = pi;
     s.n_nodes = claim->len;
-    s.nodes = g_memdup2(claim->data, claim->len * sizeof(gint));
+    s.nodes = g_memdup2 (claim->data, claim->len * sizeof (gint));
     s.n_inputs = ins->len;
-    s.inputs = g_new(gint, MAX(ins->len, 1));
+    s.inputs = g_new (gint, MAX (ins->len, 1));
     for (guint i = 0; i < ins->len; i++) {
-      gint v = g_array_index(ins, gint, i);
-      s.inputs[i] = v < 0 ? -1 : slot_in_owner(self, where, v, p->owner, error);
+      gint v = g_array_index (ins, gint, i);
+      s.inputs[i] = v < 0 ? -1 : slot_in_owner (self, where, v, p->owner, error);
       if (v >= 0 && s.inputs[i] < 0) {
-        g_free(s.nodes);
-        g_free(s.inputs);
+        g_free (s.nodes);
+        g_free (s.inputs);
         return FALSE;
       }
     }
     s.n_outputs = outs->len;
-    s.outputs = g_memdup2(outs->data, MAX(outs->len, 1) * sizeof(gint));
-    if (!compile_claim(self, p, claim, &s.kernel, error)) {
-      g_free(s.nodes);
-      g_free(s.inputs);
-      g_free(s.outputs);
+    s.outputs = g_memdup2 (outs->data, MAX (outs->len, 1) * sizeof (gint));
+    if (!compile_claim (self, p, claim, &s.kernel, error)) {
+      g_free (s.nodes);
+      g_free (s.inputs);
+      g_free (s.outputs);
       return FALSE;
     }
-    g_array_append_val(self->steps, s);
+    g_array_append_val (self->steps, s);
   }
 
   /* graph outputs end in host memory */
-  guint n_out = glia_graph_get_n_outputs(g);
-  self->output_slot = g_new(gint, n_out);
+  guint n_out = glia_graph_get_n_outputs (g);
+  self->output_slot = g_new (gint, n_out);
   for (guint i = 0; i < n_out; i++) {
-    gint v = glia_graph_get_output(g, i);
-    self->output_slot[i] = slot_in_owner(self, where, v, OWNER_HOST, error);
+    gint v = glia_graph_get_output (g, i);
+    self->output_slot[i] = slot_in_owner (self, where, v, OWNER_HOST, error);
     if (self->output_slot[i] < 0)
       return FALSE;
   }
   for (guint i = 0; i < n_out; i++) {
-    Slot *s = &g_array_index(self->slots, Slot, self->output_slot[i]);
+    Slot *s = &g_array_index (self->slots, Slot, self->output_slot[i]);
     if (!s->is_input && !s->is_constant)
       s->is_output = TRUE;
   }
 
   /* lifetimes */
   for (guint k = 0; k < self->steps->len; k++) {
-    Step *s = &g_array_index(self->steps, Step, k);
+    Step *s = &g_array_index (self->steps, Step, k);
     for (guint i = 0; i < s->n_outputs; i++)
       if (s->outputs[i] >= 0) {
-        Slot *sl = &g_array_index(self->slots, Slot, s->outputs[i]);
+        Slot *sl = &g_array_index (self->slots, Slot, s->outputs[i]);
         if (sl->first_step < 0)
           sl->first_step = k;
-        sl->last_step = MAX(sl->last_step, (gint)k);
+        sl->last_step = MAX (sl->last_step, (gint)k);
       }
     for (guint i = 0; i < s->n_inputs; i++)
       if (s->inputs[i] >= 0) {
-        Slot *sl = &g_array_index(self->slots, Slot, s->inputs[i]);
-        sl->last_step = MAX(sl->last_step, (gint)k);
+        Slot *sl = &g_array_index (self->slots, Slot, s->inputs[i]);
+        sl->last_step = MAX (sl->last_step, (gint)k);
       }
   }
 
   if (strings->len) {
-    g_ptr_array_add(strings, NULL);
-    self->constant_strings = (char **)g_ptr_array_steal(strings, NULL);
+    g_ptr_array_add (strings, NULL);
+    self->constant_strings = (char **)g_ptr_array_steal (strings, NULL);
   }
   return TRUE;
 }
@@ -951,9 +954,9 @@ build_steps(GliaSession *self, GPtrArray *claims, GArray *claim_provider, GHashT
  * Returns: (transfer full): the session, or %NULL with @error set
  */
 GliaSession *
-glia_session_new(GliaModel *model, GliaSessionOptions *options, GError **error)
+glia_session_new (GliaModel *model, GliaSessionOptions *options, GError **error)
 {
-  return glia_session_new_full(model, options, glia_registry_get_default(), error);
+  return glia_session_new_full (model, options, glia_registry_get_default (), error);
 }
 
 /**
@@ -966,35 +969,35 @@ glia_session_new(GliaModel *model, GliaSessionOptions *options, GError **error)
  * Returns: (transfer full): the session, or %NULL with @error set
  */
 GliaSession *
-glia_session_new_full(GliaModel *model, GliaSessionOptions *options, GliaRegistry *registry,
-                      GError **error)
+glia_session_new_full (GliaModel *model, GliaSessionOptions *options, GliaRegistry *registry,
+                       GError **error)
 {
-  g_return_val_if_fail(GLIA_IS_MODEL(model), NULL);
-  g_return_val_if_fail(options == NULL || GLIA_IS_SESSION_OPTIONS(options), NULL);
-  g_return_val_if_fail(GLIA_IS_REGISTRY(registry), NULL);
+  g_return_val_if_fail (GLIA_IS_MODEL (model), NULL);
+  g_return_val_if_fail (options == NULL || GLIA_IS_SESSION_OPTIONS (options), NULL);
+  g_return_val_if_fail (GLIA_IS_REGISTRY (registry), NULL);
 
-  g_autoptr(GliaSession) self = g_object_new(GLIA_TYPE_SESSION, NULL);
-  self->model = g_object_ref(model);
-  self->registry = g_object_ref(registry);
-  self->graph = glia_graph_copy(glia_model_get_graph(model));
-  guint threads = options ? glia_session_options_get_threads(options) : 0;
-  self->n_threads = threads ? threads : g_get_num_processors();
-  self->memory_limit = options ? glia_session_options_get_memory_limit(options) : 0;
-  gboolean fallback = options ? glia_session_options_get_allow_fallback(options) : TRUE;
+  g_autoptr (GliaSession) self = g_object_new (GLIA_TYPE_SESSION, NULL);
+  self->model = g_object_ref (model);
+  self->registry = g_object_ref (registry);
+  self->graph = glia_graph_copy (glia_model_get_graph (model));
+  guint threads = options ? glia_session_options_get_threads (options) : 0;
+  self->n_threads = threads ? threads : g_get_num_processors ();
+  self->memory_limit = options ? glia_session_options_get_memory_limit (options) : 0;
+  gboolean fallback = options ? glia_session_options_get_allow_fallback (options) : TRUE;
 
-  if (!create_providers(self, options, error))
+  if (!create_providers (self, options, error))
     return NULL;
-  if (!infer_types(self, error))
+  if (!infer_types (self, error))
     return NULL;
 
-  g_autoptr(GHashTable) consumers = build_consumers(self->graph);
-  g_autoptr(GPtrArray) claims = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
-  g_autoptr(GArray) claim_provider = g_array_new(FALSE, FALSE, sizeof(gint));
-  if (!negotiate(self, claims, claim_provider, fallback, consumers, error))
+  g_autoptr (GHashTable) consumers = build_consumers (self->graph);
+  g_autoptr (GPtrArray) claims = g_ptr_array_new_with_free_func ((GDestroyNotify)g_array_unref);
+  g_autoptr (GArray) claim_provider = g_array_new (FALSE, FALSE, sizeof (gint));
+  if (!negotiate (self, claims, claim_provider, fallback, consumers, error))
     return NULL;
-  if (!build_steps(self, claims, claim_provider, consumers, error))
+  if (!build_steps (self, claims, claim_provider, consumers, error))
     return NULL;
-  return g_steal_pointer(&self);
+  return g_steal_pointer (&self);
 }
 
 /**
@@ -1004,9 +1007,9 @@ glia_session_new_full(GliaModel *model, GliaSessionOptions *options, GliaRegistr
  * Returns: (transfer none): the session's model
  */
 GliaModel *
-glia_session_get_model(GliaSession *self)
+glia_session_get_model (GliaSession *self)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION(self), NULL);
+  g_return_val_if_fail (GLIA_IS_SESSION (self), NULL);
   return self->model;
 }
 
@@ -1017,10 +1020,10 @@ glia_session_get_model(GliaSession *self)
  * Returns: the number of nodes of the session's graph
  */
 guint
-glia_session_get_n_nodes(GliaSession *self)
+glia_session_get_n_nodes (GliaSession *self)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION(self), 0);
-  return glia_graph_get_n_nodes(self->graph);
+  g_return_val_if_fail (GLIA_IS_SESSION (self), 0);
+  return glia_graph_get_n_nodes (self->graph);
 }
 
 /**
@@ -1031,10 +1034,10 @@ glia_session_get_n_nodes(GliaSession *self)
  * Returns: (transfer none) (nullable): the node's name
  */
 const char *
-glia_session_get_node_name(GliaSession *self, guint node)
+glia_session_get_node_name (GliaSession *self, guint node)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION(self), NULL);
-  return glia_graph_node_get_name(self->graph, node);
+  g_return_val_if_fail (GLIA_IS_SESSION (self), NULL);
+  return glia_graph_node_get_name (self->graph, node);
 }
 
 /**
@@ -1045,10 +1048,10 @@ glia_session_get_node_name(GliaSession *self, guint node)
  * Returns: (transfer none) (nullable): the node's operator, "domain:Op" outside ai.onnx
  */
 const char *
-glia_session_get_node_op_type(GliaSession *self, guint node)
+glia_session_get_node_op_type (GliaSession *self, guint node)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION(self), NULL);
-  return glia_graph_node_get_op_type(self->graph, node);
+  g_return_val_if_fail (GLIA_IS_SESSION (self), NULL);
+  return glia_graph_node_get_op_type (self->graph, node);
 }
 
 /**
@@ -1060,12 +1063,12 @@ glia_session_get_node_op_type(GliaSession *self, guint node)
  *   ("custom" for nodes run by a custom-operator plugin)
  */
 const char *
-glia_session_get_node_provider(GliaSession *self, guint node)
+glia_session_get_node_provider (GliaSession *self, guint node)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION(self), NULL);
-  if (node >= glia_graph_get_n_nodes(self->graph))
+  g_return_val_if_fail (GLIA_IS_SESSION (self), NULL);
+  if (node >= glia_graph_get_n_nodes (self->graph))
     return NULL;
-  return provider_at(self, self->node_provider[node])->name;
+  return provider_at (self, self->node_provider[node])->name;
 }
 
 /**
@@ -1075,9 +1078,9 @@ glia_session_get_node_provider(GliaSession *self, guint node)
  * Returns: the number of copy steps between devices a run performs
  */
 guint
-glia_session_get_n_copies(GliaSession *self)
+glia_session_get_n_copies (GliaSession *self)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION(self), 0);
+  g_return_val_if_fail (GLIA_IS_SESSION (self), 0);
   return self->n_copies;
 }
 
@@ -1089,15 +1092,15 @@ glia_session_get_n_copies(GliaSession *self)
  *   in preference order
  */
 char **
-glia_session_get_providers(GliaSession *self)
+glia_session_get_providers (GliaSession *self)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION(self), NULL);
-  GStrvBuilder *b = g_strv_builder_new();
+  g_return_val_if_fail (GLIA_IS_SESSION (self), NULL);
+  GStrvBuilder *b = g_strv_builder_new ();
   for (guint i = 0; i < self->providers->len; i++)
-    if (provider_at(self, i)->info)
-      g_strv_builder_add(b, provider_at(self, i)->name);
-  char **v = g_strv_builder_end(b);
-  g_strv_builder_unref(b);
+    if (provider_at (self, i)->info)
+      g_strv_builder_add (b, provider_at (self, i)->name);
+  char **v = g_strv_builder_end (b);
+  g_strv_builder_unref (b);
   return v;
 }
 
@@ -1108,12 +1111,12 @@ glia_session_get_providers(GliaSession *self)
  * Returns: how many input signatures have a memory plan
  */
 guint
-glia_session_get_n_plans(GliaSession *self)
+glia_session_get_n_plans (GliaSession *self)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION(self), 0);
-  g_mutex_lock(&self->plan_lock);
-  guint n = g_hash_table_size(self->plans);
-  g_mutex_unlock(&self->plan_lock);
+  g_return_val_if_fail (GLIA_IS_SESSION (self), 0);
+  g_mutex_lock (&self->plan_lock);
+  guint n = g_hash_table_size (self->plans);
+  g_mutex_unlock (&self->plan_lock);
   return n;
 }
 
@@ -1128,10 +1131,10 @@ glia_session_get_n_plans(GliaSession *self)
  * Returns: the count
  */
 guint64
-glia_session_get_n_dynamic_allocations(GliaSession *self)
+glia_session_get_n_dynamic_allocations (GliaSession *self)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION(self), 0);
-  return (guint64)g_atomic_pointer_get(&self->n_dynamic_allocs);
+  g_return_val_if_fail (GLIA_IS_SESSION (self), 0);
+  return (guint64)g_atomic_pointer_get (&self->n_dynamic_allocs);
 }
 
 /**
@@ -1148,24 +1151,24 @@ glia_session_get_n_dynamic_allocations(GliaSession *self)
  *   bindings take their own references instead of stealing the table's.)
  */
 GHashTable *
-glia_session_run(GliaSession *self, GHashTable *inputs, GError **error)
+glia_session_run (GliaSession *self, GHashTable *inputs, GError **error)
 {
-  g_return_val_if_fail(GLIA_IS_SESSION(self), NULL);
-  g_return_val_if_fail(inputs != NULL, NULL);
-  return _glia_session_execute(self, inputs, error);
+  g_return_val_if_fail (GLIA_IS_SESSION (self), NULL);
+  g_return_val_if_fail (inputs != NULL, NULL);
+  return _glia_session_execute (self, inputs, error);
 }
 
 static void
-run_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+run_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   GError *error = NULL;
-  if (g_task_return_error_if_cancelled(task))
+  if (g_task_return_error_if_cancelled (task))
     return;
-  GHashTable *out = _glia_session_execute(GLIA_SESSION(source), data, &error);
+  GHashTable *out = _glia_session_execute (GLIA_SESSION (source), data, &error);
   if (out)
-    g_task_return_pointer(task, out, (GDestroyNotify)g_hash_table_unref);
+    g_task_return_pointer (task, out, (GDestroyNotify)g_hash_table_unref);
   else
-    g_task_return_error(task, error);
+    g_task_return_error (task, error);
 }
 
 /**
@@ -1179,22 +1182,22 @@ run_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancell
  * Runs the model in a worker thread.
  */
 void
-glia_session_run_async(GliaSession *self, GHashTable *inputs, GCancellable *cancellable,
-                       GAsyncReadyCallback callback, gpointer user_data)
+glia_session_run_async (GliaSession *self, GHashTable *inputs, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_return_if_fail(GLIA_IS_SESSION(self));
-  g_return_if_fail(inputs != NULL);
-  g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
-  g_task_set_source_tag(task, glia_session_run_async);
+  g_return_if_fail (GLIA_IS_SESSION (self));
+  g_return_if_fail (inputs != NULL);
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, glia_session_run_async);
   /* copy: bindings free the table they passed in once this call returns */
-  GHashTable *copy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
+  GHashTable *copy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   GHashTableIter it;
   gpointer key, value;
-  g_hash_table_iter_init(&it, inputs);
-  while (g_hash_table_iter_next(&it, &key, &value))
-    g_hash_table_insert(copy, g_strdup(key), g_object_ref(value));
-  g_task_set_task_data(task, copy, (GDestroyNotify)g_hash_table_unref);
-  g_task_run_in_thread(task, run_in_thread);
+  g_hash_table_iter_init (&it, inputs);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    g_hash_table_insert (copy, g_strdup (key), g_object_ref (value));
+  g_task_set_task_data (task, copy, (GDestroyNotify)g_hash_table_unref);
+  g_task_run_in_thread (task, run_in_thread);
 }
 
 /**
@@ -1207,8 +1210,8 @@ glia_session_run_async(GliaSession *self, GHashTable *inputs, GCancellable *canc
  *   as from glia_session_run(), or %NULL with @error set
  */
 GHashTable *
-glia_session_run_finish(GliaSession *self, GAsyncResult *result, GError **error)
+glia_session_run_finish (GliaSession *self, GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail(g_task_is_valid(result, self), NULL);
-  return g_task_propagate_pointer(G_TASK(result), error);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -21,67 +21,67 @@ struct _GliaTensor
   char **strings; /* string tensors: pointers into data, NULL-terminated */
 };
 
-G_DEFINE_FINAL_TYPE(GliaTensor, glia_tensor, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (GliaTensor, glia_tensor, G_TYPE_OBJECT)
 
 static void
-glia_tensor_finalize(GObject *object)
+glia_tensor_finalize (GObject *object)
 {
-  GliaTensor *self = GLIA_TENSOR(object);
-  g_clear_pointer(&self->data, g_bytes_unref);
-  g_free(self->strings);
-  G_OBJECT_CLASS(glia_tensor_parent_class)->finalize(object);
+  GliaTensor *self = GLIA_TENSOR (object);
+  g_clear_pointer (&self->data, g_bytes_unref);
+  g_free (self->strings);
+  G_OBJECT_CLASS (glia_tensor_parent_class)->finalize (object);
 }
 
 static void
-glia_tensor_class_init(GliaTensorClass *klass)
+glia_tensor_class_init (GliaTensorClass *klass)
 {
-  G_OBJECT_CLASS(klass)->finalize = glia_tensor_finalize;
+  G_OBJECT_CLASS (klass)->finalize = glia_tensor_finalize;
 }
 
 static void
-glia_tensor_init(GliaTensor *self)
+glia_tensor_init (GliaTensor *self)
 {
 }
 
 static gboolean
-check_shape(GliaDataType dtype, const gint64 *shape, guint rank, gsize *n_elements, gsize *n_bytes,
-            GError **error)
+check_shape (GliaDataType dtype, const gint64 *shape, guint rank, gsize *n_elements, gsize *n_bytes,
+             GError **error)
 {
-  if (glia_data_type_get_size(dtype) == 0) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "invalid tensor data type %d",
-                dtype);
+  if (glia_data_type_get_size (dtype) == 0) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "invalid tensor data type %d",
+                 dtype);
     return FALSE;
   }
   if (rank > GLIA_MAX_RANK) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                "tensor rank %u exceeds the maximum of %d", rank, GLIA_MAX_RANK);
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "tensor rank %u exceeds the maximum of %d", rank, GLIA_MAX_RANK);
     return FALSE;
   }
   gsize n = 1;
   for (guint i = 0; i < rank; i++) {
-    if (shape[i] < 0 || !g_size_checked_mul(&n, n, (gsize)shape[i])) {
-      g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                  "tensor dimension %u is invalid (%" G_GINT64_FORMAT ")", i, shape[i]);
+    if (shape[i] < 0 || !g_size_checked_mul (&n, n, (gsize)shape[i])) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                   "tensor dimension %u is invalid (%" G_GINT64_FORMAT ")", i, shape[i]);
       return FALSE;
     }
   }
   *n_elements = n;
   if (dtype != GLIA_DATA_TYPE_STRING
-      && !g_size_checked_mul(n_bytes, n, glia_data_type_get_size(dtype))) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "tensor size overflows");
+      && !g_size_checked_mul (n_bytes, n, glia_data_type_get_size (dtype))) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "tensor size overflows");
     return FALSE;
   }
   return TRUE;
 }
 
 static GliaTensor *
-tensor_alloc(GliaDataType dtype, const gint64 *shape, guint rank, gsize n)
+tensor_alloc (GliaDataType dtype, const gint64 *shape, guint rank, gsize n)
 {
-  GliaTensor *self = g_object_new(GLIA_TYPE_TENSOR, NULL);
+  GliaTensor *self = g_object_new (GLIA_TYPE_TENSOR, NULL);
   self->dtype = dtype;
   self->rank = rank;
   if (rank)
-    memcpy(self->shape, shape, rank * sizeof(gint64));
+    memcpy (self->shape, shape, rank * sizeof (gint64));
   self->n_elements = n;
   return self;
 }
@@ -89,11 +89,11 @@ tensor_alloc(GliaDataType dtype, const gint64 *shape, guint rank, gsize n)
 /* Indexes the strings of a string tensor; FALSE if the data does not hold
  * exactly n_elements NUL-terminated strings. */
 static gboolean
-index_strings(GliaTensor *self, GError **error)
+index_strings (GliaTensor *self, GError **error)
 {
   gsize size;
-  const char *p = g_bytes_get_data(self->data, &size);
-  self->strings = g_new0(char *, self->n_elements + 1);
+  const char *p = g_bytes_get_data (self->data, &size);
+  self->strings = g_new0 (char *, self->n_elements + 1);
   gsize k = 0, start = 0;
   for (gsize i = 0; i < size; i++)
     if (p[i] == '\0') {
@@ -103,10 +103,10 @@ index_strings(GliaTensor *self, GError **error)
       start = i + 1;
     }
   if (k != self->n_elements || start != size) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                "string tensor data holds %" G_GSIZE_FORMAT
-                " complete strings, its shape needs %" G_GSIZE_FORMAT,
-                k, self->n_elements);
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "string tensor data holds %" G_GSIZE_FORMAT
+                 " complete strings, its shape needs %" G_GSIZE_FORMAT,
+                 k, self->n_elements);
     return FALSE;
   }
   return TRUE;
@@ -127,24 +127,24 @@ index_strings(GliaTensor *self, GError **error)
  *   @dtype and @shape
  */
 GliaTensor *
-glia_tensor_new(GliaDataType dtype, const gint64 *shape, guint rank, GBytes *data, GError **error)
+glia_tensor_new (GliaDataType dtype, const gint64 *shape, guint rank, GBytes *data, GError **error)
 {
-  g_return_val_if_fail(data != NULL, NULL);
-  g_return_val_if_fail(rank == 0 || shape != NULL, NULL);
+  g_return_val_if_fail (data != NULL, NULL);
+  g_return_val_if_fail (rank == 0 || shape != NULL, NULL);
   gsize n, nbytes = 0;
-  if (!check_shape(dtype, shape, rank, &n, &nbytes, error))
+  if (!check_shape (dtype, shape, rank, &n, &nbytes, error))
     return NULL;
-  if (dtype != GLIA_DATA_TYPE_STRING && g_bytes_get_size(data) != nbytes) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                "tensor data has %" G_GSIZE_FORMAT " bytes; %" G_GSIZE_FORMAT
-                " %s elements need %" G_GSIZE_FORMAT,
-                g_bytes_get_size(data), n, glia_data_type_get_name(dtype), nbytes);
+  if (dtype != GLIA_DATA_TYPE_STRING && g_bytes_get_size (data) != nbytes) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "tensor data has %" G_GSIZE_FORMAT " bytes; %" G_GSIZE_FORMAT
+                 " %s elements need %" G_GSIZE_FORMAT,
+                 g_bytes_get_size (data), n, glia_data_type_get_name (dtype), nbytes);
     return NULL;
   }
-  GliaTensor *self = tensor_alloc(dtype, shape, rank, n);
-  self->data = g_bytes_ref(data);
-  if (dtype == GLIA_DATA_TYPE_STRING && !index_strings(self, error)) {
-    g_object_unref(self);
+  GliaTensor *self = tensor_alloc (dtype, shape, rank, n);
+  self->data = g_bytes_ref (data);
+  if (dtype == GLIA_DATA_TYPE_STRING && !index_strings (self, error)) {
+    g_object_unref (self);
     return NULL;
   }
   return self;
@@ -162,11 +162,11 @@ glia_tensor_new(GliaDataType dtype, const gint64 *shape, guint rank, GBytes *dat
  * Returns: (transfer full): a new tensor holding a copy of @data, or %NULL on error
  */
 GliaTensor *
-glia_tensor_new_from_data(GliaDataType dtype, const gint64 *shape, guint rank, const guint8 *data,
-                          gsize size, GError **error)
+glia_tensor_new_from_data (GliaDataType dtype, const gint64 *shape, guint rank, const guint8 *data,
+                           gsize size, GError **error)
 {
-  g_autoptr(GBytes) bytes = g_bytes_new(data, size);
-  return glia_tensor_new(dtype, shape, rank, bytes, error);
+  g_autoptr (GBytes) bytes = g_bytes_new (data, size);
+  return glia_tensor_new (dtype, shape, rank, bytes, error);
 }
 
 /**
@@ -179,17 +179,17 @@ glia_tensor_new_from_data(GliaDataType dtype, const gint64 *shape, guint rank, c
  * Returns: (transfer full): a new tensor filled with zeros, or %NULL on error
  */
 GliaTensor *
-glia_tensor_new_zeros(GliaDataType dtype, const gint64 *shape, guint rank, GError **error)
+glia_tensor_new_zeros (GliaDataType dtype, const gint64 *shape, guint rank, GError **error)
 {
   gsize n, nbytes = 0;
   if (dtype == GLIA_DATA_TYPE_STRING) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                "string tensors have no zeros; use glia_tensor_new_from_strings()");
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "string tensors have no zeros; use glia_tensor_new_from_strings()");
     return NULL;
   }
-  if (!check_shape(dtype, shape, rank, &n, &nbytes, error))
+  if (!check_shape (dtype, shape, rank, &n, &nbytes, error))
     return NULL;
-  return glia_tensor_new_take(dtype, shape, rank, g_malloc0(MAX(nbytes, 1)), nbytes);
+  return glia_tensor_new_take (dtype, shape, rank, g_malloc0 (MAX (nbytes, 1)), nbytes);
 }
 
 /**
@@ -203,65 +203,66 @@ glia_tensor_new_zeros(GliaDataType dtype, const gint64 *shape, guint rank, GErro
  * Returns: (transfer full): a new string tensor, or %NULL on error
  */
 GliaTensor *
-glia_tensor_new_from_strings(const gint64 *shape, guint rank, const char *const *strings,
-                             gsize n_strings, GError **error)
+glia_tensor_new_from_strings (const gint64 *shape, guint rank, const char *const *strings,
+                              gsize n_strings, GError **error)
 {
   gsize n, nbytes;
-  if (!check_shape(GLIA_DATA_TYPE_STRING, shape, rank, &n, &nbytes, error))
+  if (!check_shape (GLIA_DATA_TYPE_STRING, shape, rank, &n, &nbytes, error))
     return NULL;
   if (n != n_strings) {
-    g_set_error(error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                "%" G_GSIZE_FORMAT " strings given, the shape needs %" G_GSIZE_FORMAT, n_strings,
-                n);
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "%" G_GSIZE_FORMAT " strings given, the shape needs %" G_GSIZE_FORMAT, n_strings,
+                 n);
     return NULL;
   }
-  GString *buf = g_string_new(NULL);
+  GString *buf = g_string_new (NULL);
   for (gsize i = 0; i < n; i++)
-    g_string_append_len(buf, strings[i], strlen(strings[i]) + 1);
-  g_autoptr(GBytes) bytes = g_string_free_to_bytes(buf);
-  return glia_tensor_new(GLIA_DATA_TYPE_STRING, shape, rank, bytes, error);
+    g_string_append_len (buf, strings[i], strlen (strings[i]) + 1);
+  g_autoptr (GBytes) bytes = g_string_free_to_bytes (buf);
+  return glia_tensor_new (GLIA_DATA_TYPE_STRING, shape, rank, bytes, error);
 }
 
 GliaTensor *
-glia_tensor_new_take(GliaDataType dtype, const gint64 *shape, guint rank, gpointer data, gsize size)
+glia_tensor_new_take (GliaDataType dtype, const gint64 *shape, guint rank, gpointer data,
+                      gsize size)
 {
   gsize n = 1;
   for (guint i = 0; i < rank; i++)
     n *= (gsize)shape[i];
-  GliaTensor *self = tensor_alloc(dtype, shape, rank, n);
-  self->data = g_bytes_new_take(data, size);
+  GliaTensor *self = tensor_alloc (dtype, shape, rank, n);
+  self->data = g_bytes_new_take (data, size);
   return self;
 }
 
 GliaTensor *
-glia_tensor_new_from_view(const GliaTensorView *view)
+glia_tensor_new_from_view (const GliaTensorView *view)
 {
   if (view->dtype == GLIA_DATA_TYPE_STRING) {
-    g_autoptr(GError) error = NULL;
+    g_autoptr (GError) error = NULL;
     char **s = view->data;
-    GliaTensor *t = glia_tensor_new_from_strings(view->dims, view->rank, (const char *const *)s,
-                                                 view->n_elements, &error);
-    g_assert_no_error(error);
+    GliaTensor *t = glia_tensor_new_from_strings (view->dims, view->rank, (const char *const *)s,
+                                                  view->n_elements, &error);
+    g_assert_no_error (error);
     return t;
   }
-  return glia_tensor_new_take(view->dtype, view->dims, view->rank,
-                              g_memdup2(view->data, view->n_bytes), view->n_bytes);
+  return glia_tensor_new_take (view->dtype, view->dims, view->rank,
+                               g_memdup2 (view->data, view->n_bytes), view->n_bytes);
 }
 
 void
-glia_tensor_fill_view(GliaTensor *self, GliaTensorView *view)
+glia_tensor_fill_view (GliaTensor *self, GliaTensorView *view)
 {
-  memset(view, 0, sizeof *view);
+  memset (view, 0, sizeof *view);
   view->dtype = self->dtype;
   view->rank = self->rank;
-  memcpy(view->dims, self->shape, sizeof self->shape);
+  memcpy (view->dims, self->shape, sizeof self->shape);
   view->n_elements = self->n_elements;
   view->device = GLIA_DEVICE_TYPE_CPU;
   if (self->dtype == GLIA_DATA_TYPE_STRING) {
     view->data = self->strings;
-    view->n_bytes = self->n_elements * sizeof(char *);
+    view->n_bytes = self->n_elements * sizeof (char *);
   } else
-    view->data = (gpointer)g_bytes_get_data(self->data, &view->n_bytes);
+    view->data = (gpointer)g_bytes_get_data (self->data, &view->n_bytes);
 }
 
 /**
@@ -271,9 +272,9 @@ glia_tensor_fill_view(GliaTensor *self, GliaTensorView *view)
  * Returns: the element type
  */
 GliaDataType
-glia_tensor_get_dtype(GliaTensor *self)
+glia_tensor_get_dtype (GliaTensor *self)
 {
-  g_return_val_if_fail(GLIA_IS_TENSOR(self), GLIA_DATA_TYPE_UNDEFINED);
+  g_return_val_if_fail (GLIA_IS_TENSOR (self), GLIA_DATA_TYPE_UNDEFINED);
   return self->dtype;
 }
 
@@ -284,9 +285,9 @@ glia_tensor_get_dtype(GliaTensor *self)
  * Returns: the number of dimensions
  */
 guint
-glia_tensor_get_rank(GliaTensor *self)
+glia_tensor_get_rank (GliaTensor *self)
 {
-  g_return_val_if_fail(GLIA_IS_TENSOR(self), 0);
+  g_return_val_if_fail (GLIA_IS_TENSOR (self), 0);
   return self->rank;
 }
 
@@ -298,9 +299,9 @@ glia_tensor_get_rank(GliaTensor *self)
  * Returns: (transfer none) (array length=rank): the dimensions
  */
 const gint64 *
-glia_tensor_get_shape(GliaTensor *self, guint *rank)
+glia_tensor_get_shape (GliaTensor *self, guint *rank)
 {
-  g_return_val_if_fail(GLIA_IS_TENSOR(self), NULL);
+  g_return_val_if_fail (GLIA_IS_TENSOR (self), NULL);
   if (rank)
     *rank = self->rank;
   return self->shape;
@@ -314,9 +315,9 @@ glia_tensor_get_shape(GliaTensor *self, guint *rank)
  * Returns: dimension @axis, or -1 if @axis is out of range
  */
 gint64
-glia_tensor_get_dim(GliaTensor *self, guint axis)
+glia_tensor_get_dim (GliaTensor *self, guint axis)
 {
-  g_return_val_if_fail(GLIA_IS_TENSOR(self), -1);
+  g_return_val_if_fail (GLIA_IS_TENSOR (self), -1);
   return axis < self->rank ? self->shape[axis] : -1;
 }
 
@@ -327,9 +328,9 @@ glia_tensor_get_dim(GliaTensor *self, guint axis)
  * Returns: the number of elements
  */
 gsize
-glia_tensor_get_n_elements(GliaTensor *self)
+glia_tensor_get_n_elements (GliaTensor *self)
 {
-  g_return_val_if_fail(GLIA_IS_TENSOR(self), 0);
+  g_return_val_if_fail (GLIA_IS_TENSOR (self), 0);
   return self->n_elements;
 }
 
@@ -340,10 +341,10 @@ glia_tensor_get_n_elements(GliaTensor *self)
  * Returns: (transfer full): the elements (row-major, little-endian)
  */
 GBytes *
-glia_tensor_get_data(GliaTensor *self)
+glia_tensor_get_data (GliaTensor *self)
 {
-  g_return_val_if_fail(GLIA_IS_TENSOR(self), NULL);
-  return g_bytes_ref(self->data);
+  g_return_val_if_fail (GLIA_IS_TENSOR (self), NULL);
+  return g_bytes_ref (self->data);
 }
 
 /**
@@ -354,10 +355,10 @@ glia_tensor_get_data(GliaTensor *self)
  * Returns: the elements, valid as long as @self
  */
 gconstpointer
-glia_tensor_peek_data(GliaTensor *self, gsize *size)
+glia_tensor_peek_data (GliaTensor *self, gsize *size)
 {
-  g_return_val_if_fail(GLIA_IS_TENSOR(self), NULL);
-  return g_bytes_get_data(self->data, size);
+  g_return_val_if_fail (GLIA_IS_TENSOR (self), NULL);
+  return g_bytes_get_data (self->data, size);
 }
 
 /**
@@ -368,16 +369,16 @@ glia_tensor_peek_data(GliaTensor *self, gsize *size)
  *   or %NULL if @self is not a string tensor
  */
 char **
-glia_tensor_get_strings(GliaTensor *self)
+glia_tensor_get_strings (GliaTensor *self)
 {
-  g_return_val_if_fail(GLIA_IS_TENSOR(self), NULL);
+  g_return_val_if_fail (GLIA_IS_TENSOR (self), NULL);
   if (self->dtype != GLIA_DATA_TYPE_STRING)
     return NULL;
-  return g_strdupv(self->strings);
+  return g_strdupv (self->strings);
 }
 
 static double
-element_as_double(GliaDataType dtype, const guint8 *p, gsize i)
+element_as_double (GliaDataType dtype, const guint8 *p, gsize i)
 {
   switch (dtype) {
   case GLIA_DATA_TYPE_FLOAT:
@@ -404,13 +405,13 @@ element_as_double(GliaDataType dtype, const guint8 *p, gsize i)
   case GLIA_DATA_TYPE_BFLOAT16: {
     guint32 bits = (guint32)((const guint16 *)p)[i] << 16;
     float f;
-    memcpy(&f, &bits, 4);
+    memcpy (&f, &bits, 4);
     return f;
   }
   case GLIA_DATA_TYPE_FLOAT16: {
     guint16 h = ((const guint16 *)p)[i];
     int e = (h >> 10) & 0x1f, m = h & 0x3ff;
-    double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
+    double v = e == 0 ? ldexp (m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp (m + 1024, e - 25);
     return (h & 0x8000) ? -v : v;
   }
   default:
@@ -426,35 +427,35 @@ element_as_double(GliaDataType dtype, const guint8 *p, gsize i)
  * Returns: (transfer full): a one-line summary: dtype, shape and the first elements
  */
 char *
-glia_tensor_to_string(GliaTensor *self, guint max_elements)
+glia_tensor_to_string (GliaTensor *self, guint max_elements)
 {
-  g_return_val_if_fail(GLIA_IS_TENSOR(self), NULL);
-  GString *s = g_string_new(glia_data_type_get_name(self->dtype));
-  g_string_append_c(s, '[');
+  g_return_val_if_fail (GLIA_IS_TENSOR (self), NULL);
+  GString *s = g_string_new (glia_data_type_get_name (self->dtype));
+  g_string_append_c (s, '[');
   for (guint i = 0; i < self->rank; i++)
-    g_string_append_printf(s, "%s%" G_GINT64_FORMAT, i ? "," : "", self->shape[i]);
-  g_string_append(s, "] {");
-  const guint8 *p = g_bytes_get_data(self->data, NULL);
-  gsize n = MIN(self->n_elements, max_elements);
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? "," : "", self->shape[i]);
+  g_string_append (s, "] {");
+  const guint8 *p = g_bytes_get_data (self->data, NULL);
+  gsize n = MIN (self->n_elements, max_elements);
   for (gsize i = 0; i < n; i++) {
     if (i)
-      g_string_append(s, ", ");
+      g_string_append (s, ", ");
     if (self->dtype == GLIA_DATA_TYPE_STRING)
-      g_string_append_printf(s, "\"%s\"", self->strings[i]);
+      g_string_append_printf (s, "\"%s\"", self->strings[i]);
     else if (self->dtype == GLIA_DATA_TYPE_COMPLEX64 || self->dtype == GLIA_DATA_TYPE_COMPLEX128) {
       GliaDataType part
           = self->dtype == GLIA_DATA_TYPE_COMPLEX64 ? GLIA_DATA_TYPE_FLOAT : GLIA_DATA_TYPE_DOUBLE;
-      g_string_append_printf(s, "%g%+gj", element_as_double(part, p, 2 * i),
-                             element_as_double(part, p, 2 * i + 1));
+      g_string_append_printf (s, "%g%+gj", element_as_double (part, p, 2 * i),
+                              element_as_double (part, p, 2 * i + 1));
     } else if (self->dtype == GLIA_DATA_TYPE_BOOL)
-      g_string_append(s, p[i] ? "true" : "false");
+      g_string_append (s, p[i] ? "true" : "false");
     else
-      g_string_append_printf(s, "%.6g", element_as_double(self->dtype, p, i));
+      g_string_append_printf (s, "%.6g", element_as_double (self->dtype, p, i));
   }
   if (self->n_elements > n)
-    g_string_append(s, ", ...");
-  g_string_append_c(s, '}');
-  return g_string_free(s, FALSE);
+    g_string_append (s, ", ...");
+  g_string_append_c (s, '}');
+  return g_string_free (s, FALSE);
 }
 
 /**
@@ -465,11 +466,11 @@ glia_tensor_to_string(GliaTensor *self, guint max_elements)
  * Returns: whether @a and @b have the same dtype, shape and bytes
  */
 gboolean
-glia_tensor_equal(GliaTensor *a, GliaTensor *b)
+glia_tensor_equal (GliaTensor *a, GliaTensor *b)
 {
-  g_return_val_if_fail(GLIA_IS_TENSOR(a) && GLIA_IS_TENSOR(b), FALSE);
+  g_return_val_if_fail (GLIA_IS_TENSOR (a) && GLIA_IS_TENSOR (b), FALSE);
   if (a->dtype != b->dtype || a->rank != b->rank
-      || memcmp(a->shape, b->shape, a->rank * sizeof(gint64)) != 0)
+      || memcmp (a->shape, b->shape, a->rank * sizeof (gint64)) != 0)
     return FALSE;
-  return g_bytes_equal(a->data, b->data);
+  return g_bytes_equal (a->data, b->data);
 }

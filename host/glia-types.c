@@ -1,7 +1,7 @@
 /* glia-types.c: the error domain and data-type tables. */
 #include "glia-private.h"
 
-G_DEFINE_QUARK(glia - error - quark, glia_error)
+G_DEFINE_QUARK (glia - error - quark, glia_error)
 
 static const struct
 {
@@ -16,7 +16,7 @@ static const struct
   [GLIA_DATA_TYPE_INT16] = { "int16", 2 },
   [GLIA_DATA_TYPE_INT32] = { "int32", 4 },
   [GLIA_DATA_TYPE_INT64] = { "int64", 8 },
-  [GLIA_DATA_TYPE_STRING] = { "string", sizeof(char *) },
+  [GLIA_DATA_TYPE_STRING] = { "string", sizeof (char *) },
   [GLIA_DATA_TYPE_BOOL] = { "bool", 1 },
   [GLIA_DATA_TYPE_FLOAT16] = { "float16", 2 },
   [GLIA_DATA_TYPE_DOUBLE] = { "float64", 8 },
@@ -28,7 +28,7 @@ static const struct
 };
 
 gsize
-glia_data_type_get_size(GliaDataType dtype)
+glia_data_type_get_size (GliaDataType dtype)
 {
   if ((guint)dtype > GLIA_DATA_TYPE_LAST)
     return 0;
@@ -36,7 +36,7 @@ glia_data_type_get_size(GliaDataType dtype)
 }
 
 const char *
-glia_data_type_get_name(GliaDataType dtype)
+glia_data_type_get_name (GliaDataType dtype)
 {
   if ((guint)dtype > GLIA_DATA_TYPE_LAST)
     return "invalid";
@@ -44,21 +44,21 @@ glia_data_type_get_name(GliaDataType dtype)
 }
 
 GliaDataType
-glia_data_type_from_name(const char *name)
+glia_data_type_from_name (const char *name)
 {
-  g_return_val_if_fail(name != NULL, GLIA_DATA_TYPE_UNDEFINED);
+  g_return_val_if_fail (name != NULL, GLIA_DATA_TYPE_UNDEFINED);
   for (guint i = 1; i <= GLIA_DATA_TYPE_LAST; i++)
-    if (g_str_equal(name, dtype_table[i].name))
+    if (g_str_equal (name, dtype_table[i].name))
       return (GliaDataType)i;
-  if (g_str_equal(name, "float"))
+  if (g_str_equal (name, "float"))
     return GLIA_DATA_TYPE_FLOAT;
-  if (g_str_equal(name, "double"))
+  if (g_str_equal (name, "double"))
     return GLIA_DATA_TYPE_DOUBLE;
   return GLIA_DATA_TYPE_UNDEFINED;
 }
 
 const char *
-glia_device_type_get_name(GliaDeviceType device)
+glia_device_type_get_name (GliaDeviceType device)
 {
   switch (device) {
   case GLIA_DEVICE_TYPE_CPU:
@@ -72,7 +72,7 @@ glia_device_type_get_name(GliaDeviceType device)
 }
 
 const char *
-glia_get_version(void)
+glia_get_version (void)
 {
   return GLIA_VERSION_STRING;
 }

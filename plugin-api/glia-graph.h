@@ -49,120 +49,121 @@ typedef struct
   GBytes *data;
 } GliaConstTensor;
 
-GliaGraph *glia_graph_new(void);
-GliaGraph *glia_graph_ref(GliaGraph *graph);
-void glia_graph_unref(GliaGraph *graph);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(GliaGraph, glia_graph_unref)
+GliaGraph *glia_graph_new (void);
+GliaGraph *glia_graph_ref (GliaGraph *graph);
+void glia_graph_unref (GliaGraph *graph);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GliaGraph, glia_graph_unref)
 
 /* Deep copy: nodes, values and attributes; constant data is shared (GBytes). */
-GliaGraph *glia_graph_copy(const GliaGraph *graph);
+GliaGraph *glia_graph_copy (const GliaGraph *graph);
 
 /* ---- building ---------------------------------------------------------- */
 
 /* Adds a value. @dims may be NULL when @rank is -1 (unknown rank). A dim of -1
  * is unknown; @dim_params (may be NULL) gives symbolic names for dims. Value
  * names are unique: adding an existing name returns the existing id. */
-gint glia_graph_add_value(GliaGraph *graph, const char *name, GliaDataType dtype, gint rank,
-                          const gint64 *dims, const char *const *dim_params);
-gint glia_graph_lookup_value(const GliaGraph *graph, const char *name);
-void glia_graph_value_set_type(GliaGraph *graph, gint value, GliaDataType dtype, gint rank,
-                               const gint64 *dims, const char *const *dim_params);
+gint glia_graph_add_value (GliaGraph *graph, const char *name, GliaDataType dtype, gint rank,
+                           const gint64 *dims, const char *const *dim_params);
+gint glia_graph_lookup_value (const GliaGraph *graph, const char *name);
+void glia_graph_value_set_type (GliaGraph *graph, gint value, GliaDataType dtype, gint rank,
+                                const gint64 *dims, const char *const *dim_params);
 /* Makes @value constant. Takes a reference on @data. */
-gboolean glia_graph_value_set_constant(GliaGraph *graph, gint value, GliaDataType dtype, guint rank,
-                                       const gint64 *dims, GBytes *data, GError **error);
-void glia_graph_add_input(GliaGraph *graph, gint value);
-void glia_graph_add_output(GliaGraph *graph, gint value);
+gboolean glia_graph_value_set_constant (GliaGraph *graph, gint value, GliaDataType dtype,
+                                        guint rank, const gint64 *dims, GBytes *data,
+                                        GError **error);
+void glia_graph_add_input (GliaGraph *graph, gint value);
+void glia_graph_add_output (GliaGraph *graph, gint value);
 /* Declares that the graph uses @domain ("" for ai.onnx) at @version. */
-void glia_graph_set_opset(GliaGraph *graph, const char *domain, gint version);
-void glia_graph_set_metadata(GliaGraph *graph, const char *key, const char *value);
+void glia_graph_set_opset (GliaGraph *graph, const char *domain, gint version);
+void glia_graph_set_metadata (GliaGraph *graph, const char *key, const char *value);
 
 /* Adds a node; @inputs may contain -1 for omitted optional inputs. */
-gint glia_graph_add_node(GliaGraph *graph, const char *op_type, const char *domain,
-                         const char *name, guint n_inputs, const gint *inputs, guint n_outputs,
-                         const gint *outputs);
-void glia_graph_node_set_attr_int(GliaGraph *graph, gint node, const char *name, gint64 v);
-void glia_graph_node_set_attr_float(GliaGraph *graph, gint node, const char *name, float v);
-void glia_graph_node_set_attr_string(GliaGraph *graph, gint node, const char *name, const char *v,
-                                     gsize len);
-void glia_graph_node_set_attr_ints(GliaGraph *graph, gint node, const char *name, const gint64 *v,
-                                   guint n);
-void glia_graph_node_set_attr_floats(GliaGraph *graph, gint node, const char *name, const float *v,
-                                     guint n);
-void glia_graph_node_set_attr_strings(GliaGraph *graph, gint node, const char *name,
-                                      const char *const *v, guint n);
+gint glia_graph_add_node (GliaGraph *graph, const char *op_type, const char *domain,
+                          const char *name, guint n_inputs, const gint *inputs, guint n_outputs,
+                          const gint *outputs);
+void glia_graph_node_set_attr_int (GliaGraph *graph, gint node, const char *name, gint64 v);
+void glia_graph_node_set_attr_float (GliaGraph *graph, gint node, const char *name, float v);
+void glia_graph_node_set_attr_string (GliaGraph *graph, gint node, const char *name, const char *v,
+                                      gsize len);
+void glia_graph_node_set_attr_ints (GliaGraph *graph, gint node, const char *name, const gint64 *v,
+                                    guint n);
+void glia_graph_node_set_attr_floats (GliaGraph *graph, gint node, const char *name, const float *v,
+                                      guint n);
+void glia_graph_node_set_attr_strings (GliaGraph *graph, gint node, const char *name,
+                                       const char *const *v, guint n);
 /* Takes a reference on @data. */
-void glia_graph_node_set_attr_tensor(GliaGraph *graph, gint node, const char *name,
-                                     GliaDataType dtype, guint rank, const gint64 *dims,
-                                     GBytes *data);
+void glia_graph_node_set_attr_tensor (GliaGraph *graph, gint node, const char *name,
+                                      GliaDataType dtype, guint rank, const gint64 *dims,
+                                      GBytes *data);
 /* Takes a reference on @subgraph. */
-void glia_graph_node_set_attr_graph(GliaGraph *graph, gint node, const char *name,
-                                    GliaGraph *subgraph);
+void glia_graph_node_set_attr_graph (GliaGraph *graph, gint node, const char *name,
+                                     GliaGraph *subgraph);
 
 /* Checks that every node input is produced before use (or is a graph input or
  * constant), that the node list is topologically ordered (sorting it if not),
  * and that outputs have a producer. */
-gboolean glia_graph_validate(GliaGraph *graph, GError **error);
+gboolean glia_graph_validate (GliaGraph *graph, GError **error);
 
 /* ---- reading ----------------------------------------------------------- */
 
-guint glia_graph_get_n_values(const GliaGraph *graph);
-guint glia_graph_get_n_nodes(const GliaGraph *graph);
-guint glia_graph_get_n_inputs(const GliaGraph *graph);
-guint glia_graph_get_n_outputs(const GliaGraph *graph);
-gint glia_graph_get_input(const GliaGraph *graph, guint i);
-gint glia_graph_get_output(const GliaGraph *graph, guint i);
+guint glia_graph_get_n_values (const GliaGraph *graph);
+guint glia_graph_get_n_nodes (const GliaGraph *graph);
+guint glia_graph_get_n_inputs (const GliaGraph *graph);
+guint glia_graph_get_n_outputs (const GliaGraph *graph);
+gint glia_graph_get_input (const GliaGraph *graph, guint i);
+gint glia_graph_get_output (const GliaGraph *graph, guint i);
 /* Opset version imported for @domain ("" or "ai.onnx" for the default domain);
  * 0 when not imported. */
-gint glia_graph_get_opset(const GliaGraph *graph, const char *domain);
+gint glia_graph_get_opset (const GliaGraph *graph, const char *domain);
 /* NULL-terminated list of imported domains; free with g_strfreev(). */
-char **glia_graph_get_opset_domains(const GliaGraph *graph);
-const char *glia_graph_get_metadata(const GliaGraph *graph, const char *key);
-char **glia_graph_get_metadata_keys(const GliaGraph *graph);
+char **glia_graph_get_opset_domains (const GliaGraph *graph);
+const char *glia_graph_get_metadata (const GliaGraph *graph, const char *key);
+char **glia_graph_get_metadata_keys (const GliaGraph *graph);
 
-const char *glia_graph_value_get_name(const GliaGraph *graph, gint value);
-GliaDataType glia_graph_value_get_dtype(const GliaGraph *graph, gint value);
+const char *glia_graph_value_get_name (const GliaGraph *graph, gint value);
+GliaDataType glia_graph_value_get_dtype (const GliaGraph *graph, gint value);
 /* Rank, or -1 when unknown. */
-gint glia_graph_value_get_rank(const GliaGraph *graph, gint value);
+gint glia_graph_value_get_rank (const GliaGraph *graph, gint value);
 /* Dims (length = rank), -1 for unknown ones; NULL when the rank is unknown. */
-const gint64 *glia_graph_value_get_dims(const GliaGraph *graph, gint value);
+const gint64 *glia_graph_value_get_dims (const GliaGraph *graph, gint value);
 /* Symbolic name of dim @axis, or NULL. */
-const char *glia_graph_value_get_dim_param(const GliaGraph *graph, gint value, guint axis);
+const char *glia_graph_value_get_dim_param (const GliaGraph *graph, gint value, guint axis);
 /* The constant data of @value, or NULL if it is not constant. */
-const GliaConstTensor *glia_graph_value_get_constant(const GliaGraph *graph, gint value);
+const GliaConstTensor *glia_graph_value_get_constant (const GliaGraph *graph, gint value);
 /* Id of the node producing @value, or -1 for graph inputs and constants. */
-gint glia_graph_value_get_producer(const GliaGraph *graph, gint value);
+gint glia_graph_value_get_producer (const GliaGraph *graph, gint value);
 
-const char *glia_graph_node_get_op_type(const GliaGraph *graph, gint node);
+const char *glia_graph_node_get_op_type (const GliaGraph *graph, gint node);
 /* Domain of the node: "" for ai.onnx. */
-const char *glia_graph_node_get_domain(const GliaGraph *graph, gint node);
-const char *glia_graph_node_get_name(const GliaGraph *graph, gint node);
-guint glia_graph_node_get_n_inputs(const GliaGraph *graph, gint node);
-guint glia_graph_node_get_n_outputs(const GliaGraph *graph, gint node);
-gint glia_graph_node_get_input(const GliaGraph *graph, gint node, guint i);
-gint glia_graph_node_get_output(const GliaGraph *graph, gint node, guint i);
+const char *glia_graph_node_get_domain (const GliaGraph *graph, gint node);
+const char *glia_graph_node_get_name (const GliaGraph *graph, gint node);
+guint glia_graph_node_get_n_inputs (const GliaGraph *graph, gint node);
+guint glia_graph_node_get_n_outputs (const GliaGraph *graph, gint node);
+gint glia_graph_node_get_input (const GliaGraph *graph, gint node, guint i);
+gint glia_graph_node_get_output (const GliaGraph *graph, gint node, guint i);
 /* The opset version that applies to this node (its domain's import). */
-gint glia_graph_node_get_opset(const GliaGraph *graph, gint node);
+gint glia_graph_node_get_opset (const GliaGraph *graph, gint node);
 
-guint glia_graph_node_get_n_attrs(const GliaGraph *graph, gint node);
-const char *glia_graph_node_get_attr_name(const GliaGraph *graph, gint node, guint i);
-GliaAttrType glia_graph_node_get_attr_type(const GliaGraph *graph, gint node, const char *name);
-gboolean glia_graph_node_has_attr(const GliaGraph *graph, gint node, const char *name);
-gint64 glia_graph_node_get_attr_int(const GliaGraph *graph, gint node, const char *name,
-                                    gint64 default_value);
-float glia_graph_node_get_attr_float(const GliaGraph *graph, gint node, const char *name,
-                                     float default_value);
+guint glia_graph_node_get_n_attrs (const GliaGraph *graph, gint node);
+const char *glia_graph_node_get_attr_name (const GliaGraph *graph, gint node, guint i);
+GliaAttrType glia_graph_node_get_attr_type (const GliaGraph *graph, gint node, const char *name);
+gboolean glia_graph_node_has_attr (const GliaGraph *graph, gint node, const char *name);
+gint64 glia_graph_node_get_attr_int (const GliaGraph *graph, gint node, const char *name,
+                                     gint64 default_value);
+float glia_graph_node_get_attr_float (const GliaGraph *graph, gint node, const char *name,
+                                      float default_value);
 /* Returns @default_value when absent; @len (may be NULL) receives the length. */
-const char *glia_graph_node_get_attr_string(const GliaGraph *graph, gint node, const char *name,
-                                            const char *default_value, gsize *len);
+const char *glia_graph_node_get_attr_string (const GliaGraph *graph, gint node, const char *name,
+                                             const char *default_value, gsize *len);
 /* Return NULL with *n = 0 when absent. */
-const gint64 *glia_graph_node_get_attr_ints(const GliaGraph *graph, gint node, const char *name,
-                                            guint *n);
-const float *glia_graph_node_get_attr_floats(const GliaGraph *graph, gint node, const char *name,
+const gint64 *glia_graph_node_get_attr_ints (const GliaGraph *graph, gint node, const char *name,
                                              guint *n);
-const char *const *glia_graph_node_get_attr_strings(const GliaGraph *graph, gint node,
-                                                    const char *name, guint *n);
-const GliaConstTensor *glia_graph_node_get_attr_tensor(const GliaGraph *graph, gint node,
-                                                       const char *name);
-GliaGraph *glia_graph_node_get_attr_graph(const GliaGraph *graph, gint node, const char *name);
+const float *glia_graph_node_get_attr_floats (const GliaGraph *graph, gint node, const char *name,
+                                              guint *n);
+const char *const *glia_graph_node_get_attr_strings (const GliaGraph *graph, gint node,
+                                                     const char *name, guint *n);
+const GliaConstTensor *glia_graph_node_get_attr_tensor (const GliaGraph *graph, gint node,
+                                                        const char *name);
+GliaGraph *glia_graph_node_get_attr_graph (const GliaGraph *graph, gint node, const char *name);
 
 G_END_DECLS

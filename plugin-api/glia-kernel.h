@@ -37,53 +37,53 @@ typedef struct
 typedef struct _GliaKernelContext GliaKernelContext;
 
 /* Number of inputs of the node or fused subgraph being run. */
-guint glia_kernel_context_get_n_inputs(GliaKernelContext *ctx);
-guint glia_kernel_context_get_n_outputs(GliaKernelContext *ctx);
+guint glia_kernel_context_get_n_inputs (GliaKernelContext *ctx);
+guint glia_kernel_context_get_n_outputs (GliaKernelContext *ctx);
 /* Input @i, or NULL for an omitted optional input. */
-const GliaTensorView *glia_kernel_context_get_input(GliaKernelContext *ctx, guint i);
+const GliaTensorView *glia_kernel_context_get_input (GliaKernelContext *ctx, guint i);
 /* Allocates output @i (from the memory plan when the shape matches the plan,
  * otherwise from the provider's allocator). Returns NULL and sets @error on
  * failure (resource limit, bad rank). */
-GliaTensorView *glia_kernel_context_allocate_output(GliaKernelContext *ctx, guint i,
-                                                    GliaDataType dtype, guint rank,
-                                                    const gint64 *dims, GError **error);
+GliaTensorView *glia_kernel_context_allocate_output (GliaKernelContext *ctx, guint i,
+                                                     GliaDataType dtype, guint rank,
+                                                     const gint64 *dims, GError **error);
 /* Temporary memory for the duration of this compute call (freed by the host). */
-gpointer glia_kernel_context_get_scratch(GliaKernelContext *ctx, gsize size, GError **error);
+gpointer glia_kernel_context_get_scratch (GliaKernelContext *ctx, gsize size, GError **error);
 /* The device stream of the provider running this kernel (NULL on the CPU). */
-gpointer glia_kernel_context_get_stream(GliaKernelContext *ctx);
+gpointer glia_kernel_context_get_stream (GliaKernelContext *ctx);
 /* Intra-op threads the session allows. */
-guint glia_kernel_context_get_n_threads(GliaKernelContext *ctx);
+guint glia_kernel_context_get_n_threads (GliaKernelContext *ctx);
 /* Graph and node being run (a fused subgraph reports its first node). */
-const GliaGraph *glia_kernel_context_get_graph(GliaKernelContext *ctx);
-gint glia_kernel_context_get_node(GliaKernelContext *ctx);
+const GliaGraph *glia_kernel_context_get_graph (GliaKernelContext *ctx);
+gint glia_kernel_context_get_node (GliaKernelContext *ctx);
 
-typedef void (*GliaParallelFunc)(gsize begin, gsize end, gpointer user_data);
+typedef void (*GliaParallelFunc) (gsize begin, gsize end, gpointer user_data);
 
 /* Calls @func over [0, @n) split in contiguous chunks of at least @grain items,
  * on up to the session's thread count. Returns when all chunks are done. */
-void glia_kernel_context_parallel_for(GliaKernelContext *ctx, gsize n, gsize grain,
-                                      GliaParallelFunc func, gpointer user_data);
+void glia_kernel_context_parallel_for (GliaKernelContext *ctx, gsize n, gsize grain,
+                                       GliaParallelFunc func, gpointer user_data);
 
 /* ---- shape inference --------------------------------------------------- */
 
 typedef struct _GliaShapeContext GliaShapeContext;
 
-guint glia_shape_context_get_n_inputs(GliaShapeContext *ctx);
-guint glia_shape_context_get_n_outputs(GliaShapeContext *ctx);
+guint glia_shape_context_get_n_inputs (GliaShapeContext *ctx);
+guint glia_shape_context_get_n_outputs (GliaShapeContext *ctx);
 /* FALSE for an omitted optional input. */
-gboolean glia_shape_context_has_input(GliaShapeContext *ctx, guint i);
-GliaDataType glia_shape_context_get_input_dtype(GliaShapeContext *ctx, guint i);
+gboolean glia_shape_context_has_input (GliaShapeContext *ctx, guint i);
+GliaDataType glia_shape_context_get_input_dtype (GliaShapeContext *ctx, guint i);
 /* Rank or -1 when unknown. */
-gint glia_shape_context_get_input_rank(GliaShapeContext *ctx, guint i);
+gint glia_shape_context_get_input_rank (GliaShapeContext *ctx, guint i);
 /* Dims (-1 unknown); NULL when the rank is unknown. */
-const gint64 *glia_shape_context_get_input_dims(GliaShapeContext *ctx, guint i);
+const gint64 *glia_shape_context_get_input_dims (GliaShapeContext *ctx, guint i);
 /* The constant value of input @i when it is known at planning time, else NULL. */
-const GliaConstTensor *glia_shape_context_get_input_constant(GliaShapeContext *ctx, guint i);
-const GliaGraph *glia_shape_context_get_graph(GliaShapeContext *ctx);
-gint glia_shape_context_get_node(GliaShapeContext *ctx);
+const GliaConstTensor *glia_shape_context_get_input_constant (GliaShapeContext *ctx, guint i);
+const GliaGraph *glia_shape_context_get_graph (GliaShapeContext *ctx);
+gint glia_shape_context_get_node (GliaShapeContext *ctx);
 /* @rank -1 means unknown rank. */
-void glia_shape_context_set_output(GliaShapeContext *ctx, guint i, GliaDataType dtype, gint rank,
-                                   const gint64 *dims);
+void glia_shape_context_set_output (GliaShapeContext *ctx, guint i, GliaDataType dtype, gint rank,
+                                    const gint64 *dims);
 
 /* ---- operator definitions ---------------------------------------------- */
 
@@ -112,11 +112,11 @@ struct _GliaOpDef
   gint since_version;
   gint until_version;
   guint64 dtypes;
-  gboolean (*supports)(const GliaGraph *graph, gint node);
-  gboolean (*infer_shapes)(GliaShapeContext *ctx, GError **error);
-  gpointer (*create)(const GliaGraph *graph, gint node, GError **error);
-  gboolean (*compute)(gpointer state, GliaKernelContext *ctx, GError **error);
-  void (*destroy)(gpointer state);
+  gboolean (*supports) (const GliaGraph *graph, gint node);
+  gboolean (*infer_shapes) (GliaShapeContext *ctx, GError **error);
+  gpointer (*create) (const GliaGraph *graph, gint node, GError **error);
+  gboolean (*compute) (gpointer state, GliaKernelContext *ctx, GError **error);
+  void (*destroy) (gpointer state);
   /*< private >*/
   gpointer _reserved[6];
 };
@@ -124,16 +124,16 @@ struct _GliaOpDef
 /* A table of op defs with lookup by (domain, name, opset, dtype). */
 typedef struct _GliaOpTable GliaOpTable;
 
-GliaOpTable *glia_op_table_new(void);
-void glia_op_table_free(GliaOpTable *table);
+GliaOpTable *glia_op_table_new (void);
+void glia_op_table_free (GliaOpTable *table);
 /* Adds @def (not copied: it must outlive the table, e.g. static). */
-void glia_op_table_add(GliaOpTable *table, const GliaOpDef *def);
+void glia_op_table_add (GliaOpTable *table, const GliaOpDef *def);
 /* The def that serves @node of @graph, or NULL. */
-const GliaOpDef *glia_op_table_find(const GliaOpTable *table, const GliaGraph *graph, gint node);
+const GliaOpDef *glia_op_table_find (const GliaOpTable *table, const GliaGraph *graph, gint node);
 /* Like glia_op_table_find() but only by name and version. */
-const GliaOpDef *glia_op_table_lookup(const GliaOpTable *table, const char *domain,
-                                      const char *name, gint opset);
-guint glia_op_table_get_size(const GliaOpTable *table);
-const GliaOpDef *glia_op_table_get(const GliaOpTable *table, guint i);
+const GliaOpDef *glia_op_table_lookup (const GliaOpTable *table, const char *domain,
+                                       const char *name, gint opset);
+guint glia_op_table_get_size (const GliaOpTable *table);
+const GliaOpDef *glia_op_table_get (const GliaOpTable *table, guint i);
 
 G_END_DECLS

@@ -33,8 +33,8 @@ struct _GliaLoaderInfo
   const char *name;
   const char *description;
   const char *const *extensions;
-  guint (*probe)(const char *path, const guint8 *head, gsize head_len);
-  GliaGraph *(*load)(const char *path, GError **error);
+  guint (*probe) (const char *path, const guint8 *head, gsize head_len);
+  GliaGraph *(*load) (const char *path, GError **error);
   /*< private >*/
   gpointer _reserved[8];
 };

@@ -37,13 +37,13 @@ struct _GliaModuleInfo
   const char *kind;
   const char *description;
   const char *const *option_keys;
-  gpointer (*create)(GHashTable *options, GError **error);
-  void (*destroy)(gpointer instance);
-  gboolean (*call)(gpointer instance, const char *method, guint n_inputs,
-                   const GliaTensorView *inputs, guint *n_outputs, GliaTensorView **outputs,
-                   GError **error);
-  gboolean (*save)(gpointer instance, const char *path, GError **error);
-  gboolean (*load)(gpointer instance, const char *path, GError **error);
+  gpointer (*create) (GHashTable *options, GError **error);
+  void (*destroy) (gpointer instance);
+  gboolean (*call) (gpointer instance, const char *method, guint n_inputs,
+                    const GliaTensorView *inputs, guint *n_outputs, GliaTensorView **outputs,
+                    GError **error);
+  gboolean (*save) (gpointer instance, const char *path, GError **error);
+  gboolean (*load) (gpointer instance, const char *path, GError **error);
   /*< private >*/
   gpointer _reserved[8];
 };

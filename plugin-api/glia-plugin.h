@@ -34,7 +34,7 @@ G_BEGIN_DECLS
 
 typedef struct _GliaPlugin GliaPlugin;
 
-typedef gboolean (*GliaPluginInitFunc)(GliaPlugin *plugin, GError **error);
+typedef gboolean (*GliaPluginInitFunc) (GliaPlugin *plugin, GError **error);
 
 /**
  * GliaPluginDesc:
@@ -61,7 +61,7 @@ typedef struct
   gpointer _reserved[8];
 } GliaPluginDesc;
 
-typedef const GliaPluginDesc *(*GliaPluginGetDescFunc)(void);
+typedef const GliaPluginDesc *(*GliaPluginGetDescFunc) (void);
 
 /**
  * GLIA_PLUGIN_DEFINE:
@@ -69,8 +69,8 @@ typedef const GliaPluginDesc *(*GliaPluginGetDescFunc)(void);
  * Defines the plugin's descriptor. Use once per plugin, at file scope.
  */
 #define GLIA_PLUGIN_DEFINE(name_, description_, version_, license_, min_host_version_, init_)      \
-  G_MODULE_EXPORT const GliaPluginDesc *glia_plugin_get_desc(void);                                \
-  G_MODULE_EXPORT const GliaPluginDesc *glia_plugin_get_desc(void)                                 \
+  G_MODULE_EXPORT const GliaPluginDesc *glia_plugin_get_desc (void);                               \
+  G_MODULE_EXPORT const GliaPluginDesc *glia_plugin_get_desc (void)                                \
   {                                                                                                \
     static const GliaPluginDesc desc = { GLIA_PLUGIN_ABI_MAJOR,                                    \
                                          GLIA_PLUGIN_ABI_MINOR,                                    \
@@ -87,18 +87,18 @@ typedef const GliaPluginDesc *(*GliaPluginGetDescFunc)(void);
 /* Registration, for init(). The info structs must outlive the plugin (make
  * them static): the host keeps pointers to them. Each returns FALSE with
  * @error set if the feature is malformed or its name is taken. */
-gboolean glia_plugin_register_provider(GliaPlugin *plugin, const GliaProviderInfo *info,
-                                       GError **error);
-gboolean glia_plugin_register_loader(GliaPlugin *plugin, const GliaLoaderInfo *info,
-                                     GError **error);
+gboolean glia_plugin_register_provider (GliaPlugin *plugin, const GliaProviderInfo *info,
+                                        GError **error);
+gboolean glia_plugin_register_loader (GliaPlugin *plugin, const GliaLoaderInfo *info,
+                                      GError **error);
 /* Registers custom operators in @domain: @ops is an array of @n_ops pointers.
  * Nodes of the domain run on the CPU through the ops' compute functions. */
-gboolean glia_plugin_register_op_set(GliaPlugin *plugin, const char *domain,
-                                     const GliaOpDef *const *ops, guint n_ops, GError **error);
-gboolean glia_plugin_register_module(GliaPlugin *plugin, const GliaModuleInfo *info,
-                                     GError **error);
+gboolean glia_plugin_register_op_set (GliaPlugin *plugin, const char *domain,
+                                      const GliaOpDef *const *ops, guint n_ops, GError **error);
+gboolean glia_plugin_register_module (GliaPlugin *plugin, const GliaModuleInfo *info,
+                                      GError **error);
 
 /* The plugin's file, for plugins that ship data next to themselves. */
-const char *glia_plugin_get_path(GliaPlugin *plugin);
+const char *glia_plugin_get_path (GliaPlugin *plugin);
 
 G_END_DECLS

@@ -19,11 +19,11 @@ G_BEGIN_DECLS
 typedef struct _GliaCapability GliaCapability;
 
 /* Claims one node. */
-void glia_capability_add_node(GliaCapability *cap, gint node);
+void glia_capability_add_node (GliaCapability *cap, gint node);
 /* Claims several nodes to be compiled together into one kernel. The host
  * rejects a subgraph that has an unclaimed node on a path between two of its
  * nodes (it could not be scheduled). */
-void glia_capability_add_subgraph(GliaCapability *cap, const gint *nodes, guint n_nodes);
+void glia_capability_add_subgraph (GliaCapability *cap, const gint *nodes, guint n_nodes);
 
 /* Per-session settings handed to create(). */
 typedef struct
@@ -45,8 +45,8 @@ typedef struct
  * it produces that are used outside it or are graph outputs, in node order. */
 typedef struct
 {
-  gboolean (*compute)(gpointer state, GliaKernelContext *ctx, GError **error);
-  void (*destroy)(gpointer state);
+  gboolean (*compute) (gpointer state, GliaKernelContext *ctx, GError **error);
+  void (*destroy) (gpointer state);
   gpointer state;
 } GliaKernel;
 
@@ -90,21 +90,21 @@ struct _GliaProviderInfo
   gint rank;
   const char *const *option_keys;
 
-  gpointer (*create)(const GliaProviderConfig *config, GError **error);
-  void (*destroy)(gpointer instance);
-  gboolean (*get_capability)(gpointer instance, const GliaGraph *graph, GliaCapability *cap,
-                             GError **error);
-  gboolean (*compile)(gpointer instance, const GliaGraph *graph, const gint *nodes, guint n_nodes,
-                      GliaKernel *kernel, GError **error);
+  gpointer (*create) (const GliaProviderConfig *config, GError **error);
+  void (*destroy) (gpointer instance);
+  gboolean (*get_capability) (gpointer instance, const GliaGraph *graph, GliaCapability *cap,
+                              GError **error);
+  gboolean (*compile) (gpointer instance, const GliaGraph *graph, const gint *nodes, guint n_nodes,
+                       GliaKernel *kernel, GError **error);
 
-  gpointer (*alloc)(gpointer instance, gsize size, GError **error);
-  void (*free)(gpointer instance, gpointer ptr);
-  gboolean (*copy)(gpointer instance, gpointer dst, gconstpointer src, gsize size,
-                   GliaCopyKind kind, gpointer stream, GError **error);
-  gpointer (*get_stream)(gpointer instance);
-  gboolean (*synchronize)(gpointer instance, GError **error);
-  const GliaOpDef *(*lookup_op)(gpointer instance, const char *domain, const char *name,
-                                gint opset);
+  gpointer (*alloc) (gpointer instance, gsize size, GError **error);
+  void (*free) (gpointer instance, gpointer ptr);
+  gboolean (*copy) (gpointer instance, gpointer dst, gconstpointer src, gsize size,
+                    GliaCopyKind kind, gpointer stream, GError **error);
+  gpointer (*get_stream) (gpointer instance);
+  gboolean (*synchronize) (gpointer instance, GError **error);
+  const GliaOpDef *(*lookup_op) (gpointer instance, const char *domain, const char *name,
+                                 gint opset);
 
   /*< private >*/
   gpointer _reserved[8];
@@ -113,9 +113,9 @@ struct _GliaProviderInfo
 /* Helpers for providers whose kernels are a GliaOpTable (one kernel per
  * node): claim every node the table serves, and compile a node with its
  * op def. */
-gboolean glia_op_table_get_capability(const GliaOpTable *table, const GliaGraph *graph,
-                                      GliaCapability *cap);
-gboolean glia_op_table_compile(const GliaOpTable *table, const GliaGraph *graph, gint node,
-                               GliaKernel *kernel, GError **error);
+gboolean glia_op_table_get_capability (const GliaOpTable *table, const GliaGraph *graph,
+                                       GliaCapability *cap);
+gboolean glia_op_table_compile (const GliaOpTable *table, const GliaGraph *graph, gint node,
+                                GliaKernel *kernel, GError **error);
 
 G_END_DECLS

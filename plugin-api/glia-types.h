@@ -56,16 +56,16 @@ typedef enum
 #define GLIA_DATA_TYPE_LAST GLIA_DATA_TYPE_BFLOAT16
 
 /* Bit mask of data types, for dtype constraints: GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT). */
-#define GLIA_DTYPE_BIT(t) (G_GUINT64_CONSTANT(1) << (t))
+#define GLIA_DTYPE_BIT(t) (G_GUINT64_CONSTANT (1) << (t))
 #define GLIA_DTYPES_FLOATS                                                                         \
-  (GLIA_DTYPE_BIT(GLIA_DATA_TYPE_FLOAT) | GLIA_DTYPE_BIT(GLIA_DATA_TYPE_DOUBLE)                    \
-   | GLIA_DTYPE_BIT(GLIA_DATA_TYPE_FLOAT16) | GLIA_DTYPE_BIT(GLIA_DATA_TYPE_BFLOAT16))
+  (GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_DOUBLE)                  \
+   | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT16) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_BFLOAT16))
 #define GLIA_DTYPES_INTS                                                                           \
-  (GLIA_DTYPE_BIT(GLIA_DATA_TYPE_INT8) | GLIA_DTYPE_BIT(GLIA_DATA_TYPE_INT16)                      \
-   | GLIA_DTYPE_BIT(GLIA_DATA_TYPE_INT32) | GLIA_DTYPE_BIT(GLIA_DATA_TYPE_INT64)                   \
-   | GLIA_DTYPE_BIT(GLIA_DATA_TYPE_UINT8) | GLIA_DTYPE_BIT(GLIA_DATA_TYPE_UINT16)                  \
-   | GLIA_DTYPE_BIT(GLIA_DATA_TYPE_UINT32) | GLIA_DTYPE_BIT(GLIA_DATA_TYPE_UINT64))
-#define GLIA_DTYPES_ALL G_GUINT64_CONSTANT(0x1fffe)
+  (GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT8) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT16)                    \
+   | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT32) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT64)                 \
+   | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_UINT8) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_UINT16)                \
+   | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_UINT32) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_UINT64))
+#define GLIA_DTYPES_ALL G_GUINT64_CONSTANT (0x1fffe)
 
 /**
  * GliaDeviceType:
@@ -88,8 +88,8 @@ typedef enum
  *
  * Error domain of Glia. Errors in this domain are from the #GliaError enumeration.
  */
-#define GLIA_ERROR (glia_error_quark())
-GQuark glia_error_quark(void);
+#define GLIA_ERROR (glia_error_quark ())
+GQuark glia_error_quark (void);
 
 /**
  * GliaError:
@@ -129,7 +129,7 @@ typedef enum
  * Returns: the size of one element in bytes (`sizeof (char *)` for strings), 0 for
  *   %GLIA_DATA_TYPE_UNDEFINED or an unknown value.
  */
-gsize glia_data_type_get_size(GliaDataType dtype);
+gsize glia_data_type_get_size (GliaDataType dtype);
 
 /**
  * glia_data_type_get_name:
@@ -138,7 +138,7 @@ gsize glia_data_type_get_size(GliaDataType dtype);
  * Returns: (transfer none): a short lower-case name ("float32", "int64", ...), or
  *   "invalid" for a value that is not a data type.
  */
-const char *glia_data_type_get_name(GliaDataType dtype);
+const char *glia_data_type_get_name (GliaDataType dtype);
 
 /**
  * glia_data_type_from_name:
@@ -146,7 +146,7 @@ const char *glia_data_type_get_name(GliaDataType dtype);
  *
  * Returns: the data type, or %GLIA_DATA_TYPE_UNDEFINED if @name is unknown.
  */
-GliaDataType glia_data_type_from_name(const char *name);
+GliaDataType glia_data_type_from_name (const char *name);
 
 /**
  * glia_device_type_get_name:
@@ -154,6 +154,6 @@ GliaDataType glia_data_type_from_name(const char *name);
  *
  * Returns: (transfer none): "cpu", "cuda", "other" or "invalid".
  */
-const char *glia_device_type_get_name(GliaDeviceType device);
+const char *glia_device_type_get_name (GliaDeviceType device);
 
 G_END_DECLS

@@ -21,36 +21,36 @@ typedef enum
 } GliaCliExit;
 
 /* A subcommand: @argv[0] is its name, the rest its arguments. */
-typedef int (*GliaCliCommand)(int argc, char **argv);
+typedef int (*GliaCliCommand) (int argc, char **argv);
 
-int glia_cli_cmd_plugins(int argc, char **argv);
-int glia_cli_cmd_inspect(int argc, char **argv);
-int glia_cli_cmd_run(int argc, char **argv);
-int glia_cli_cmd_bench(int argc, char **argv);
+int glia_cli_cmd_plugins (int argc, char **argv);
+int glia_cli_cmd_inspect (int argc, char **argv);
+int glia_cli_cmd_run (int argc, char **argv);
+int glia_cli_cmd_bench (int argc, char **argv);
 
 /* ---- errors ------------------------------------------------------------ */
 
 /* Prints "glia: <message>" on stderr. */
-void glia_cli_print_error(const char *format, ...) G_GNUC_PRINTF(1, 2);
+void glia_cli_print_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
 /* Prints "glia: <message>" and a hint at `glia <command> --help`; returns
  * GLIA_CLI_EXIT_USAGE. */
-int glia_cli_usage_error(const char *command, const char *format, ...) G_GNUC_PRINTF(2, 3);
+int glia_cli_usage_error (const char *command, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 /* Prints @error as "glia: <message>" and returns GLIA_CLI_EXIT_ERROR. */
-int glia_cli_fail(const GError *error);
+int glia_cli_fail (const GError *error);
 
 /* ---- command-line parsing ---------------------------------------------- */
 
 /* Makes the option context of subcommand @command: its usage line reads
  * "glia <command> [OPTION…] <parameters>". */
-GOptionContext *glia_cli_option_context_new(const char *command, const char *parameters,
-                                            const char *summary);
+GOptionContext *glia_cli_option_context_new (const char *command, const char *parameters,
+                                             const char *summary);
 
 /* Parses @argv (argv[0] being the command name) with @context; on failure
  * prints the usage error and returns FALSE. */
-gboolean glia_cli_option_context_parse(GOptionContext *context, const char *command, int *argc,
-                                       char ***argv);
+gboolean glia_cli_option_context_parse (GOptionContext *context, const char *command, int *argc,
+                                        char ***argv);
 
 /* The options every model subcommand takes. */
 typedef struct
@@ -61,74 +61,75 @@ typedef struct
   char **options; /* --option KEY=VALUE, repeatable */
 } GliaCliSessionArgs;
 
-void glia_cli_session_args_add_entries(GliaCliSessionArgs *args, GOptionContext *context);
-void glia_cli_session_args_clear(GliaCliSessionArgs *args);
+void glia_cli_session_args_add_entries (GliaCliSessionArgs *args, GOptionContext *context);
+void glia_cli_session_args_clear (GliaCliSessionArgs *args);
 
 /* Builds session options from @args; %NULL with @error set (an
  * %GLIA_ERROR_INVALID_ARGUMENT naming the bad argument) if one is malformed. */
-GliaSessionOptions *glia_cli_session_args_build(const GliaCliSessionArgs *args, GError **error);
+GliaSessionOptions *glia_cli_session_args_build (const GliaCliSessionArgs *args, GError **error);
 
 /* The thread count a session made from @args uses. */
-guint glia_cli_session_args_get_threads(const GliaCliSessionArgs *args);
+guint glia_cli_session_args_get_threads (const GliaCliSessionArgs *args);
 
 /* Splits "NAME=VALUE"; FALSE with @error naming @option and the expected
  * @form ("KEY=VALUE") if there is no '=' or the name is empty. */
-gboolean glia_cli_split_assignment(const char *arg, const char *option, const char *form,
-                                   char **name, char **value, GError **error);
+gboolean glia_cli_split_assignment (const char *arg, const char *option, const char *form,
+                                    char **name, char **value, GError **error);
 
 /* ---- models and inputs ------------------------------------------------- */
 
 /* Loads @path with the default registry; the message names the file. */
-GliaModel *glia_cli_load_model(const char *path, GError **error);
+GliaModel *glia_cli_load_model (const char *path, GError **error);
 
 /* Reads the --input NAME=FILE.npy arguments into a new table name → tensor.
  * A NAME that is not an input of @model is an error listing the inputs. */
-GHashTable *glia_cli_read_inputs(GliaModel *model, char **specs, GError **error);
+GHashTable *glia_cli_read_inputs (GliaModel *model, char **specs, GError **error);
 
 /* Fails with an error naming the first input of @model missing from @inputs. */
-gboolean glia_cli_check_inputs_complete(GliaModel *model, GHashTable *inputs, GError **error);
+gboolean glia_cli_check_inputs_complete (GliaModel *model, GHashTable *inputs, GError **error);
 
 /* Checks that every one of @specs (arguments of @option) has the NAME=VALUE
  * @form. */
-gboolean glia_cli_check_assignments(char **specs, const char *option, const char *form,
-                                    GError **error);
+gboolean glia_cli_check_assignments (char **specs, const char *option, const char *form,
+                                     GError **error);
 
 /* Parses --dim SYMBOL=VALUE arguments into a new table symbol →
  * GSIZE_TO_POINTER (value). */
-GHashTable *glia_cli_parse_dims(char **specs, GError **error);
+GHashTable *glia_cli_parse_dims (char **specs, GError **error);
 
 /* Fails with an error naming the first symbol of @dims that no input of
  * @model has, and listing those it has. */
-gboolean glia_cli_check_dims(GliaModel *model, GHashTable *dims, GError **error);
+gboolean glia_cli_check_dims (GliaModel *model, GHashTable *dims, GError **error);
 
 /* Adds to @dims the size of every symbolic dimension that a tensor of
  * @inputs fixes and @dims does not name yet. */
-void glia_cli_bind_dims_from_inputs(GliaModel *model, GHashTable *inputs, GHashTable *dims);
+void glia_cli_bind_dims_from_inputs (GliaModel *model, GHashTable *inputs, GHashTable *dims);
 
 /* Makes a tensor for input @name of @model with deterministic contents
  * (see glia_cli_fill_deterministic()). Unknown dimensions are taken from
  * @dims by symbol, or 1. */
-GliaTensor *glia_cli_make_input(GliaModel *model, const char *name, guint index, GHashTable *dims,
-                                GError **error);
+GliaTensor *glia_cli_make_input (GliaModel *model, const char *name, guint index, GHashTable *dims,
+                                 GError **error);
 
 /* Fills @n_elements of @dtype at @data from a generator seeded with @seed:
  * floats uniform in [-1, 1), integers in [0, 10), booleans alternating. */
-void glia_cli_fill_deterministic(GliaDataType dtype, gpointer data, gsize n_elements, guint32 seed);
+void glia_cli_fill_deterministic (GliaDataType dtype, gpointer data, gsize n_elements,
+                                  guint32 seed);
 
 /* IEEE half and bfloat16 bit patterns of @value (round to nearest even). */
-guint16 glia_cli_float_to_half(float value);
-guint16 glia_cli_float_to_bfloat16(float value);
+guint16 glia_cli_float_to_half (float value);
+guint16 glia_cli_float_to_bfloat16 (float value);
 
 /* ---- outputs ------------------------------------------------------------ */
 
 /* A file name stem for output @name: every character outside [A-Za-z0-9._-]
  * becomes '_'; "", "." and ".." become "_", "_" and "__"; names longer
  * than a file name may be are cut. */
-char *glia_cli_sanitize_file_name(const char *name);
+char *glia_cli_sanitize_file_name (const char *name);
 
 /* ---- statistics --------------------------------------------------------- */
 
 /* Nearest-rank percentile @p (0 < p <= 100) of @n sorted values. */
-double glia_cli_percentile(const double *sorted, guint n, double p);
+double glia_cli_percentile (const double *sorted, guint n, double p);
 
 G_END_DECLS

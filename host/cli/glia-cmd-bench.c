@@ -33,31 +33,31 @@ typedef struct
 /* Run latencies are often a few microseconds, finer than
  * g_get_monotonic_time() resolves, so runs are timed in nanoseconds. */
 static gint64
-now_ns(void)
+now_ns (void)
 {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (gint64)ts.tv_sec * G_GINT64_CONSTANT(1000000000) + ts.tv_nsec;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (gint64)ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
 }
 
 static gint
-compare_doubles(gconstpointer a, gconstpointer b)
+compare_doubles (gconstpointer a, gconstpointer b)
 {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
 }
 
 static Latency
-summarize(double *ms, guint n)
+summarize (double *ms, guint n)
 {
-  qsort(ms, n, sizeof(double), compare_doubles);
+  qsort (ms, n, sizeof (double), compare_doubles);
   double sum = 0;
   for (guint i = 0; i < n; i++)
     sum += ms[i];
   return (Latency){
-    .p50 = glia_cli_percentile(ms, n, 50),
-    .p90 = glia_cli_percentile(ms, n, 90),
-    .p99 = glia_cli_percentile(ms, n, 99),
+    .p50 = glia_cli_percentile (ms, n, 50),
+    .p90 = glia_cli_percentile (ms, n, 90),
+    .p99 = glia_cli_percentile (ms, n, 99),
     .mean = sum / n,
     .min = ms[0],
     .max = ms[n - 1],
@@ -65,10 +65,10 @@ summarize(double *ms, guint n)
 }
 
 static glong
-peak_rss_kb(void)
+peak_rss_kb (void)
 {
   struct rusage usage;
-  if (getrusage(RUSAGE_SELF, &usage) != 0)
+  if (getrusage (RUSAGE_SELF, &usage) != 0)
     return -1;
   return usage.ru_maxrss; /* kilobytes on Linux */
 }
@@ -76,193 +76,193 @@ peak_rss_kb(void)
 /* The given inputs, completed with generated ones. @generated receives the
  * names of those generated. */
 static GHashTable *
-prepare_inputs(GliaModel *model, BenchArgs *args, GHashTable *dims, GHashTable **generated,
-               GError **error)
+prepare_inputs (GliaModel *model, BenchArgs *args, GHashTable *dims, GHashTable **generated,
+                GError **error)
 {
-  if (!glia_cli_check_dims(model, dims, error))
+  if (!glia_cli_check_dims (model, dims, error))
     return NULL;
-  g_autoptr(GHashTable) inputs = glia_cli_read_inputs(model, args->inputs, error);
+  g_autoptr (GHashTable) inputs = glia_cli_read_inputs (model, args->inputs, error);
   if (inputs == NULL)
     return NULL;
-  glia_cli_bind_dims_from_inputs(model, inputs, dims);
+  glia_cli_bind_dims_from_inputs (model, inputs, dims);
 
-  *generated = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  g_auto(GStrv) names = glia_model_get_input_names(model);
+  *generated = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_auto (GStrv) names = glia_model_get_input_names (model);
   for (guint i = 0; names[i] != NULL; i++) {
-    if (g_hash_table_contains(inputs, names[i]))
+    if (g_hash_table_contains (inputs, names[i]))
       continue;
-    GliaTensor *tensor = glia_cli_make_input(model, names[i], i, dims, error);
+    GliaTensor *tensor = glia_cli_make_input (model, names[i], i, dims, error);
     if (tensor == NULL)
       return NULL;
-    g_hash_table_insert(inputs, g_strdup(names[i]), tensor);
-    g_hash_table_add(*generated, g_strdup(names[i]));
+    g_hash_table_insert (inputs, g_strdup (names[i]), tensor);
+    g_hash_table_add (*generated, g_strdup (names[i]));
   }
-  return g_steal_pointer(&inputs);
+  return g_steal_pointer (&inputs);
 }
 
 static char *
-describe_tensor(GliaTensor *tensor)
+describe_tensor (GliaTensor *tensor)
 {
   guint rank = 0;
-  const gint64 *shape = glia_tensor_get_shape(tensor, &rank);
-  GString *s = g_string_new(glia_data_type_get_name(glia_tensor_get_dtype(tensor)));
-  g_string_append_c(s, '[');
+  const gint64 *shape = glia_tensor_get_shape (tensor, &rank);
+  GString *s = g_string_new (glia_data_type_get_name (glia_tensor_get_dtype (tensor)));
+  g_string_append_c (s, '[');
   for (guint i = 0; i < rank; i++)
-    g_string_append_printf(s, "%s%" G_GINT64_FORMAT, i ? "," : "", shape[i]);
-  g_string_append_c(s, ']');
-  return g_string_free(s, FALSE);
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? "," : "", shape[i]);
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
 }
 
 static void
-print_text(GliaModel *model, char **providers, guint threads, GHashTable *inputs,
-           GHashTable *generated, double create_ms, const BenchArgs *args, const Latency *latency,
-           glong rss_kb)
+print_text (GliaModel *model, char **providers, guint threads, GHashTable *inputs,
+            GHashTable *generated, double create_ms, const BenchArgs *args, const Latency *latency,
+            glong rss_kb)
 {
-  g_autofree char *provider_list = g_strjoinv(", ", providers);
-  g_auto(GStrv) names = glia_model_get_input_names(model);
-  printf("model:            %s\n", glia_model_get_path(model));
-  printf("providers:        %s\n", provider_list);
-  printf("threads:          %u\n", threads);
+  g_autofree char *provider_list = g_strjoinv (", ", providers);
+  g_auto (GStrv) names = glia_model_get_input_names (model);
+  printf ("model:            %s\n", glia_model_get_path (model));
+  printf ("providers:        %s\n", provider_list);
+  printf ("threads:          %u\n", threads);
   for (guint i = 0; names[i] != NULL; i++) {
-    g_autofree char *description = describe_tensor(g_hash_table_lookup(inputs, names[i]));
-    printf("%-18s%s %s%s\n", i == 0 ? "inputs:" : "", names[i], description,
-           g_hash_table_contains(generated, names[i]) ? " (generated)" : "");
+    g_autofree char *description = describe_tensor (g_hash_table_lookup (inputs, names[i]));
+    printf ("%-18s%s %s%s\n", i == 0 ? "inputs:" : "", names[i], description,
+            g_hash_table_contains (generated, names[i]) ? " (generated)" : "");
   }
-  printf("session creation: %.3f ms\n", create_ms);
-  printf("runs:             %d (after %d warmup)\n", args->runs, args->warmup);
-  printf("latency (ms):     p50 %.4f  p90 %.4f  p99 %.4f  mean %.4f  min %.4f  max %.4f\n",
-         latency->p50, latency->p90, latency->p99, latency->mean, latency->min, latency->max);
-  printf("peak RSS:         %ld kB\n", rss_kb);
+  printf ("session creation: %.3f ms\n", create_ms);
+  printf ("runs:             %d (after %d warmup)\n", args->runs, args->warmup);
+  printf ("latency (ms):     p50 %.4f  p90 %.4f  p99 %.4f  mean %.4f  min %.4f  max %.4f\n",
+          latency->p50, latency->p90, latency->p99, latency->mean, latency->min, latency->max);
+  printf ("peak RSS:         %ld kB\n", rss_kb);
 }
 
 static void
-add_double(JsonBuilder *b, const char *name, double value)
+add_double (JsonBuilder *b, const char *name, double value)
 {
-  json_builder_set_member_name(b, name);
-  json_builder_add_double_value(b, value);
+  json_builder_set_member_name (b, name);
+  json_builder_add_double_value (b, value);
 }
 
 static void
-add_int(JsonBuilder *b, const char *name, gint64 value)
+add_int (JsonBuilder *b, const char *name, gint64 value)
 {
-  json_builder_set_member_name(b, name);
-  json_builder_add_int_value(b, value);
+  json_builder_set_member_name (b, name);
+  json_builder_add_int_value (b, value);
 }
 
 static void
-print_json(GliaModel *model, char **providers, guint threads, GHashTable *inputs,
-           GHashTable *generated, double create_ms, const BenchArgs *args, const Latency *latency,
-           glong rss_kb)
+print_json (GliaModel *model, char **providers, guint threads, GHashTable *inputs,
+            GHashTable *generated, double create_ms, const BenchArgs *args, const Latency *latency,
+            glong rss_kb)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "model");
-  json_builder_add_string_value(b, glia_model_get_path(model));
-  json_builder_set_member_name(b, "providers");
-  json_builder_begin_array(b);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "model");
+  json_builder_add_string_value (b, glia_model_get_path (model));
+  json_builder_set_member_name (b, "providers");
+  json_builder_begin_array (b);
   for (guint i = 0; providers[i] != NULL; i++)
-    json_builder_add_string_value(b, providers[i]);
-  json_builder_end_array(b);
-  add_int(b, "threads", threads);
-  add_int(b, "runs", args->runs);
-  add_int(b, "warmup", args->warmup);
-  add_double(b, "session_create_ms", create_ms);
-  add_double(b, "p50_ms", latency->p50);
-  add_double(b, "p90_ms", latency->p90);
-  add_double(b, "p99_ms", latency->p99);
-  add_double(b, "mean_ms", latency->mean);
-  add_double(b, "min_ms", latency->min);
-  add_double(b, "max_ms", latency->max);
-  add_int(b, "peak_rss_kb", rss_kb);
+    json_builder_add_string_value (b, providers[i]);
+  json_builder_end_array (b);
+  add_int (b, "threads", threads);
+  add_int (b, "runs", args->runs);
+  add_int (b, "warmup", args->warmup);
+  add_double (b, "session_create_ms", create_ms);
+  add_double (b, "p50_ms", latency->p50);
+  add_double (b, "p90_ms", latency->p90);
+  add_double (b, "p99_ms", latency->p99);
+  add_double (b, "mean_ms", latency->mean);
+  add_double (b, "min_ms", latency->min);
+  add_double (b, "max_ms", latency->max);
+  add_int (b, "peak_rss_kb", rss_kb);
 
-  json_builder_set_member_name(b, "inputs");
-  json_builder_begin_array(b);
-  g_auto(GStrv) names = glia_model_get_input_names(model);
+  json_builder_set_member_name (b, "inputs");
+  json_builder_begin_array (b);
+  g_auto (GStrv) names = glia_model_get_input_names (model);
   for (guint i = 0; names[i] != NULL; i++) {
-    GliaTensor *tensor = g_hash_table_lookup(inputs, names[i]);
+    GliaTensor *tensor = g_hash_table_lookup (inputs, names[i]);
     guint rank = 0;
-    const gint64 *shape = glia_tensor_get_shape(tensor, &rank);
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "name");
-    json_builder_add_string_value(b, names[i]);
-    json_builder_set_member_name(b, "dtype");
-    json_builder_add_string_value(b, glia_data_type_get_name(glia_tensor_get_dtype(tensor)));
-    json_builder_set_member_name(b, "shape");
-    json_builder_begin_array(b);
+    const gint64 *shape = glia_tensor_get_shape (tensor, &rank);
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "name");
+    json_builder_add_string_value (b, names[i]);
+    json_builder_set_member_name (b, "dtype");
+    json_builder_add_string_value (b, glia_data_type_get_name (glia_tensor_get_dtype (tensor)));
+    json_builder_set_member_name (b, "shape");
+    json_builder_begin_array (b);
     for (guint k = 0; k < rank; k++)
-      json_builder_add_int_value(b, shape[k]);
-    json_builder_end_array(b);
-    json_builder_set_member_name(b, "generated");
-    json_builder_add_boolean_value(b, g_hash_table_contains(generated, names[i]));
-    json_builder_end_object(b);
+      json_builder_add_int_value (b, shape[k]);
+    json_builder_end_array (b);
+    json_builder_set_member_name (b, "generated");
+    json_builder_add_boolean_value (b, g_hash_table_contains (generated, names[i]));
+    json_builder_end_object (b);
   }
-  json_builder_end_array(b);
-  json_builder_end_object(b);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
 
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
-  g_autoptr(JsonGenerator) generator = json_generator_new();
-  json_generator_set_pretty(generator, TRUE);
-  json_generator_set_root(generator, root);
-  g_autofree char *text = json_generator_to_data(generator, NULL);
-  printf("%s\n", text);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_root (generator, root);
+  g_autofree char *text = json_generator_to_data (generator, NULL);
+  printf ("%s\n", text);
 }
 
 static int
-bench(const char *model_path, BenchArgs *args)
+bench (const char *model_path, BenchArgs *args)
 {
   if (args->runs < 1)
-    return glia_cli_usage_error("bench", "--runs %d: must be 1 or more", args->runs);
+    return glia_cli_usage_error ("bench", "--runs %d: must be 1 or more", args->runs);
   if (args->warmup < 0)
-    return glia_cli_usage_error("bench", "--warmup %d: must be 0 or more", args->warmup);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GliaSessionOptions) options = glia_cli_session_args_build(&args->session, &error);
-  g_autoptr(GHashTable) dims = options ? glia_cli_parse_dims(args->dims, &error) : NULL;
+    return glia_cli_usage_error ("bench", "--warmup %d: must be 0 or more", args->warmup);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GliaSessionOptions) options = glia_cli_session_args_build (&args->session, &error);
+  g_autoptr (GHashTable) dims = options ? glia_cli_parse_dims (args->dims, &error) : NULL;
   if (options == NULL || dims == NULL
-      || !glia_cli_check_assignments(args->inputs, "--input", "NAME=FILE.npy", &error))
-    return glia_cli_usage_error("bench", "%s", error->message);
+      || !glia_cli_check_assignments (args->inputs, "--input", "NAME=FILE.npy", &error))
+    return glia_cli_usage_error ("bench", "%s", error->message);
 
-  g_autoptr(GliaModel) model = glia_cli_load_model(model_path, &error);
+  g_autoptr (GliaModel) model = glia_cli_load_model (model_path, &error);
   if (model == NULL)
-    return glia_cli_fail(error);
-  g_autoptr(GHashTable) generated = NULL;
-  g_autoptr(GHashTable) inputs = prepare_inputs(model, args, dims, &generated, &error);
+    return glia_cli_fail (error);
+  g_autoptr (GHashTable) generated = NULL;
+  g_autoptr (GHashTable) inputs = prepare_inputs (model, args, dims, &generated, &error);
   if (inputs == NULL)
-    return glia_cli_fail(error);
+    return glia_cli_fail (error);
 
-  gint64 start = g_get_monotonic_time();
-  g_autoptr(GliaSession) session = glia_session_new(model, options, &error);
-  double create_ms = (g_get_monotonic_time() - start) / 1000.0;
+  gint64 start = g_get_monotonic_time ();
+  g_autoptr (GliaSession) session = glia_session_new (model, options, &error);
+  double create_ms = (g_get_monotonic_time () - start) / 1000.0;
   if (session == NULL)
-    return glia_cli_fail(error);
+    return glia_cli_fail (error);
 
   for (gint i = 0; i < args->warmup; i++) {
-    g_autoptr(GHashTable) outputs = glia_session_run(session, inputs, &error);
+    g_autoptr (GHashTable) outputs = glia_session_run (session, inputs, &error);
     if (outputs == NULL)
-      return glia_cli_fail(error);
+      return glia_cli_fail (error);
   }
-  g_autofree double *ms = g_new(double, args->runs);
+  g_autofree double *ms = g_new (double, args->runs);
   for (gint i = 0; i < args->runs; i++) {
-    gint64 t0 = now_ns();
-    GHashTable *outputs = glia_session_run(session, inputs, &error);
-    ms[i] = (now_ns() - t0) / 1e6;
+    gint64 t0 = now_ns ();
+    GHashTable *outputs = glia_session_run (session, inputs, &error);
+    ms[i] = (now_ns () - t0) / 1e6;
     if (outputs == NULL)
-      return glia_cli_fail(error);
-    g_hash_table_unref(outputs);
+      return glia_cli_fail (error);
+    g_hash_table_unref (outputs);
   }
-  Latency latency = summarize(ms, args->runs);
-  glong rss_kb = peak_rss_kb();
-  g_auto(GStrv) providers = glia_session_get_providers(session);
-  guint threads = glia_cli_session_args_get_threads(&args->session);
+  Latency latency = summarize (ms, args->runs);
+  glong rss_kb = peak_rss_kb ();
+  g_auto (GStrv) providers = glia_session_get_providers (session);
+  guint threads = glia_cli_session_args_get_threads (&args->session);
 
   if (args->json)
-    print_json(model, providers, threads, inputs, generated, create_ms, args, &latency, rss_kb);
+    print_json (model, providers, threads, inputs, generated, create_ms, args, &latency, rss_kb);
   else
-    print_text(model, providers, threads, inputs, generated, create_ms, args, &latency, rss_kb);
+    print_text (model, providers, threads, inputs, generated, create_ms, args, &latency, rss_kb);
   return GLIA_CLI_EXIT_OK;
 }
 
 int
-glia_cli_cmd_bench(int argc, char **argv)
+glia_cli_cmd_bench (int argc, char **argv)
 {
   BenchArgs args = { .runs = 50, .warmup = 5 };
   const GOptionEntry entries[] = {
@@ -276,7 +276,7 @@ glia_cli_cmd_bench(int argc, char **argv)
       "Size of the symbolic dimension SYMBOL in generated inputs (default: 1)", "SYMBOL=VALUE" },
     G_OPTION_ENTRY_NULL,
   };
-  g_autoptr(GOptionContext) context = glia_cli_option_context_new(
+  g_autoptr (GOptionContext) context = glia_cli_option_context_new (
       "bench", "MODEL",
       "Measures how long creating a session for MODEL takes, then runs it --warmup times\n"
       "untimed and --runs times timed, and prints the p50, p90 and p99 latencies\n"
@@ -287,20 +287,20 @@ glia_cli_cmd_bench(int argc, char **argv)
       "uniform in [-1, 1), integers in [0, 10), booleans alternating. A symbolic\n"
       "dimension takes its size from --dim, else from a given input with the same\n"
       "symbol, else 1.");
-  g_option_context_add_main_entries(context, entries, NULL);
-  glia_cli_session_args_add_entries(&args.session, context);
+  g_option_context_add_main_entries (context, entries, NULL);
+  glia_cli_session_args_add_entries (&args.session, context);
 
   int status;
-  if (!glia_cli_option_context_parse(context, "bench", &argc, &argv))
+  if (!glia_cli_option_context_parse (context, "bench", &argc, &argv))
     status = GLIA_CLI_EXIT_USAGE;
   else if (argc < 2)
-    status = glia_cli_usage_error("bench", "no MODEL given");
+    status = glia_cli_usage_error ("bench", "no MODEL given");
   else if (argc > 2)
-    status = glia_cli_usage_error("bench", "unexpected argument '%s'", argv[2]);
+    status = glia_cli_usage_error ("bench", "unexpected argument '%s'", argv[2]);
   else
-    status = bench(argv[1], &args);
-  glia_cli_session_args_clear(&args.session);
-  g_strfreev(args.inputs);
-  g_strfreev(args.dims);
+    status = bench (argv[1], &args);
+  glia_cli_session_args_clear (&args.session);
+  g_strfreev (args.inputs);
+  g_strfreev (args.dims);
   return status;
 }

@@ -22,78 +22,78 @@ typedef struct
 /* A file name in @dir for output @name that no other output of this run
  * took; @taken holds the lower-cased names already given out. */
 static char *
-output_path(const char *dir, const char *name, GHashTable *taken)
+output_path (const char *dir, const char *name, GHashTable *taken)
 {
-  g_autofree char *stem = glia_cli_sanitize_file_name(name);
-  g_autofree char *file = g_strconcat(stem, ".npy", NULL);
-  char *key = g_ascii_strdown(file, -1);
-  for (guint k = 1; g_hash_table_contains(taken, key); k++) {
-    g_free(file);
-    g_free(key);
-    file = g_strdup_printf("%s_%u.npy", stem, k);
-    key = g_ascii_strdown(file, -1);
+  g_autofree char *stem = glia_cli_sanitize_file_name (name);
+  g_autofree char *file = g_strconcat (stem, ".npy", NULL);
+  char *key = g_ascii_strdown (file, -1);
+  for (guint k = 1; g_hash_table_contains (taken, key); k++) {
+    g_free (file);
+    g_free (key);
+    file = g_strdup_printf ("%s_%u.npy", stem, k);
+    key = g_ascii_strdown (file, -1);
   }
-  g_hash_table_add(taken, key);
-  return g_build_filename(dir, file, NULL);
+  g_hash_table_add (taken, key);
+  return g_build_filename (dir, file, NULL);
 }
 
 static int
-run_model(const char *model_path, RunArgs *args)
+run_model (const char *model_path, RunArgs *args)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GliaSessionOptions) options = glia_cli_session_args_build(&args->session, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GliaSessionOptions) options = glia_cli_session_args_build (&args->session, &error);
   if (options == NULL
-      || !glia_cli_check_assignments(args->inputs, "--input", "NAME=FILE.npy", &error))
-    return glia_cli_usage_error("run", "%s", error->message);
+      || !glia_cli_check_assignments (args->inputs, "--input", "NAME=FILE.npy", &error))
+    return glia_cli_usage_error ("run", "%s", error->message);
 
-  g_autoptr(GliaModel) model = glia_cli_load_model(model_path, &error);
+  g_autoptr (GliaModel) model = glia_cli_load_model (model_path, &error);
   if (model == NULL)
-    return glia_cli_fail(error);
-  g_autoptr(GHashTable) inputs = glia_cli_read_inputs(model, args->inputs, &error);
-  if (inputs == NULL || !glia_cli_check_inputs_complete(model, inputs, &error))
-    return glia_cli_fail(error);
+    return glia_cli_fail (error);
+  g_autoptr (GHashTable) inputs = glia_cli_read_inputs (model, args->inputs, &error);
+  if (inputs == NULL || !glia_cli_check_inputs_complete (model, inputs, &error))
+    return glia_cli_fail (error);
 
-  if (args->output_dir != NULL && g_mkdir_with_parents(args->output_dir, 0777) != 0) {
+  if (args->output_dir != NULL && g_mkdir_with_parents (args->output_dir, 0777) != 0) {
     int saved = errno;
-    g_autofree char *display = g_filename_display_name(args->output_dir);
-    glia_cli_print_error("cannot create output directory '%s': %s", display, g_strerror(saved));
+    g_autofree char *display = g_filename_display_name (args->output_dir);
+    glia_cli_print_error ("cannot create output directory '%s': %s", display, g_strerror (saved));
     return GLIA_CLI_EXIT_ERROR;
   }
 
-  g_autoptr(GliaSession) session = glia_session_new(model, options, &error);
+  g_autoptr (GliaSession) session = glia_session_new (model, options, &error);
   if (session == NULL)
-    return glia_cli_fail(error);
-  g_autoptr(GHashTable) outputs = glia_session_run(session, inputs, &error);
+    return glia_cli_fail (error);
+  g_autoptr (GHashTable) outputs = glia_session_run (session, inputs, &error);
   if (outputs == NULL)
-    return glia_cli_fail(error);
+    return glia_cli_fail (error);
 
-  g_auto(GStrv) names = glia_model_get_output_names(model);
-  g_autoptr(GHashTable) taken = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr(GPtrArray) written = g_ptr_array_new_with_free_func(g_free);
+  g_auto (GStrv) names = glia_model_get_output_names (model);
+  g_autoptr (GHashTable) taken = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GPtrArray) written = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; names[i] != NULL; i++) {
-    GliaTensor *tensor = g_hash_table_lookup(outputs, names[i]);
+    GliaTensor *tensor = g_hash_table_lookup (outputs, names[i]);
     if (tensor == NULL) {
-      glia_cli_print_error("the run did not produce output '%s'", names[i]);
+      glia_cli_print_error ("the run did not produce output '%s'", names[i]);
       return GLIA_CLI_EXIT_ERROR;
     }
-    g_autofree char *summary = glia_tensor_to_string(tensor, 8);
-    printf("%s: %s\n", names[i], summary);
+    g_autofree char *summary = glia_tensor_to_string (tensor, 8);
+    printf ("%s: %s\n", names[i], summary);
     if (args->output_dir == NULL)
       continue;
-    g_autofree char *path = output_path(args->output_dir, names[i], taken);
-    if (!glia_tensor_save_npy(tensor, path, &error)) {
-      g_prefix_error(&error, "output '%s': ", names[i]);
-      return glia_cli_fail(error);
+    g_autofree char *path = output_path (args->output_dir, names[i], taken);
+    if (!glia_tensor_save_npy (tensor, path, &error)) {
+      g_prefix_error (&error, "output '%s': ", names[i]);
+      return glia_cli_fail (error);
     }
-    g_ptr_array_add(written, g_filename_display_name(path));
+    g_ptr_array_add (written, g_filename_display_name (path));
   }
   for (guint i = 0; i < written->len; i++)
-    printf("wrote %s\n", (const char *)g_ptr_array_index(written, i));
+    printf ("wrote %s\n", (const char *)g_ptr_array_index (written, i));
   return GLIA_CLI_EXIT_OK;
 }
 
 int
-glia_cli_cmd_run(int argc, char **argv)
+glia_cli_cmd_run (int argc, char **argv)
 {
   RunArgs args = { { 0 } };
   const GOptionEntry entries[] = {
@@ -103,7 +103,7 @@ glia_cli_cmd_run(int argc, char **argv)
       "Write each output to DIR/<output name>.npy (DIR is created if needed)", "DIR" },
     G_OPTION_ENTRY_NULL,
   };
-  g_autoptr(GOptionContext) context = glia_cli_option_context_new(
+  g_autoptr (GOptionContext) context = glia_cli_option_context_new (
       "run", "MODEL",
       "Runs MODEL once on inputs read from .npy files and prints, for each output, its\n"
       "type, shape and first values. With --output-dir, also writes each output as\n"
@@ -112,20 +112,20 @@ glia_cli_cmd_run(int argc, char **argv)
       "\n"
       "Example:\n"
       "  glia run models/digits/digits.onnx --input pixels=heldout_pixels.npy -o out/");
-  g_option_context_add_main_entries(context, entries, NULL);
-  glia_cli_session_args_add_entries(&args.session, context);
+  g_option_context_add_main_entries (context, entries, NULL);
+  glia_cli_session_args_add_entries (&args.session, context);
 
   int status;
-  if (!glia_cli_option_context_parse(context, "run", &argc, &argv))
+  if (!glia_cli_option_context_parse (context, "run", &argc, &argv))
     status = GLIA_CLI_EXIT_USAGE;
   else if (argc < 2)
-    status = glia_cli_usage_error("run", "no MODEL given");
+    status = glia_cli_usage_error ("run", "no MODEL given");
   else if (argc > 2)
-    status = glia_cli_usage_error("run", "unexpected argument '%s'", argv[2]);
+    status = glia_cli_usage_error ("run", "unexpected argument '%s'", argv[2]);
   else
-    status = run_model(argv[1], &args);
-  glia_cli_session_args_clear(&args.session);
-  g_strfreev(args.inputs);
-  g_free(args.output_dir);
+    status = run_model (argv[1], &args);
+  glia_cli_session_args_clear (&args.session);
+  g_strfreev (args.inputs);
+  g_free (args.output_dir);
   return status;
 }

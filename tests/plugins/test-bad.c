@@ -5,19 +5,19 @@
 #include <glia-plugin.h>
 
 #ifdef TEST_BAD_NO_DESC
-G_MODULE_EXPORT int glia_test_not_a_plugin(void);
+G_MODULE_EXPORT int glia_test_not_a_plugin (void);
 G_MODULE_EXPORT int
-glia_test_not_a_plugin(void)
+glia_test_not_a_plugin (void)
 {
   return 42;
 }
 #else
 
 static gboolean
-plugin_init(GliaPlugin *plugin, GError **error)
+plugin_init (GliaPlugin *plugin, GError **error)
 {
 #ifdef TEST_BAD_INIT
-  g_set_error(error, GLIA_ERROR, GLIA_ERROR_DEVICE, "deliberate failure: no such hardware");
+  g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE, "deliberate failure: no such hardware");
   return FALSE;
 #else
   return TRUE;
@@ -25,9 +25,9 @@ plugin_init(GliaPlugin *plugin, GError **error)
 }
 
 #if defined(TEST_BAD_ABI_MAJOR) || defined(TEST_BAD_ABI_MINOR)
-G_MODULE_EXPORT const GliaPluginDesc *glia_plugin_get_desc(void);
+G_MODULE_EXPORT const GliaPluginDesc *glia_plugin_get_desc (void);
 G_MODULE_EXPORT const GliaPluginDesc *
-glia_plugin_get_desc(void)
+glia_plugin_get_desc (void)
 {
   static const GliaPluginDesc desc = {
 #ifdef TEST_BAD_ABI_MAJOR
@@ -48,9 +48,9 @@ glia_plugin_get_desc(void)
   return &desc;
 }
 #elif defined(TEST_BAD_MIN_HOST)
-GLIA_PLUGIN_DEFINE(TEST_BAD_NAME, "needs a future host", "1.0", "LGPL-2.1-or-later", "99.0.0",
-                   plugin_init)
+GLIA_PLUGIN_DEFINE (TEST_BAD_NAME, "needs a future host", "1.0", "LGPL-2.1-or-later", "99.0.0",
+                    plugin_init)
 #else
-GLIA_PLUGIN_DEFINE(TEST_BAD_NAME, "init fails", "1.0", "LGPL-2.1-or-later", "0.1.0", plugin_init)
+GLIA_PLUGIN_DEFINE (TEST_BAD_NAME, "init fails", "1.0", "LGPL-2.1-or-later", "0.1.0", plugin_init)
 #endif
 #endif

@@ -3,20 +3,20 @@
 #include <glia-plugin.h>
 
 static gboolean
-twice_infer(GliaShapeContext *ctx, GError **error)
+twice_infer (GliaShapeContext *ctx, GError **error)
 {
-  glia_shape_context_set_output(ctx, 0, glia_shape_context_get_input_dtype(ctx, 0),
-                                glia_shape_context_get_input_rank(ctx, 0),
-                                glia_shape_context_get_input_dims(ctx, 0));
+  glia_shape_context_set_output (ctx, 0, glia_shape_context_get_input_dtype (ctx, 0),
+                                 glia_shape_context_get_input_rank (ctx, 0),
+                                 glia_shape_context_get_input_dims (ctx, 0));
   return TRUE;
 }
 
 static gboolean
-twice_compute(gpointer state, GliaKernelContext *ctx, GError **error)
+twice_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 {
-  const GliaTensorView *x = glia_kernel_context_get_input(ctx, 0);
+  const GliaTensorView *x = glia_kernel_context_get_input (ctx, 0);
   GliaTensorView *y
-      = glia_kernel_context_allocate_output(ctx, 0, x->dtype, x->rank, x->dims, error);
+      = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, x->dims, error);
   if (y == NULL)
     return FALSE;
   for (gsize i = 0; i < x->n_elements; i++)
@@ -28,12 +28,12 @@ twice_compute(gpointer state, GliaKernelContext *ctx, GError **error)
 }
 
 static const GliaOpDef twice = {
-  .struct_size = sizeof(GliaOpDef),
+  .struct_size = sizeof (GliaOpDef),
   .domain = "com.glia.test",
   .name = "Twice",
   .since_version = 1,
   .until_version = G_MAXINT,
-  .dtypes = GLIA_DTYPE_BIT(GLIA_DATA_TYPE_FLOAT) | GLIA_DTYPE_BIT(GLIA_DATA_TYPE_INT64),
+  .dtypes = GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT64),
   .infer_shapes = twice_infer,
   .compute = twice_compute,
 };
@@ -41,10 +41,10 @@ static const GliaOpDef twice = {
 static const GliaOpDef *const ops[] = { &twice };
 
 static gboolean
-plugin_init(GliaPlugin *plugin, GError **error)
+plugin_init (GliaPlugin *plugin, GError **error)
 {
-  return glia_plugin_register_op_set(plugin, "com.glia.test", ops, G_N_ELEMENTS(ops), error);
+  return glia_plugin_register_op_set (plugin, "com.glia.test", ops, G_N_ELEMENTS (ops), error);
 }
 
-GLIA_PLUGIN_DEFINE("test-custom-ops", "Custom operator com.glia.test.Twice", "1.0",
-                   "LGPL-2.1-or-later", "0.1.0", plugin_init)
+GLIA_PLUGIN_DEFINE ("test-custom-ops", "Custom operator com.glia.test.Twice", "1.0",
+                    "LGPL-2.1-or-later", "0.1.0", plugin_init)
