@@ -601,6 +601,43 @@ check_inputs (GliaSession *self, GHashTable *inputs, GliaTensor **by_input, GErr
 
 /* ---- running ------------------------------------------------------------- */
 
+/* An input given in device memory is brought to the host through a session
+ * provider on that device; the normal copy steps take it from there. (A
+ * zero-copy path for inputs consumed on their own device belongs with the
+ * CUDA provider.) */
+static gboolean
+stage_device_input (GliaSession *self, Frame *f, gint slot, GliaTensor *t, GError **error)
+{
+  GliaTensorView dev;
+  glia_tensor_fill_view (t, &dev);
+  Provider *p = NULL;
+  for (guint i = 0; i < self->providers->len && p == NULL; i++)
+    if (provider_at (self, i)->info && provider_at (self, i)->device == dev.device)
+      p = provider_at (self, i);
+  const char *name = glia_graph_value_get_name (self->graph, slot_at (self, slot)->value);
+  if (p == NULL) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "input '%s' is in %s memory, but no provider of this session runs there", name,
+                 glia_device_type_get_name (dev.device));
+    return FALSE;
+  }
+  GliaTensorView *hv
+      = allocate_slot (self, f, slot, OWNER_HOST, dev.dtype, dev.rank, dev.dims, error);
+  if (hv == NULL)
+    return FALSE;
+  GError *local = NULL;
+  gpointer stream = p->info->get_stream ? p->info->get_stream (p->instance) : NULL;
+  if (!p->info->copy (p->instance, hv->data, dev.data, dev.n_bytes, GLIA_COPY_DEVICE_TO_HOST,
+                      stream, &local)
+      || (p->info->synchronize && !p->info->synchronize (p->instance, &local))) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE, "reading input '%s' from %s failed: %s",
+                 name, p->name, local ? local->message : "no reason given");
+    g_clear_error (&local);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 run_copy (GliaSession *self, Frame *f, Step *step, GError **error)
 {
@@ -745,14 +782,18 @@ _glia_session_execute (GliaSession *self, GHashTable *inputs, GError **error)
       f->have[i] = 1;
     }
   }
-  for (guint i = 0; i < n_in; i++)
+  gboolean ok = TRUE;
+  for (guint i = 0; i < n_in && ok; i++)
     if (by_input[i]) {
       gint slot = self->input_slot[i];
-      glia_tensor_fill_view (by_input[i], &f->views[slot]);
-      f->have[slot] = 1;
+      if (glia_tensor_get_device (by_input[i]) != GLIA_DEVICE_TYPE_CPU)
+        ok = stage_device_input (self, f, slot, by_input[i], error);
+      else {
+        glia_tensor_fill_view (by_input[i], &f->views[slot]);
+        f->have[slot] = 1;
+      }
     }
 
-  gboolean ok = TRUE;
   for (guint k = 0; k < self->steps->len && ok; k++) {
     Step *step = &g_array_index (self->steps, Step, k);
     ok = step->kind == STEP_COPY ? run_copy (self, f, step, error)

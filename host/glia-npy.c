@@ -743,6 +743,12 @@ glia_tensor_to_npy (GliaTensor *self, GError **error)
   g_return_val_if_fail (GLIA_IS_TENSOR (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if (glia_tensor_get_device (self) != GLIA_DEVICE_TYPE_CPU) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "tensor is in %s memory; copy it to the host before saving it as npy",
+                 glia_device_type_get_name (glia_tensor_get_device (self)));
+    return NULL;
+  }
   GliaDataType dtype = glia_tensor_get_dtype (self);
   guint rank = 0;
   const gint64 *shape = glia_tensor_get_shape (self, &rank);

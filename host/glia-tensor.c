@@ -17,8 +17,15 @@ struct _GliaTensor
   guint rank;
   gint64 shape[GLIA_MAX_RANK];
   gsize n_elements;
-  GBytes *data;
+  GBytes *data;   /* host tensors */
   char **strings; /* string tensors: pointers into data, NULL-terminated */
+  /* device tensors: memory owned through free_func */
+  GliaDeviceType device;
+  gint device_id;
+  gpointer device_data;
+  gsize device_size;
+  GDestroyNotify device_free;
+  gpointer device_free_data;
 };
 
 G_DEFINE_FINAL_TYPE (GliaTensor, glia_tensor, G_TYPE_OBJECT)
@@ -29,6 +36,8 @@ glia_tensor_finalize (GObject *object)
   GliaTensor *self = GLIA_TENSOR (object);
   g_clear_pointer (&self->data, g_bytes_unref);
   g_free (self->strings);
+  if (self->device_free)
+    self->device_free (self->device_free_data);
   G_OBJECT_CLASS (glia_tensor_parent_class)->finalize (object);
 }
 
@@ -222,6 +231,81 @@ glia_tensor_new_from_strings (const gint64 *shape, guint rank, const char *const
   return glia_tensor_new (GLIA_DATA_TYPE_STRING, shape, rank, bytes, error);
 }
 
+/**
+ * glia_tensor_new_for_device: (skip)
+ * @dtype: element type (not string)
+ * @shape: (array length=rank): dimensions
+ * @rank: number of dimensions
+ * @device: where @data lives (not %GLIA_DEVICE_TYPE_CPU)
+ * @device_id: device ordinal
+ * @data: device memory holding the elements, row-major
+ * @size: bytes at @data
+ * @free_func: (nullable): called with @free_data when the tensor is finalized
+ * @free_data: data for @free_func
+ * @error: return location for a #GError
+ *
+ * Wraps device memory, for feeding a session input that already lives on a
+ * device. The host reads it through the data-transfer hook of a session
+ * provider on that device.
+ *
+ * Returns: (transfer full): a new tensor, or %NULL if the arguments disagree
+ */
+GliaTensor *
+glia_tensor_new_for_device (GliaDataType dtype, const gint64 *shape, guint rank,
+                            GliaDeviceType device, gint device_id, gpointer data, gsize size,
+                            GDestroyNotify free_func, gpointer free_data, GError **error)
+{
+  gsize n, nbytes = 0;
+  if (dtype == GLIA_DATA_TYPE_STRING || device == GLIA_DEVICE_TYPE_CPU
+      || (guint)device > GLIA_DEVICE_TYPE_OTHER) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "device tensors hold numbers on a device other than the CPU");
+    return NULL;
+  }
+  if (!check_shape (dtype, shape, rank, &n, &nbytes, error))
+    return NULL;
+  if (size != nbytes) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "device buffer has %" G_GSIZE_FORMAT " bytes; the tensor needs %" G_GSIZE_FORMAT,
+                 size, nbytes);
+    return NULL;
+  }
+  GliaTensor *self = tensor_alloc (dtype, shape, rank, n);
+  self->device = device;
+  self->device_id = device_id;
+  self->device_data = data;
+  self->device_size = size;
+  self->device_free = free_func;
+  self->device_free_data = free_data;
+  return self;
+}
+
+/**
+ * glia_tensor_get_device:
+ * @self: a #GliaTensor
+ *
+ * Returns: where the tensor's elements live
+ */
+GliaDeviceType
+glia_tensor_get_device (GliaTensor *self)
+{
+  g_return_val_if_fail (GLIA_IS_TENSOR (self), GLIA_DEVICE_TYPE_CPU);
+  return self->device;
+}
+
+/**
+ * glia_tensor_get_device_id:
+ * @self: a #GliaTensor
+ *
+ * Returns: the device ordinal (0 for host tensors)
+ */
+gint
+glia_tensor_get_device_id (GliaTensor *self)
+{
+  g_return_val_if_fail (GLIA_IS_TENSOR (self), 0);
+  return self->device_id;
+}
+
 GliaTensor *
 glia_tensor_new_take (GliaDataType dtype, const gint64 *shape, guint rank, gpointer data,
                       gsize size)
@@ -257,8 +341,11 @@ glia_tensor_fill_view (GliaTensor *self, GliaTensorView *view)
   view->rank = self->rank;
   memcpy (view->dims, self->shape, sizeof self->shape);
   view->n_elements = self->n_elements;
-  view->device = GLIA_DEVICE_TYPE_CPU;
-  if (self->dtype == GLIA_DATA_TYPE_STRING) {
+  view->device = self->device;
+  if (self->device != GLIA_DEVICE_TYPE_CPU) {
+    view->data = self->device_data;
+    view->n_bytes = self->device_size;
+  } else if (self->dtype == GLIA_DATA_TYPE_STRING) {
     view->data = self->strings;
     view->n_bytes = self->n_elements * sizeof (char *);
   } else
@@ -338,13 +425,14 @@ glia_tensor_get_n_elements (GliaTensor *self)
  * glia_tensor_get_data:
  * @self: a #GliaTensor
  *
- * Returns: (transfer full): the elements (row-major, little-endian)
+ * Returns: (transfer full) (nullable): the elements (row-major,
+ *   little-endian), or %NULL for a tensor in device memory
  */
 GBytes *
 glia_tensor_get_data (GliaTensor *self)
 {
   g_return_val_if_fail (GLIA_IS_TENSOR (self), NULL);
-  return g_bytes_ref (self->data);
+  return self->data ? g_bytes_ref (self->data) : NULL;
 }
 
 /**
@@ -352,12 +440,18 @@ glia_tensor_get_data (GliaTensor *self)
  * @self: a #GliaTensor
  * @size: (out) (optional): bytes of data
  *
- * Returns: the elements, valid as long as @self
+ * Returns: (nullable): the elements, valid as long as @self; %NULL for a
+ *   tensor in device memory
  */
 gconstpointer
 glia_tensor_peek_data (GliaTensor *self, gsize *size)
 {
   g_return_val_if_fail (GLIA_IS_TENSOR (self), NULL);
+  if (self->data == NULL) {
+    if (size)
+      *size = 0;
+    return NULL;
+  }
   return g_bytes_get_data (self->data, size);
 }
 
@@ -434,7 +528,13 @@ glia_tensor_to_string (GliaTensor *self, guint max_elements)
   g_string_append_c (s, '[');
   for (guint i = 0; i < self->rank; i++)
     g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? "," : "", self->shape[i]);
-  g_string_append (s, "] {");
+  g_string_append (s, "]");
+  if (self->data == NULL) {
+    g_string_append_printf (s, " on %s:%d", glia_device_type_get_name (self->device),
+                            self->device_id);
+    return g_string_free (s, FALSE);
+  }
+  g_string_append (s, " {");
   const guint8 *p = g_bytes_get_data (self->data, NULL);
   gsize n = MIN (self->n_elements, max_elements);
   for (gsize i = 0; i < n; i++) {
@@ -472,5 +572,7 @@ glia_tensor_equal (GliaTensor *a, GliaTensor *b)
   if (a->dtype != b->dtype || a->rank != b->rank
       || memcmp (a->shape, b->shape, a->rank * sizeof (gint64)) != 0)
     return FALSE;
+  if (a->data == NULL || b->data == NULL)
+    return a->device_data == b->device_data && a->device == b->device;
   return g_bytes_equal (a->data, b->data);
 }

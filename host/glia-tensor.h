@@ -17,6 +17,10 @@ GliaTensor *glia_tensor_new_zeros (GliaDataType dtype, const gint64 *shape, guin
 GliaTensor *glia_tensor_new_from_strings (const gint64 *shape, guint rank,
                                           const char *const *strings, gsize n_strings,
                                           GError **error);
+GliaTensor *glia_tensor_new_for_device (GliaDataType dtype, const gint64 *shape, guint rank,
+                                        GliaDeviceType device, gint device_id, gpointer data,
+                                        gsize size, GDestroyNotify free_func, gpointer free_data,
+                                        GError **error);
 GliaTensor *glia_tensor_new_from_npy (GBytes *npy, GError **error);
 GliaTensor *glia_tensor_new_from_npy_file (const char *path, GError **error);
 
@@ -25,6 +29,8 @@ guint glia_tensor_get_rank (GliaTensor *self);
 const gint64 *glia_tensor_get_shape (GliaTensor *self, guint *rank);
 gint64 glia_tensor_get_dim (GliaTensor *self, guint axis);
 gsize glia_tensor_get_n_elements (GliaTensor *self);
+GliaDeviceType glia_tensor_get_device (GliaTensor *self);
+gint glia_tensor_get_device_id (GliaTensor *self);
 GBytes *glia_tensor_get_data (GliaTensor *self);
 gconstpointer glia_tensor_peek_data (GliaTensor *self, gsize *size);
 char **glia_tensor_get_strings (GliaTensor *self);

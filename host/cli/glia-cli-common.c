@@ -143,12 +143,6 @@ glia_cli_session_args_get_threads (const GliaCliSessionArgs *args)
   return args->threads > 0 ? (guint)args->threads : g_get_num_processors ();
 }
 
-GliaModel *
-glia_cli_load_model (const char *path, GError **error)
-{
-  return glia_model_new_from_file (path, error);
-}
-
 static gboolean
 model_has_input (GliaModel *model, const char *name)
 {

@@ -78,9 +78,6 @@ gboolean glia_cli_split_assignment (const char *arg, const char *option, const c
 
 /* ---- models and inputs ------------------------------------------------- */
 
-/* Loads @path with the default registry; the message names the file. */
-GliaModel *glia_cli_load_model (const char *path, GError **error);
-
 /* Reads the --input NAME=FILE.npy arguments into a new table name → tensor.
  * A NAME that is not an input of @model is an error listing the inputs. */
 GHashTable *glia_cli_read_inputs (GliaModel *model, char **specs, GError **error);

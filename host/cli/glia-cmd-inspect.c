@@ -126,9 +126,9 @@ or_dash (const char *s)
 static void
 print_values (GliaModel *model, char **names)
 {
-  guint width = 0;
+  gsize width = 0;
   for (guint i = 0; names[i] != NULL; i++)
-    width = MAX (width, g_utf8_strlen (names[i], -1));
+    width = MAX (width, strlen (names[i]));
   for (guint i = 0; names[i] != NULL; i++) {
     g_autofree char *description = glia_model_describe_value (model, names[i]);
     printf ("  %-*s  %s\n", (int)width, names[i], description ? description : "?");
@@ -387,7 +387,7 @@ inspect (const char *path, GliaCliSessionArgs *session_args, gboolean json)
   if (options == NULL)
     return glia_cli_usage_error ("inspect", "%s", error->message);
 
-  g_autoptr (GliaModel) model = glia_cli_load_model (path, &error);
+  g_autoptr (GliaModel) model = glia_model_new_from_file (path, &error);
   if (model == NULL)
     return glia_cli_fail (error);
   if (!json)

@@ -456,6 +456,53 @@ test_concurrent_runs (void)
   g_assert_cmpuint (glia_session_get_n_plans (s), ==, 1);
 }
 
+/* An input handed over in (fake) device memory is read through the provider
+ * of that device. */
+static void
+test_device_input (void)
+{
+  g_autoptr (GliaModel) model = chain_model (N, FALSE);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GliaTensor) x = ramp (N, 0.5f);
+  gsize size;
+  const guint8 *host = glia_tensor_peek_data (x, &size);
+  guint8 *dev = g_malloc (size);
+  for (gsize i = 0; i < size; i++)
+    dev[i] = host[i] ^ 0x5A; /* testa's device encoding */
+  gint64 dims[] = { N };
+  GliaTensor *xd = glia_tensor_new_for_device (
+      GLIA_DATA_TYPE_FLOAT, dims, 1, GLIA_DEVICE_TYPE_OTHER, 0, dev, size, g_free, dev, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (glia_tensor_get_device (xd), ==, GLIA_DEVICE_TYPE_OTHER);
+  g_assert_null (glia_tensor_peek_data (xd, NULL));
+  g_autoptr (GHashTable) in = inputs1 ("x", xd);
+
+  for (int order = 0; order < 2; order++) {
+    const char *const *prefs = order == 0 ? (const char *[]){ "testa", "testb", NULL }
+                                          : (const char *[]){ "testb", "testa", NULL };
+    g_autoptr (GliaSession) s = make_session (model, prefs, FALSE, &error);
+    g_assert_no_error (error);
+    for (int rep = 0; rep < 2; rep++) {
+      g_autoptr (GHashTable) out = glia_session_run (s, in, &error);
+      g_assert_no_error (error);
+      check_chain_output (out, x, FALSE);
+    }
+  }
+
+  /* no provider on that device: a clear error */
+  g_autoptr (GliaModel) relu = chain_model (N, FALSE);
+  g_autoptr (GliaSession) cpu_only
+      = make_session (relu, (const char *[]){ "testb", "testa", NULL }, FALSE, &error);
+  g_assert_no_error (error);
+  g_autoptr (GliaTensor) wrong = glia_tensor_new_for_device (
+      GLIA_DATA_TYPE_FLOAT, dims, 1, GLIA_DEVICE_TYPE_CUDA, 0, dev, size, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (GHashTable) in2 = inputs1 ("x", g_object_ref (wrong));
+  g_assert_null (glia_session_run (cpu_only, in2, &error));
+  g_assert_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "cuda memory"));
+}
+
 static void
 async_done (GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -584,6 +631,7 @@ main (int argc, char **argv)
   g_test_add_func ("/session/memory-limit", test_memory_limit);
   g_test_add_func ("/session/concurrent-runs", test_concurrent_runs);
   g_test_add_func ("/session/run-async", test_run_async);
+  g_test_add_func ("/session/device-input", test_device_input);
   g_test_add_func ("/session/invalid-graphs", test_invalid_graphs);
   g_test_add_func ("/session/corrupt-model-file", test_corrupt_model_file);
   int ret = g_test_run ();
