@@ -73,6 +73,10 @@ glia_model_new_from_file_full (const char *path, GliaRegistry *registry, GError 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (GLIA_IS_REGISTRY (registry), NULL);
 
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_IO, "'%s' is a directory, not a model file", path);
+    return NULL;
+  }
   FILE *f = fopen (path, "rb");
   if (f == NULL) {
     int err = errno;
@@ -178,6 +182,12 @@ glia_model_get_loader_name (GliaModel *self)
 {
   g_return_val_if_fail (GLIA_IS_MODEL (self), NULL);
   return self->loader;
+}
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b, gpointer data)
+{
+  return g_strcmp0 (*(char *const *)a, *(char *const *)b);
 }
 
 /* Graph inputs that the caller must feed: initializers listed as inputs
@@ -331,4 +341,66 @@ glia_model_get_graph (GliaModel *self)
 {
   g_return_val_if_fail (GLIA_IS_MODEL (self), NULL);
   return self->graph;
+}
+
+/**
+ * glia_model_get_metadata_keys:
+ * @self: a #GliaModel
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the metadata keys, sorted
+ */
+char **
+glia_model_get_metadata_keys (GliaModel *self)
+{
+  g_return_val_if_fail (GLIA_IS_MODEL (self), NULL);
+  char **keys = glia_graph_get_metadata_keys (self->graph);
+  g_qsort_with_data (keys, g_strv_length (keys), sizeof (char *), compare_strings, NULL);
+  return keys;
+}
+
+/**
+ * glia_model_get_opset_domains:
+ * @self: a #GliaModel
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the operator domains the
+ *   model imports, sorted ("" is the default ONNX domain)
+ */
+char **
+glia_model_get_opset_domains (GliaModel *self)
+{
+  g_return_val_if_fail (GLIA_IS_MODEL (self), NULL);
+  char **domains = glia_graph_get_opset_domains (self->graph);
+  g_qsort_with_data (domains, g_strv_length (domains), sizeof (char *), compare_strings, NULL);
+  return domains;
+}
+
+/**
+ * glia_model_get_opset_version:
+ * @self: a #GliaModel
+ * @domain: an operator domain, "" for the default ONNX domain
+ *
+ * Returns: the imported opset version of @domain, 0 if not imported
+ */
+gint
+glia_model_get_opset_version (GliaModel *self, const char *domain)
+{
+  g_return_val_if_fail (GLIA_IS_MODEL (self), 0);
+  return glia_graph_get_opset (self->graph, domain);
+}
+
+/**
+ * glia_model_get_value_dim_param:
+ * @self: a #GliaModel
+ * @name: a value name
+ * @axis: a dimension index
+ *
+ * Returns: (transfer none) (nullable): the symbolic name of dimension @axis
+ *   ("N", "batch"), or %NULL when it is fixed or unnamed
+ */
+const char *
+glia_model_get_value_dim_param (GliaModel *self, const char *name, guint axis)
+{
+  g_return_val_if_fail (GLIA_IS_MODEL (self), NULL);
+  gint v = glia_graph_lookup_value (self->graph, name);
+  return v < 0 ? NULL : glia_graph_value_get_dim_param (self->graph, v, axis);
 }

@@ -23,6 +23,10 @@ GliaDataType glia_model_get_value_dtype (GliaModel *self, const char *name);
 gint64 *glia_model_get_value_shape (GliaModel *self, const char *name, gint *rank);
 char *glia_model_describe_value (GliaModel *self, const char *name);
 const char *glia_model_get_metadata (GliaModel *self, const char *key);
+char **glia_model_get_metadata_keys (GliaModel *self);
+char **glia_model_get_opset_domains (GliaModel *self);
+gint glia_model_get_opset_version (GliaModel *self, const char *domain);
+const char *glia_model_get_value_dim_param (GliaModel *self, const char *name, guint axis);
 const GliaGraph *glia_model_get_graph (GliaModel *self);
 
 G_END_DECLS

@@ -193,7 +193,8 @@ glia_plugin_info_get_license (GliaPluginInfo *self)
  * glia_plugin_info_get_abi_major:
  * @self: a #GliaPluginInfo
  *
- * Returns: the plugin ABI major the plugin was built for (0 if unknown)
+ * Returns: the plugin ABI major the plugin was built for; 0 when the plugin
+ *   was rejected before its descriptor could be read
  */
 guint
 glia_plugin_info_get_abi_major (GliaPluginInfo *self)
@@ -206,7 +207,8 @@ glia_plugin_info_get_abi_major (GliaPluginInfo *self)
  * glia_plugin_info_get_abi_minor:
  * @self: a #GliaPluginInfo
  *
- * Returns: the plugin ABI minor the plugin was built for
+ * Returns: the plugin ABI minor the plugin was built for (see
+ *   glia_plugin_info_get_abi_major() for rejected plugins)
  */
 guint
 glia_plugin_info_get_abi_minor (GliaPluginInfo *self)

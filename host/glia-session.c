@@ -1045,13 +1045,41 @@ glia_session_get_node_name (GliaSession *self, guint node)
  * @self: a #GliaSession
  * @node: a node index
  *
- * Returns: (transfer none) (nullable): the node's operator, "domain:Op" outside ai.onnx
+ * Returns: (transfer none) (nullable): the node's operator type ("Conv")
  */
 const char *
 glia_session_get_node_op_type (GliaSession *self, guint node)
 {
   g_return_val_if_fail (GLIA_IS_SESSION (self), NULL);
   return glia_graph_node_get_op_type (self->graph, node);
+}
+
+/**
+ * glia_session_get_node_domain:
+ * @self: a #GliaSession
+ * @node: a node index
+ *
+ * Returns: (transfer none) (nullable): the node's operator domain, "" for ai.onnx
+ */
+const char *
+glia_session_get_node_domain (GliaSession *self, guint node)
+{
+  g_return_val_if_fail (GLIA_IS_SESSION (self), NULL);
+  return glia_graph_node_get_domain (self->graph, node);
+}
+
+/**
+ * glia_session_get_threads:
+ * @self: a #GliaSession
+ *
+ * Returns: the intra-op thread count the session uses (resolved from the
+ *   options; 0 there means one per CPU)
+ */
+guint
+glia_session_get_threads (GliaSession *self)
+{
+  g_return_val_if_fail (GLIA_IS_SESSION (self), 0);
+  return self->n_threads;
 }
 
 /**

@@ -23,6 +23,8 @@ GliaModel *glia_session_get_model (GliaSession *self);
 guint glia_session_get_n_nodes (GliaSession *self);
 const char *glia_session_get_node_name (GliaSession *self, guint node);
 const char *glia_session_get_node_op_type (GliaSession *self, guint node);
+const char *glia_session_get_node_domain (GliaSession *self, guint node);
+guint glia_session_get_threads (GliaSession *self);
 const char *glia_session_get_node_provider (GliaSession *self, guint node);
 guint glia_session_get_n_copies (GliaSession *self);
 char **glia_session_get_providers (GliaSession *self);

@@ -1,0 +1,1209 @@
+/* cpu-elementwise.c: unary, binary and ternary elementwise operators.
+ *
+ * Unary ops share one state (the op kind and its attributes) and one loop per
+ * element type, with the op switch hoisted out of the loop. Binary ops
+ * broadcast numpy-style through CpuBroadcast: the output is walked in rows
+ * whose inputs advance by 0 or 1, and a row function per (op, type) has
+ * specialised loops for each of the four stride combinations so the common
+ * cases vectorise. Max/Min fold their inputs pairwise into the output; Where
+ * moves bytes by element size. Cast converts through a double (when a float
+ * type is involved) or a 64-bit integer, a block at a time.
+ */
+#define G_LOG_DOMAIN "Glia-CPU"
+
+#include "cpu-private.h"
+
+#include <float.h>
+#include <string.h>
+#include <tgmath.h>
+
+#define DTYPE_F32    GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT)
+#define DTYPE_F64    GLIA_DTYPE_BIT (GLIA_DATA_TYPE_DOUBLE)
+#define DTYPE_I32    GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT32)
+#define DTYPE_I64    GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT64)
+#define DTYPE_BOOL   GLIA_DTYPE_BIT (GLIA_DATA_TYPE_BOOL)
+#define DTYPES_FLOAT (DTYPE_F32 | DTYPE_F64)
+#define DTYPES_NUM   (DTYPE_F32 | DTYPE_F64 | DTYPE_I32 | DTYPE_I64)
+#define DTYPES_BYTES (GLIA_DTYPES_ALL & ~GLIA_DTYPE_BIT (GLIA_DATA_TYPE_STRING))
+
+static gboolean
+dtype_in (GliaDataType dtype, guint64 mask)
+{
+  return dtype > 0 && dtype <= GLIA_DATA_TYPE_LAST && (mask & GLIA_DTYPE_BIT (dtype)) != 0;
+}
+
+static gboolean
+check_dtype (GliaKernelContext *ctx, const GliaTensorView *v, guint64 mask, GError **error)
+{
+  if (dtype_in (v->dtype, mask))
+    return TRUE;
+  cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "element type %s is not supported",
+                    glia_data_type_get_name (v->dtype));
+  return FALSE;
+}
+
+/* ======================================================================== */
+/* Unary                                                                     */
+/* ======================================================================== */
+
+typedef enum
+{
+  UN_RELU,
+  UN_SIGMOID,
+  UN_TANH,
+  UN_EXP,
+  UN_LOG,
+  UN_SQRT,
+  UN_NEG,
+  UN_ABS,
+  UN_RECIPROCAL,
+  UN_FLOOR,
+  UN_CEIL,
+  UN_ERF,
+  UN_LEAKY_RELU,
+  UN_ELU,
+  UN_CLIP,
+} UnaryKind;
+
+static const struct
+{
+  const char *name;
+  UnaryKind kind;
+  guint64 dtypes;
+} unary_kinds[] = {
+  { "Relu", UN_RELU, DTYPES_NUM },
+  { "Sigmoid", UN_SIGMOID, DTYPES_FLOAT },
+  { "Tanh", UN_TANH, DTYPES_FLOAT },
+  { "Exp", UN_EXP, DTYPES_FLOAT },
+  { "Log", UN_LOG, DTYPES_FLOAT },
+  { "Sqrt", UN_SQRT, DTYPES_FLOAT },
+  { "Neg", UN_NEG, DTYPES_NUM },
+  { "Abs", UN_ABS, DTYPES_NUM },
+  { "Reciprocal", UN_RECIPROCAL, DTYPES_FLOAT },
+  { "Floor", UN_FLOOR, DTYPES_FLOAT },
+  { "Ceil", UN_CEIL, DTYPES_FLOAT },
+  { "Erf", UN_ERF, DTYPES_FLOAT },
+  { "LeakyRelu", UN_LEAKY_RELU, DTYPES_FLOAT },
+  { "Elu", UN_ELU, DTYPES_FLOAT },
+  { "Clip", UN_CLIP, DTYPES_NUM },
+};
+
+typedef struct
+{
+  UnaryKind kind;
+  guint64 dtypes;
+  double alpha;
+  /* Clip before opset 11: bounds from attributes. */
+  gboolean clip_attrs;
+  double clip_min;
+  double clip_max;
+} UnaryState;
+
+static gpointer
+unary_create (const GliaGraph *graph, gint node, GError **error)
+{
+  const char *op = glia_graph_node_get_op_type (graph, node);
+  UnaryState *s = g_new0 (UnaryState, 1);
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (unary_kinds); i++)
+    if (g_str_equal (op, unary_kinds[i].name))
+      break;
+  g_assert (i < G_N_ELEMENTS (unary_kinds));
+  s->kind = unary_kinds[i].kind;
+  s->dtypes = unary_kinds[i].dtypes;
+
+  switch (s->kind) {
+  case UN_LEAKY_RELU:
+    s->alpha = glia_graph_node_get_attr_float (graph, node, "alpha", 0.01f);
+    break;
+  case UN_ELU:
+    s->alpha = glia_graph_node_get_attr_float (graph, node, "alpha", 1.0f);
+    break;
+  case UN_CLIP:
+    if (glia_graph_node_get_opset (graph, node) < 11) {
+      s->clip_attrs = TRUE;
+      s->clip_min = glia_graph_node_get_attr_float (graph, node, "min", -FLT_MAX);
+      s->clip_max = glia_graph_node_get_attr_float (graph, node, "max", FLT_MAX);
+      if (isnan (s->clip_min) || isnan (s->clip_max)) {
+        cpu_node_error (error, graph, node, "attributes 'min' and 'max' must not be NaN");
+        g_free (s);
+        return NULL;
+      }
+    }
+    break;
+  default:
+    break;
+  }
+  return s;
+}
+
+typedef struct
+{
+  const UnaryState *s;
+  gconstpointer x;
+  gpointer y;
+  GliaDataType dtype;
+  /* Clip bounds in the element type's domain. */
+  double lo, hi;
+  gint64 ilo, ihi;
+} UnaryJob;
+
+#define UNARY_LOOP(T, EXPR)                                                                        \
+  for (gsize i = begin; i < end; i++) {                                                            \
+    T v = x[i];                                                                                    \
+    y[i] = (EXPR);                                                                                 \
+  }                                                                                                \
+  break
+
+/* tgmath.h picks the float or double function from T. */
+#define DEFINE_UNARY_FLOAT(NAME, T)                                                                \
+  static void NAME (const UnaryJob *job, gsize begin, gsize end)                                   \
+  {                                                                                                \
+    const T *x = job->x;                                                                           \
+    T *y = job->y;                                                                                 \
+    const T alpha = (T)job->s->alpha, lo = (T)job->lo, hi = (T)job->hi;                            \
+    const T one = 1, zero = 0;                                                                     \
+    switch (job->s->kind) {                                                                        \
+    case UN_RELU:                                                                                  \
+      UNARY_LOOP (T, v > zero ? v : zero);                                                         \
+    case UN_SIGMOID:                                                                               \
+      /* written so that exp never overflows */                                                    \
+      UNARY_LOOP (T, v >= zero ? one / (one + exp (-v)) : exp (v) / (one + exp (v)));              \
+    case UN_TANH:                                                                                  \
+      UNARY_LOOP (T, tanh (v));                                                                    \
+    case UN_EXP:                                                                                   \
+      UNARY_LOOP (T, exp (v));                                                                     \
+    case UN_LOG:                                                                                   \
+      UNARY_LOOP (T, log (v));                                                                     \
+    case UN_SQRT:                                                                                  \
+      UNARY_LOOP (T, sqrt (v));                                                                    \
+    case UN_NEG:                                                                                   \
+      UNARY_LOOP (T, -v);                                                                          \
+    case UN_ABS:                                                                                   \
+      UNARY_LOOP (T, fabs (v));                                                                    \
+    case UN_RECIPROCAL:                                                                            \
+      UNARY_LOOP (T, one / v);                                                                     \
+    case UN_FLOOR:                                                                                 \
+      UNARY_LOOP (T, floor (v));                                                                   \
+    case UN_CEIL:                                                                                  \
+      UNARY_LOOP (T, ceil (v));                                                                    \
+    case UN_ERF:                                                                                   \
+      UNARY_LOOP (T, erf (v));                                                                     \
+    case UN_LEAKY_RELU:                                                                            \
+      UNARY_LOOP (T, v >= zero ? v : alpha * v);                                                   \
+    case UN_ELU:                                                                                   \
+      UNARY_LOOP (T, v >= zero ? v : alpha * (exp (v) - one));                                     \
+    case UN_CLIP:                                                                                  \
+      UNARY_LOOP (T, v < lo ? lo : (v > hi ? hi : v));                                             \
+    }                                                                                              \
+  }
+
+DEFINE_UNARY_FLOAT (unary_f32, float)
+DEFINE_UNARY_FLOAT (unary_f64, double)
+
+/* Integer kinds: Relu, Neg, Abs, Clip. Negation wraps like two's complement
+ * (-INT_MIN is INT_MIN) instead of overflowing. */
+#define DEFINE_UNARY_INT(NAME, T, UT)                                                              \
+  static void NAME (const UnaryJob *job, gsize begin, gsize end)                                   \
+  {                                                                                                \
+    const T *x = job->x;                                                                           \
+    T *y = job->y;                                                                                 \
+    const T lo = (T)job->ilo, hi = (T)job->ihi;                                                    \
+    switch (job->s->kind) {                                                                        \
+    case UN_RELU:                                                                                  \
+      UNARY_LOOP (T, v > 0 ? v : 0);                                                               \
+    case UN_NEG:                                                                                   \
+      UNARY_LOOP (T, (T)(0 - (UT)v));                                                              \
+    case UN_ABS:                                                                                   \
+      UNARY_LOOP (T, v < 0 ? (T)(0 - (UT)v) : v);                                                  \
+    case UN_CLIP:                                                                                  \
+      UNARY_LOOP (T, v < lo ? lo : (v > hi ? hi : v));                                             \
+    default:                                                                                       \
+      g_assert_not_reached ();                                                                     \
+    }                                                                                              \
+  }
+
+DEFINE_UNARY_INT (unary_i32, gint32, guint32)
+DEFINE_UNARY_INT (unary_i64, gint64, guint64)
+
+static void
+unary_chunk (gsize begin, gsize end, gpointer user_data)
+{
+  const UnaryJob *job = user_data;
+  switch (job->dtype) {
+  case GLIA_DATA_TYPE_FLOAT:
+    unary_f32 (job, begin, end);
+    break;
+  case GLIA_DATA_TYPE_DOUBLE:
+    unary_f64 (job, begin, end);
+    break;
+  case GLIA_DATA_TYPE_INT32:
+    unary_i32 (job, begin, end);
+    break;
+  case GLIA_DATA_TYPE_INT64:
+    unary_i64 (job, begin, end);
+    break;
+  default:
+    g_assert_not_reached ();
+  }
+}
+
+/* Reads an optional scalar Clip bound (input @i) into @d / @l. */
+static gboolean
+read_clip_bound (GliaKernelContext *ctx, guint i, GliaDataType dtype, double *d, gint64 *l,
+                 GError **error)
+{
+  const GliaTensorView *v
+      = i < glia_kernel_context_get_n_inputs (ctx) ? glia_kernel_context_get_input (ctx, i) : NULL;
+  if (v == NULL)
+    return TRUE;
+  if (v->dtype != dtype || v->n_elements != 1) {
+    g_autofree char *dims = cpu_dims_to_string (v->rank, v->dims);
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "input %u (%s) must be a %s scalar, got %s %s", i, i == 1 ? "min" : "max",
+                      glia_data_type_get_name (dtype), glia_data_type_get_name (v->dtype), dims);
+    return FALSE;
+  }
+  switch (dtype) {
+  case GLIA_DATA_TYPE_FLOAT:
+    *d = *(const float *)v->data;
+    break;
+  case GLIA_DATA_TYPE_DOUBLE:
+    *d = *(const double *)v->data;
+    break;
+  case GLIA_DATA_TYPE_INT32:
+    *l = *(const gint32 *)v->data;
+    break;
+  case GLIA_DATA_TYPE_INT64:
+    *l = *(const gint64 *)v->data;
+    break;
+  default:
+    break;
+  }
+  return TRUE;
+}
+
+static gboolean
+unary_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const UnaryState *s = state;
+  const GliaTensorView *x = cpu_require_input (ctx, 0, error);
+  if (x == NULL || !check_dtype (ctx, x, s->dtypes, error))
+    return FALSE;
+
+  UnaryJob job = { s, x->data, NULL, x->dtype, -INFINITY, INFINITY, G_MININT64, G_MAXINT64 };
+  if (x->dtype == GLIA_DATA_TYPE_INT32) {
+    job.ilo = G_MININT32;
+    job.ihi = G_MAXINT32;
+  }
+  if (s->kind == UN_CLIP) {
+    if (s->clip_attrs) {
+      job.lo = s->clip_min;
+      job.hi = s->clip_max;
+      job.ilo = (gint64)CLAMP (s->clip_min, (double)G_MININT64, (double)G_MAXINT64);
+      job.ihi = (gint64)CLAMP (s->clip_max, (double)G_MININT64, (double)G_MAXINT64);
+    } else if (!read_clip_bound (ctx, 1, x->dtype, &job.lo, &job.ilo, error)
+               || !read_clip_bound (ctx, 2, x->dtype, &job.hi, &job.ihi, error))
+      return FALSE;
+  }
+
+  GliaTensorView *y
+      = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, x->dims, error);
+  if (y == NULL)
+    return FALSE;
+  job.y = y->data;
+  glia_kernel_context_parallel_for (ctx, x->n_elements, CPU_GRAIN / 4, unary_chunk, &job);
+  return TRUE;
+}
+
+/* ---- Identity ----------------------------------------------------------- */
+
+static gboolean
+identity_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const GliaTensorView *x = cpu_require_input (ctx, 0, error);
+  if (x == NULL || !check_dtype (ctx, x, DTYPES_BYTES, error))
+    return FALSE;
+  GliaTensorView *y
+      = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, x->dims, error);
+  if (y == NULL)
+    return FALSE;
+  if (x->n_bytes)
+    memcpy (y->data, x->data, x->n_bytes);
+  return TRUE;
+}
+
+/* ======================================================================== */
+/* Cast                                                                      */
+/* ======================================================================== */
+
+#define DTYPES_CAST (GLIA_DTYPES_FLOATS | GLIA_DTYPES_INTS | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_BOOL))
+
+typedef struct
+{
+  GliaDataType to;
+} CastState;
+
+static gpointer
+cast_create (const GliaGraph *graph, gint node, GError **error)
+{
+  if (glia_graph_node_get_attr_type (graph, node, "to") != GLIA_ATTR_INT) {
+    cpu_node_error (error, graph, node, "attribute 'to' (an element type) is required");
+    return NULL;
+  }
+  gint64 to = glia_graph_node_get_attr_int (graph, node, "to", 0);
+  if (to <= 0 || to > GLIA_DATA_TYPE_LAST || !dtype_in ((GliaDataType)to, DTYPES_CAST)) {
+    cpu_node_error (error, graph, node,
+                    "attribute 'to' = %" G_GINT64_FORMAT
+                    " is not a numeric or boolean element type this provider can cast to",
+                    to);
+    return NULL;
+  }
+  CastState *s = g_new0 (CastState, 1);
+  s->to = (GliaDataType)to;
+  return s;
+}
+
+static gboolean
+cast_infer_shapes (GliaShapeContext *ctx, GError **error)
+{
+  const GliaGraph *graph = glia_shape_context_get_graph (ctx);
+  gint node = glia_shape_context_get_node (ctx);
+  GliaDataType to = (GliaDataType)glia_graph_node_get_attr_int (graph, node, "to", 0);
+  cpu_infer_like_input (ctx, 0, 0, to);
+  return TRUE;
+}
+
+static gboolean
+is_float_type (GliaDataType t)
+{
+  return dtype_in (t, GLIA_DTYPES_FLOATS);
+}
+
+#define CAST_BLOCK 512
+
+/* Loads n elements of @dtype into doubles / int64s. */
+#define LOAD_CASE(ENUM, T, DST, CONV)                                                              \
+  case ENUM:                                                                                       \
+    for (gsize i = 0; i < n; i++)                                                                  \
+      DST[i] = CONV (((const T *)src)[i]);                                                         \
+    break
+
+#define IDENT(x) (x)
+
+static void
+load_doubles (GliaDataType dtype, gconstpointer src, double *dst, gsize n)
+{
+  switch (dtype) {
+    LOAD_CASE (GLIA_DATA_TYPE_FLOAT, float, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_DOUBLE, double, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_FLOAT16, guint16, dst, cpu_half_to_float);
+    LOAD_CASE (GLIA_DATA_TYPE_BFLOAT16, guint16, dst, cpu_bfloat16_to_float);
+    LOAD_CASE (GLIA_DATA_TYPE_INT8, gint8, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_INT16, gint16, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_INT32, gint32, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_INT64, gint64, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT8, guint8, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT16, guint16, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT32, guint32, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT64, guint64, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_BOOL, guint8, dst, !!);
+  default:
+    g_assert_not_reached ();
+  }
+}
+
+static void
+load_ints (GliaDataType dtype, gconstpointer src, gint64 *dst, gsize n)
+{
+  switch (dtype) {
+    LOAD_CASE (GLIA_DATA_TYPE_INT8, gint8, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_INT16, gint16, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_INT32, gint32, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_INT64, gint64, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT8, guint8, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT16, guint16, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT32, guint32, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT64, guint64, dst, (gint64));
+    LOAD_CASE (GLIA_DATA_TYPE_BOOL, guint8, dst, !!);
+  default:
+    g_assert_not_reached ();
+  }
+}
+
+/* Float to integer saturates (NaN gives 0) instead of being undefined. */
+#define STORE_SAT(ENUM, T, MIN, MAX)                                                               \
+  case ENUM:                                                                                       \
+    for (gsize i = 0; i < n; i++) {                                                                \
+      double v = src[i];                                                                           \
+      ((T *)dst)[i] = isnan (v)            ? 0                                                     \
+                      : v <= (double)(MIN) ? (MIN)                                                 \
+                      : v >= (double)(MAX) ? (MAX)                                                 \
+                                           : (T)v;                                                 \
+    }                                                                                              \
+    break
+
+#define STORE_CASE(ENUM, T, CONV)                                                                  \
+  case ENUM:                                                                                       \
+    for (gsize i = 0; i < n; i++)                                                                  \
+      ((T *)dst)[i] = CONV (src[i]);                                                               \
+    break
+
+static void
+store_doubles (GliaDataType dtype, const double *src, gpointer dst, gsize n)
+{
+  switch (dtype) {
+    STORE_CASE (GLIA_DATA_TYPE_FLOAT, float, (float));
+    STORE_CASE (GLIA_DATA_TYPE_DOUBLE, double, IDENT);
+    STORE_CASE (GLIA_DATA_TYPE_FLOAT16, guint16, (guint16)cpu_float_to_half);
+    STORE_CASE (GLIA_DATA_TYPE_BFLOAT16, guint16, (guint16)cpu_float_to_bfloat16);
+    STORE_SAT (GLIA_DATA_TYPE_INT8, gint8, G_MININT8, G_MAXINT8);
+    STORE_SAT (GLIA_DATA_TYPE_INT16, gint16, G_MININT16, G_MAXINT16);
+    STORE_SAT (GLIA_DATA_TYPE_INT32, gint32, G_MININT32, G_MAXINT32);
+    STORE_SAT (GLIA_DATA_TYPE_INT64, gint64, G_MININT64, G_MAXINT64);
+    STORE_SAT (GLIA_DATA_TYPE_UINT8, guint8, 0, G_MAXUINT8);
+    STORE_SAT (GLIA_DATA_TYPE_UINT16, guint16, 0, G_MAXUINT16);
+    STORE_SAT (GLIA_DATA_TYPE_UINT32, guint32, 0, G_MAXUINT32);
+    STORE_SAT (GLIA_DATA_TYPE_UINT64, guint64, 0, G_MAXUINT64);
+    STORE_CASE (GLIA_DATA_TYPE_BOOL, guint8, 0 !=);
+  default:
+    g_assert_not_reached ();
+  }
+}
+
+/* Integer to integer wraps modulo 2^bits, as C conversions do. */
+static void
+store_ints (GliaDataType dtype, const gint64 *src, gpointer dst, gsize n)
+{
+  switch (dtype) {
+    STORE_CASE (GLIA_DATA_TYPE_INT8, gint8, (gint8));
+    STORE_CASE (GLIA_DATA_TYPE_INT16, gint16, (gint16));
+    STORE_CASE (GLIA_DATA_TYPE_INT32, gint32, (gint32));
+    STORE_CASE (GLIA_DATA_TYPE_INT64, gint64, IDENT);
+    STORE_CASE (GLIA_DATA_TYPE_UINT8, guint8, (guint8));
+    STORE_CASE (GLIA_DATA_TYPE_UINT16, guint16, (guint16));
+    STORE_CASE (GLIA_DATA_TYPE_UINT32, guint32, (guint32));
+    STORE_CASE (GLIA_DATA_TYPE_UINT64, guint64, (guint64));
+    STORE_CASE (GLIA_DATA_TYPE_BOOL, guint8, 0 !=);
+  default:
+    g_assert_not_reached ();
+  }
+}
+
+typedef struct
+{
+  GliaDataType from, to;
+  const guint8 *src;
+  guint8 *dst;
+  gsize src_size, dst_size;
+} CastJob;
+
+static void
+cast_chunk (gsize begin, gsize end, gpointer user_data)
+{
+  const CastJob *job = user_data;
+  gboolean via_double = is_float_type (job->from) || is_float_type (job->to);
+  union
+  {
+    double d[CAST_BLOCK];
+    gint64 l[CAST_BLOCK];
+  } buf;
+
+  for (gsize i = begin; i < end; i += CAST_BLOCK) {
+    gsize n = MIN (CAST_BLOCK, end - i);
+    gconstpointer src = job->src + i * job->src_size;
+    gpointer dst = job->dst + i * job->dst_size;
+    if (via_double) {
+      load_doubles (job->from, src, buf.d, n);
+      store_doubles (job->to, buf.d, dst, n);
+    } else {
+      load_ints (job->from, src, buf.l, n);
+      store_ints (job->to, buf.l, dst, n);
+    }
+  }
+}
+
+static gboolean
+cast_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const CastState *s = state;
+  const GliaTensorView *x = cpu_require_input (ctx, 0, error);
+  if (x == NULL || !check_dtype (ctx, x, DTYPES_CAST, error))
+    return FALSE;
+  GliaTensorView *y = glia_kernel_context_allocate_output (ctx, 0, s->to, x->rank, x->dims, error);
+  if (y == NULL)
+    return FALSE;
+  if (x->dtype == s->to) {
+    if (x->n_bytes)
+      memcpy (y->data, x->data, x->n_bytes);
+    return TRUE;
+  }
+  CastJob job = { x->dtype,
+                  s->to,
+                  x->data,
+                  y->data,
+                  glia_data_type_get_size (x->dtype),
+                  glia_data_type_get_size (s->to) };
+  glia_kernel_context_parallel_for (ctx, x->n_elements, CPU_GRAIN, cast_chunk, &job);
+  return TRUE;
+}
+
+/* ======================================================================== */
+/* Binary with broadcasting                                                  */
+/* ======================================================================== */
+
+typedef enum
+{
+  BIN_ADD,
+  BIN_SUB,
+  BIN_MUL,
+  BIN_DIV,
+  BIN_POW,
+  BIN_MAX,
+  BIN_MIN,
+  BIN_EQUAL,
+  BIN_LESS,
+  BIN_GREATER,
+  BIN_LESS_OR_EQUAL,
+  BIN_GREATER_OR_EQUAL,
+  BIN_N_KINDS
+} BinaryKind;
+
+static const struct
+{
+  const char *name;
+  BinaryKind kind;
+  guint64 dtypes;
+  gboolean bool_out;
+} binary_kinds[] = {
+  { "Add", BIN_ADD, DTYPES_NUM, FALSE },
+  { "Sub", BIN_SUB, DTYPES_NUM, FALSE },
+  { "Mul", BIN_MUL, DTYPES_NUM, FALSE },
+  { "Div", BIN_DIV, DTYPES_NUM, FALSE },
+  { "Pow", BIN_POW, DTYPES_NUM, FALSE },
+  { "Max", BIN_MAX, DTYPES_NUM, FALSE },
+  { "Min", BIN_MIN, DTYPES_NUM, FALSE },
+  { "Equal", BIN_EQUAL, DTYPES_NUM | DTYPE_BOOL, TRUE },
+  { "Less", BIN_LESS, DTYPES_NUM, TRUE },
+  { "Greater", BIN_GREATER, DTYPES_NUM, TRUE },
+  { "LessOrEqual", BIN_LESS_OR_EQUAL, DTYPES_NUM, TRUE },
+  { "GreaterOrEqual", BIN_GREATER_OR_EQUAL, DTYPES_NUM, TRUE },
+};
+
+typedef struct
+{
+  BinaryKind kind;
+  guint64 dtypes;
+  gboolean bool_out;
+} BinaryState;
+
+static guint
+binary_lookup (const char *op)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (binary_kinds); i++)
+    if (g_str_equal (op, binary_kinds[i].name))
+      return i;
+  g_assert_not_reached ();
+  return 0;
+}
+
+static gpointer
+binary_create (const GliaGraph *graph, gint node, GError **error)
+{
+  guint i = binary_lookup (glia_graph_node_get_op_type (graph, node));
+  BinaryState *s = g_new0 (BinaryState, 1);
+  s->kind = binary_kinds[i].kind;
+  s->dtypes = binary_kinds[i].dtypes;
+  s->bool_out = binary_kinds[i].bool_out;
+  return s;
+}
+
+/* Output dtype from the first input; output shape the broadcast of all. */
+static gboolean
+broadcast_infer_shapes (GliaShapeContext *ctx, GliaDataType out_dtype, guint first, GError **error)
+{
+  guint n = glia_shape_context_get_n_inputs (ctx);
+  gint64 dims[GLIA_MAX_RANK];
+  guint rank = 0;
+
+  for (guint i = first; i < n; i++) {
+    if (!glia_shape_context_has_input (ctx, i))
+      continue;
+    gint r = glia_shape_context_get_input_rank (ctx, i);
+    if (r < 0) {
+      glia_shape_context_set_output (ctx, 0, out_dtype, -1, NULL);
+      return TRUE;
+    }
+    const gint64 *d = glia_shape_context_get_input_dims (ctx, i);
+    gint64 prev[GLIA_MAX_RANK];
+    memcpy (prev, dims, rank * sizeof (gint64));
+    if (!cpu_broadcast_dims (rank, prev, (guint)r, d, &rank, dims)) {
+      g_autofree char *a = cpu_dims_to_string (rank, prev);
+      g_autofree char *b = cpu_dims_to_string ((guint)r, d);
+      cpu_shape_error (error, ctx, "input shapes %s and %s cannot be broadcast together", a, b);
+      return FALSE;
+    }
+  }
+  glia_shape_context_set_output (ctx, 0, out_dtype, (gint)rank, dims);
+  return TRUE;
+}
+
+static gboolean
+binary_infer_shapes (GliaShapeContext *ctx, GError **error)
+{
+  const GliaGraph *graph = glia_shape_context_get_graph (ctx);
+  guint i = binary_lookup (glia_graph_node_get_op_type (graph, glia_shape_context_get_node (ctx)));
+  GliaDataType dtype = binary_kinds[i].bool_out ? GLIA_DATA_TYPE_BOOL
+                                                : glia_shape_context_get_input_dtype (ctx, 0);
+  return broadcast_infer_shapes (ctx, dtype, 0, error);
+}
+
+typedef void (*BinaryRowFunc) (gconstpointer a, gsize sa, gconstpointer b, gsize sb, gpointer out,
+                               gsize n);
+
+#define DEFINE_BINARY_ROW(NAME, T, TO, EXPR)                                                       \
+  static void NAME (gconstpointer ap, gsize sa, gconstpointer bp, gsize sb, gpointer op, gsize n)  \
+  {                                                                                                \
+    const T *a = ap;                                                                               \
+    const T *b = bp;                                                                               \
+    TO *o = op;                                                                                    \
+    if (sa && sb)                                                                                  \
+      for (gsize i = 0; i < n; i++) {                                                              \
+        T x = a[i], y = b[i];                                                                      \
+        o[i] = (EXPR);                                                                             \
+      }                                                                                            \
+    else if (sa) {                                                                                 \
+      T y = b[0];                                                                                  \
+      for (gsize i = 0; i < n; i++) {                                                              \
+        T x = a[i];                                                                                \
+        o[i] = (EXPR);                                                                             \
+      }                                                                                            \
+    } else if (sb) {                                                                               \
+      T x = a[0];                                                                                  \
+      for (gsize i = 0; i < n; i++) {                                                              \
+        T y = b[i];                                                                                \
+        o[i] = (EXPR);                                                                             \
+      }                                                                                            \
+    } else {                                                                                       \
+      T x = a[0], y = b[0];                                                                        \
+      TO r = (EXPR);                                                                               \
+      for (gsize i = 0; i < n; i++)                                                                \
+        o[i] = r;                                                                                  \
+    }                                                                                              \
+  }
+
+/* Integer power by squaring, wrapping on overflow; negative exponents give
+ * the truncated result (0 unless the base is 1 or -1). */
+#define DEFINE_IPOW(NAME, T, UT)                                                                   \
+  static inline T NAME (T base, T e)                                                               \
+  {                                                                                                \
+    if (e < 0)                                                                                     \
+      return base == 1 ? 1 : base == -1 ? ((e & 1) ? -1 : 1) : 0;                                  \
+    UT r = 1, b = (UT)base;                                                                        \
+    while (e) {                                                                                    \
+      if (e & 1)                                                                                   \
+        r *= b;                                                                                    \
+      b *= b;                                                                                      \
+      e >>= 1;                                                                                     \
+    }                                                                                              \
+    return (T)r;                                                                                   \
+  }
+
+DEFINE_IPOW (ipow_i32, gint32, guint32)
+DEFINE_IPOW (ipow_i64, gint64, guint64)
+
+#define FMAX(x, y) (((x) != (x) || (x) > (y)) ? (x) : (y))
+#define FMIN(x, y) (((x) != (x) || (x) < (y)) ? (x) : (y))
+
+/* Arithmetic for one type, wrapping integer overflow through the unsigned
+ * type. Integer Div truncates; the caller rejects zero divisors, and x / -1
+ * is written as a negation so INT_MIN / -1 cannot trap. */
+#define DEFINE_BINARY_FLOAT_ROWS(SUF, T)                                                           \
+  DEFINE_BINARY_ROW (add_##SUF, T, T, x + y)                                                       \
+  DEFINE_BINARY_ROW (sub_##SUF, T, T, x - y)                                                       \
+  DEFINE_BINARY_ROW (mul_##SUF, T, T, x *y)                                                        \
+  DEFINE_BINARY_ROW (div_##SUF, T, T, x / y)                                                       \
+  DEFINE_BINARY_ROW (pow_##SUF, T, T, pow (x, y))                                                  \
+  DEFINE_BINARY_ROW (max_##SUF, T, T, FMAX (x, y))                                                 \
+  DEFINE_BINARY_ROW (min_##SUF, T, T, FMIN (x, y))
+
+#define DEFINE_BINARY_INT_ROWS(SUF, T, UT)                                                         \
+  DEFINE_BINARY_ROW (add_##SUF, T, T, (T)((UT)x + (UT)y))                                          \
+  DEFINE_BINARY_ROW (sub_##SUF, T, T, (T)((UT)x - (UT)y))                                          \
+  DEFINE_BINARY_ROW (mul_##SUF, T, T, (T)((UT)x * (UT)y))                                          \
+  DEFINE_BINARY_ROW (div_##SUF, T, T, y == -1 ? (T)(0 - (UT)x) : x / y)                            \
+  DEFINE_BINARY_ROW (pow_##SUF, T, T, ipow_##SUF (x, y))                                           \
+  DEFINE_BINARY_ROW (max_##SUF, T, T, x > y ? x : y)                                               \
+  DEFINE_BINARY_ROW (min_##SUF, T, T, x < y ? x : y)
+
+#define DEFINE_COMPARE_ROWS(SUF, T)                                                                \
+  DEFINE_BINARY_ROW (eq_##SUF, T, guint8, x == y)                                                  \
+  DEFINE_BINARY_ROW (lt_##SUF, T, guint8, x < y)                                                   \
+  DEFINE_BINARY_ROW (gt_##SUF, T, guint8, x > y)                                                   \
+  DEFINE_BINARY_ROW (le_##SUF, T, guint8, x <= y)                                                  \
+  DEFINE_BINARY_ROW (ge_##SUF, T, guint8, x >= y)
+
+DEFINE_BINARY_FLOAT_ROWS (f32, float)
+DEFINE_BINARY_FLOAT_ROWS (f64, double)
+DEFINE_BINARY_INT_ROWS (i32, gint32, guint32)
+DEFINE_BINARY_INT_ROWS (i64, gint64, guint64)
+DEFINE_COMPARE_ROWS (f32, float)
+DEFINE_COMPARE_ROWS (f64, double)
+DEFINE_COMPARE_ROWS (i32, gint32)
+DEFINE_COMPARE_ROWS (i64, gint64)
+DEFINE_BINARY_ROW (eq_bool, guint8, guint8, (x != 0) == (y != 0))
+
+#define ROWS_FOR(SUF)                                                                              \
+  {                                                                                                \
+    add_##SUF, sub_##SUF, mul_##SUF, div_##SUF, pow_##SUF, max_##SUF, min_##SUF, eq_##SUF,         \
+        lt_##SUF, gt_##SUF, le_##SUF, ge_##SUF                                                     \
+  }
+
+static const BinaryRowFunc binary_rows_f32[BIN_N_KINDS] = ROWS_FOR (f32);
+static const BinaryRowFunc binary_rows_f64[BIN_N_KINDS] = ROWS_FOR (f64);
+static const BinaryRowFunc binary_rows_i32[BIN_N_KINDS] = ROWS_FOR (i32);
+static const BinaryRowFunc binary_rows_i64[BIN_N_KINDS] = ROWS_FOR (i64);
+
+static BinaryRowFunc
+binary_row_func (BinaryKind kind, GliaDataType dtype)
+{
+  switch (dtype) {
+  case GLIA_DATA_TYPE_FLOAT:
+    return binary_rows_f32[kind];
+  case GLIA_DATA_TYPE_DOUBLE:
+    return binary_rows_f64[kind];
+  case GLIA_DATA_TYPE_INT32:
+    return binary_rows_i32[kind];
+  case GLIA_DATA_TYPE_INT64:
+    return binary_rows_i64[kind];
+  case GLIA_DATA_TYPE_BOOL:
+    return kind == BIN_EQUAL ? eq_bool : NULL;
+  default:
+    return NULL;
+  }
+}
+
+typedef struct
+{
+  CpuBroadcast bc;
+  BinaryRowFunc fn;
+  const guint8 *a;
+  const guint8 *b;
+  guint8 *out;
+  gsize in_size;
+  gsize out_size;
+} BinaryJob;
+
+/* Walks elements [begin, end) of the output, a row segment at a time. */
+static void
+binary_chunk (gsize begin, gsize end, gpointer user_data)
+{
+  const BinaryJob *job = user_data;
+  const CpuBroadcast *bc = &job->bc;
+  gsize sa = (gsize)bc->strides[0][bc->rank - 1];
+  gsize sb = (gsize)bc->strides[1][bc->rank - 1];
+  gsize row = begin / bc->row_len;
+  gsize col = begin % bc->row_len;
+  CpuBroadcastPos pos;
+
+  cpu_broadcast_seek (bc, row, &pos);
+  while (begin < end) {
+    gsize n = MIN (bc->row_len - col, end - begin);
+    job->fn (job->a + (pos.offset[0] + col * sa) * job->in_size, sa,
+             job->b + (pos.offset[1] + col * sb) * job->in_size, sb,
+             job->out + begin * job->out_size, n);
+    begin += n;
+    col = 0;
+    cpu_broadcast_next_row (bc, &pos);
+  }
+}
+
+/* out (shape out_rank/out_dims) = fn (a, b), a and b broadcast to it. */
+static void
+binary_run (GliaKernelContext *ctx, BinaryRowFunc fn, const GliaTensorView *a,
+            const GliaTensorView *b, GliaTensorView *out)
+{
+  BinaryJob job;
+  const guint ranks[2] = { a->rank, b->rank };
+  const gint64 *dims[2] = { a->dims, b->dims };
+
+  cpu_broadcast_init (&job.bc, out->rank, out->dims, 2, ranks, dims);
+  job.fn = fn;
+  job.a = a->data;
+  job.b = b->data;
+  job.out = out->data;
+  job.in_size = glia_data_type_get_size (a->dtype);
+  job.out_size = glia_data_type_get_size (out->dtype);
+  gsize n = job.bc.n_rows * job.bc.row_len;
+  if (n)
+    glia_kernel_context_parallel_for (ctx, n, CPU_GRAIN, binary_chunk, &job);
+}
+
+static gboolean
+broadcast_shapes_or_error (GliaKernelContext *ctx, guint n, const GliaTensorView *const *in,
+                           guint *rank, gint64 *dims, GError **error)
+{
+  *rank = 0;
+  for (guint i = 0; i < n; i++) {
+    gint64 prev[GLIA_MAX_RANK];
+    guint prev_rank = *rank;
+    memcpy (prev, dims, prev_rank * sizeof (gint64));
+    if (!cpu_broadcast_dims (prev_rank, prev, in[i]->rank, in[i]->dims, rank, dims)) {
+      GString *s = g_string_new (NULL);
+      for (guint j = 0; j < n; j++) {
+        g_autofree char *d = cpu_dims_to_string (in[j]->rank, in[j]->dims);
+        g_string_append_printf (s, "%s%s", j ? " and " : "", d);
+      }
+      cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                        "input shapes %s cannot be broadcast together", s->str);
+      g_string_free (s, TRUE);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+has_zero (const GliaTensorView *v)
+{
+  for (gsize i = 0; i < v->n_elements; i++)
+    if (v->dtype == GLIA_DATA_TYPE_INT32 ? ((const gint32 *)v->data)[i] == 0
+                                         : ((const gint64 *)v->data)[i] == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Pow's exponent may have another type than its base: convert it (through
+ * double) into scratch memory of the base's type. */
+static const GliaTensorView *
+convert_exponent (GliaKernelContext *ctx, const GliaTensorView *e, GliaDataType to,
+                  GliaTensorView *tmp, GError **error)
+{
+  *tmp = *e;
+  tmp->dtype = to;
+  tmp->n_bytes = e->n_elements * glia_data_type_get_size (to);
+  tmp->data = glia_kernel_context_get_scratch (ctx, MAX (tmp->n_bytes, 1), error);
+  if (tmp->data == NULL)
+    return NULL;
+  double buf[CAST_BLOCK];
+  gsize esz = glia_data_type_get_size (e->dtype), tsz = glia_data_type_get_size (to);
+  for (gsize i = 0; i < e->n_elements; i += CAST_BLOCK) {
+    gsize n = MIN (CAST_BLOCK, e->n_elements - i);
+    load_doubles (e->dtype, (const guint8 *)e->data + i * esz, buf, n);
+    store_doubles (to, buf, (guint8 *)tmp->data + i * tsz, n);
+  }
+  return tmp;
+}
+
+static gboolean
+binary_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const BinaryState *s = state;
+  guint n_in = glia_kernel_context_get_n_inputs (ctx);
+  const GliaTensorView *in[2];
+  GliaTensorView exponent;
+
+  if (n_in != 2) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "expects 2 inputs, got %u", n_in);
+    return FALSE;
+  }
+  for (guint i = 0; i < 2; i++)
+    if ((in[i] = cpu_require_input (ctx, i, error)) == NULL
+        || !check_dtype (ctx, in[i], s->dtypes, error))
+      return FALSE;
+
+  if (in[0]->dtype != in[1]->dtype) {
+    if (s->kind != BIN_POW) {
+      cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                        "inputs have different element types (%s and %s)",
+                        glia_data_type_get_name (in[0]->dtype),
+                        glia_data_type_get_name (in[1]->dtype));
+      return FALSE;
+    }
+    if ((in[1] = convert_exponent (ctx, in[1], in[0]->dtype, &exponent, error)) == NULL)
+      return FALSE;
+  }
+
+  if (s->kind == BIN_DIV
+      && (in[1]->dtype == GLIA_DATA_TYPE_INT32 || in[1]->dtype == GLIA_DATA_TYPE_INT64)
+      && has_zero (in[1])) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "integer division by zero");
+    return FALSE;
+  }
+
+  guint rank;
+  gint64 dims[GLIA_MAX_RANK];
+  if (!broadcast_shapes_or_error (ctx, 2, in, &rank, dims, error))
+    return FALSE;
+  GliaDataType out_dtype = s->bool_out ? GLIA_DATA_TYPE_BOOL : in[0]->dtype;
+  GliaTensorView *out = glia_kernel_context_allocate_output (ctx, 0, out_dtype, rank, dims, error);
+  if (out == NULL)
+    return FALSE;
+  binary_run (ctx, binary_row_func (s->kind, in[0]->dtype), in[0], in[1], out);
+  return TRUE;
+}
+
+/* ---- Max / Min (variadic) ---------------------------------------------- */
+
+static gboolean
+variadic_infer_shapes (GliaShapeContext *ctx, GError **error)
+{
+  return broadcast_infer_shapes (ctx, glia_shape_context_get_input_dtype (ctx, 0), 0, error);
+}
+
+static gboolean
+variadic_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const BinaryState *s = state;
+  guint n = glia_kernel_context_get_n_inputs (ctx);
+  const GliaTensorView **in = g_newa (const GliaTensorView *, MAX (n, 1));
+
+  if (n == 0) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "needs at least one input");
+    return FALSE;
+  }
+  for (guint i = 0; i < n; i++) {
+    if ((in[i] = cpu_require_input (ctx, i, error)) == NULL
+        || !check_dtype (ctx, in[i], s->dtypes, error))
+      return FALSE;
+    if (in[i]->dtype != in[0]->dtype) {
+      cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                        "inputs have different element types (%s and %s)",
+                        glia_data_type_get_name (in[0]->dtype),
+                        glia_data_type_get_name (in[i]->dtype));
+      return FALSE;
+    }
+  }
+
+  guint rank;
+  gint64 dims[GLIA_MAX_RANK];
+  if (!broadcast_shapes_or_error (ctx, n, in, &rank, dims, error))
+    return FALSE;
+  GliaTensorView *out
+      = glia_kernel_context_allocate_output (ctx, 0, in[0]->dtype, rank, dims, error);
+  if (out == NULL)
+    return FALSE;
+
+  BinaryRowFunc fn = binary_row_func (s->kind, in[0]->dtype);
+  if (n == 1) {
+    if (in[0]->n_bytes)
+      memcpy (out->data, in[0]->data, in[0]->n_bytes);
+    return TRUE;
+  }
+  /* out = op (in0, in1), then out = op (out, in_k): the row functions read
+   * and write the same element, so the aliasing is safe. */
+  binary_run (ctx, fn, in[0], in[1], out);
+  for (guint i = 2; i < n; i++)
+    binary_run (ctx, fn, out, in[i], out);
+  return TRUE;
+}
+
+/* ---- Where --------------------------------------------------------------- */
+
+static gboolean
+where_infer_shapes (GliaShapeContext *ctx, GError **error)
+{
+  return broadcast_infer_shapes (ctx, glia_shape_context_get_input_dtype (ctx, 1), 0, error);
+}
+
+typedef struct
+{
+  CpuBroadcast bc;
+  const guint8 *cond;
+  const guint8 *x;
+  const guint8 *y;
+  guint8 *out;
+  gsize size;
+} WhereJob;
+
+#define WHERE_LOOP(T)                                                                              \
+  {                                                                                                \
+    const T *xt = (const T *)job->x, *yt = (const T *)job->y;                                      \
+    T *o = (T *)job->out + begin;                                                                  \
+    for (gsize i = 0; i < n; i++)                                                                  \
+      o[i] = c[i * sc] ? xt[xo + i * sx] : yt[yo + i * sy];                                        \
+  }                                                                                                \
+  break
+
+static void
+where_chunk (gsize begin, gsize end, gpointer user_data)
+{
+  const WhereJob *job = user_data;
+  const CpuBroadcast *bc = &job->bc;
+  gsize sc = (gsize)bc->strides[0][bc->rank - 1];
+  gsize sx = (gsize)bc->strides[1][bc->rank - 1];
+  gsize sy = (gsize)bc->strides[2][bc->rank - 1];
+  gsize row = begin / bc->row_len;
+  gsize col = begin % bc->row_len;
+  CpuBroadcastPos pos;
+
+  cpu_broadcast_seek (bc, row, &pos);
+  while (begin < end) {
+    gsize n = MIN (bc->row_len - col, end - begin);
+    const guint8 *c = job->cond + pos.offset[0] + col * sc;
+    gsize xo = pos.offset[1] + col * sx;
+    gsize yo = pos.offset[2] + col * sy;
+    switch (job->size) {
+    case 1:
+      WHERE_LOOP (guint8);
+    case 2:
+      WHERE_LOOP (guint16);
+    case 4:
+      WHERE_LOOP (guint32);
+    case 8:
+      WHERE_LOOP (guint64);
+    default:
+      for (gsize i = 0; i < n; i++)
+        memcpy (job->out + (begin + i) * job->size,
+                c[i * sc] ? job->x + (xo + i * sx) * job->size : job->y + (yo + i * sy) * job->size,
+                job->size);
+      break;
+    }
+    begin += n;
+    col = 0;
+    cpu_broadcast_next_row (bc, &pos);
+  }
+}
+
+static gboolean
+where_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const GliaTensorView *in[3];
+  for (guint i = 0; i < 3; i++)
+    if ((in[i] = cpu_require_input (ctx, i, error)) == NULL)
+      return FALSE;
+  if (in[0]->dtype != GLIA_DATA_TYPE_BOOL) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "the condition must be bool, got %s",
+                      glia_data_type_get_name (in[0]->dtype));
+    return FALSE;
+  }
+  if (!check_dtype (ctx, in[1], DTYPES_BYTES, error))
+    return FALSE;
+  if (in[1]->dtype != in[2]->dtype) {
+    cpu_kernel_error (
+        error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "X and Y have different element types (%s and %s)",
+        glia_data_type_get_name (in[1]->dtype), glia_data_type_get_name (in[2]->dtype));
+    return FALSE;
+  }
+
+  guint rank;
+  gint64 dims[GLIA_MAX_RANK];
+  if (!broadcast_shapes_or_error (ctx, 3, in, &rank, dims, error))
+    return FALSE;
+  GliaTensorView *out
+      = glia_kernel_context_allocate_output (ctx, 0, in[1]->dtype, rank, dims, error);
+  if (out == NULL)
+    return FALSE;
+
+  WhereJob job;
+  const guint ranks[3] = { in[0]->rank, in[1]->rank, in[2]->rank };
+  const gint64 *in_dims[3] = { in[0]->dims, in[1]->dims, in[2]->dims };
+  cpu_broadcast_init (&job.bc, rank, dims, 3, ranks, in_dims);
+  job.cond = in[0]->data;
+  job.x = in[1]->data;
+  job.y = in[2]->data;
+  job.out = out->data;
+  job.size = glia_data_type_get_size (in[1]->dtype);
+  gsize n = job.bc.n_rows * job.bc.row_len;
+  if (n)
+    glia_kernel_context_parallel_for (ctx, n, CPU_GRAIN, where_chunk, &job);
+  return TRUE;
+}
+
+/* ======================================================================== */
+/* Op defs                                                                   */
+/* ======================================================================== */
+
+#define UNARY_DEF(NAME, SINCE, UNTIL, DTYPES)                                                      \
+  {                                                                                                \
+    .struct_size = sizeof (GliaOpDef), .domain = "", .name = NAME, .since_version = SINCE,         \
+    .until_version = UNTIL, .dtypes = DTYPES, .infer_shapes = cpu_infer_same_as_input,             \
+    .create = unary_create, .compute = unary_compute, .destroy = g_free,                           \
+  }
+
+#define BINARY_DEF(NAME, SINCE, DTYPES)                                                            \
+  {                                                                                                \
+    .struct_size = sizeof (GliaOpDef), .domain = "", .name = NAME, .since_version = SINCE,         \
+    .until_version = G_MAXINT, .dtypes = DTYPES, .infer_shapes = binary_infer_shapes,              \
+    .create = binary_create, .compute = binary_compute, .destroy = g_free,                         \
+  }
+
+#define VARIADIC_DEF(NAME)                                                                         \
+  {                                                                                                \
+    .struct_size = sizeof (GliaOpDef), .domain = "", .name = NAME, .since_version = 6,             \
+    .until_version = G_MAXINT, .dtypes = DTYPES_NUM, .infer_shapes = variadic_infer_shapes,        \
+    .create = binary_create, .compute = variadic_compute, .destroy = g_free,                       \
+  }
+
+static const GliaOpDef elementwise_ops[] = {
+  UNARY_DEF ("Relu", 6, G_MAXINT, DTYPES_NUM),
+  UNARY_DEF ("Sigmoid", 6, G_MAXINT, DTYPES_FLOAT),
+  UNARY_DEF ("Tanh", 6, G_MAXINT, DTYPES_FLOAT),
+  UNARY_DEF ("Exp", 6, G_MAXINT, DTYPES_FLOAT),
+  UNARY_DEF ("Log", 6, G_MAXINT, DTYPES_FLOAT),
+  UNARY_DEF ("Sqrt", 6, G_MAXINT, DTYPES_FLOAT),
+  UNARY_DEF ("Neg", 6, G_MAXINT, DTYPES_NUM),
+  UNARY_DEF ("Abs", 6, G_MAXINT, DTYPES_NUM),
+  UNARY_DEF ("Reciprocal", 6, G_MAXINT, DTYPES_FLOAT),
+  UNARY_DEF ("Floor", 6, G_MAXINT, DTYPES_FLOAT),
+  UNARY_DEF ("Ceil", 6, G_MAXINT, DTYPES_FLOAT),
+  UNARY_DEF ("Erf", 9, G_MAXINT, DTYPES_FLOAT),
+  UNARY_DEF ("LeakyRelu", 6, G_MAXINT, DTYPES_FLOAT),
+  UNARY_DEF ("Elu", 6, G_MAXINT, DTYPES_FLOAT),
+  /* Clip: min/max attributes before opset 11, optional scalar inputs since. */
+  UNARY_DEF ("Clip", 6, 10, DTYPES_FLOAT),
+  UNARY_DEF ("Clip", 11, G_MAXINT, DTYPES_NUM),
+  {
+      .struct_size = sizeof (GliaOpDef),
+      .domain = "",
+      .name = "Identity",
+      .since_version = 1,
+      .until_version = G_MAXINT,
+      .dtypes = DTYPES_BYTES,
+      .infer_shapes = cpu_infer_same_as_input,
+      .compute = identity_compute,
+  },
+  {
+      .struct_size = sizeof (GliaOpDef),
+      .domain = "",
+      .name = "Cast",
+      .since_version = 6,
+      .until_version = G_MAXINT,
+      .dtypes = DTYPES_CAST,
+      .infer_shapes = cast_infer_shapes,
+      .create = cast_create,
+      .compute = cast_compute,
+      .destroy = g_free,
+  },
+  /* Opset 7 replaced the broadcast/axis attributes with numpy broadcasting. */
+  BINARY_DEF ("Add", 7, DTYPES_NUM),
+  BINARY_DEF ("Sub", 7, DTYPES_NUM),
+  BINARY_DEF ("Mul", 7, DTYPES_NUM),
+  BINARY_DEF ("Div", 7, DTYPES_NUM),
+  BINARY_DEF ("Pow", 7, DTYPES_NUM),
+  BINARY_DEF ("Equal", 7, DTYPES_NUM | DTYPE_BOOL),
+  BINARY_DEF ("Less", 7, DTYPES_NUM),
+  BINARY_DEF ("Greater", 7, DTYPES_NUM),
+  BINARY_DEF ("LessOrEqual", 12, DTYPES_NUM),
+  BINARY_DEF ("GreaterOrEqual", 12, DTYPES_NUM),
+  VARIADIC_DEF ("Max"),
+  VARIADIC_DEF ("Min"),
+  {
+      .struct_size = sizeof (GliaOpDef),
+      .domain = "",
+      .name = "Where",
+      .since_version = 9,
+      .until_version = G_MAXINT,
+      .dtypes = DTYPE_BOOL,
+      .infer_shapes = where_infer_shapes,
+      .compute = where_compute,
+  },
+};
+
+void
+cpu_elementwise_register (GliaOpTable *table)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (elementwise_ops); i++)
+    glia_op_table_add (table, &elementwise_ops[i]);
+}

@@ -1,0 +1,563 @@
+/* cpu-norm.c: normalisations. BatchNormalization (inference), Softmax and
+ * LogSoftmax (both semantics: before opset 13 the input is coerced to 2-D at
+ * `axis` and normalised over everything from it; since 13 over the one axis),
+ * and LayerNormalization (opset 17).
+ *
+ * Each is a loop over independent "lanes" split across threads: BatchNorm
+ * over (n, c) planes with the per-channel affine folded once per run, Softmax
+ * over (outer, inner) lanes of the normalised axis, LayerNorm over the rows
+ * left of `axis`. Sums are accumulated in double.
+ */
+#define G_LOG_DOMAIN "Glia-CPU"
+
+#include "cpu-private.h"
+
+#include <math.h>
+#include <string.h>
+
+#define DTYPES_FLOAT                                                                               \
+  (GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_DOUBLE))
+
+static gboolean
+is_float_or_double (GliaDataType t)
+{
+  return t == GLIA_DATA_TYPE_FLOAT || t == GLIA_DATA_TYPE_DOUBLE;
+}
+
+static double
+load (GliaDataType t, gconstpointer p, gsize i)
+{
+  return t == GLIA_DATA_TYPE_FLOAT ? ((const float *)p)[i] : ((const double *)p)[i];
+}
+
+/* ---- BatchNormalization ---------------------------------------------------- */
+
+typedef struct
+{
+  double epsilon;
+} BatchNormState;
+
+static gpointer
+batch_norm_create (const GliaGraph *graph, gint node, GError **error)
+{
+  BatchNormState s;
+  s.epsilon = glia_graph_node_get_attr_float (graph, node, "epsilon", 1e-5f);
+  if (!(s.epsilon >= 0.0)) {
+    cpu_node_error (error, graph, node, "attribute 'epsilon' must not be negative");
+    return NULL;
+  }
+  if (glia_graph_node_get_attr_int (graph, node, "training_mode", 0) != 0) {
+    cpu_node_error (error, graph, node,
+                    "attribute 'training_mode' = 1 is not supported (inference only)");
+    return NULL;
+  }
+  if (glia_graph_node_get_attr_int (graph, node, "spatial", 1) != 1) {
+    cpu_node_error (error, graph, node, "attribute 'spatial' = 0 is not supported");
+    return NULL;
+  }
+  for (guint i = 1; i < glia_graph_node_get_n_outputs (graph, node); i++)
+    if (glia_graph_node_get_output (graph, node, i) >= 0) {
+      cpu_node_error (error, graph, node,
+                      "output %u (a training statistic) is not supported in inference", i);
+      return NULL;
+    }
+  return g_memdup2 (&s, sizeof s);
+}
+
+typedef struct
+{
+  GliaDataType dtype;
+  gconstpointer x;
+  gpointer y;
+  const double *a; /* scale / sqrt (var + eps) */
+  const double *b; /* bias - mean * a */
+  gsize channels;
+  gsize plane;
+} BatchNormJob;
+
+static void
+batch_norm_planes (gsize begin, gsize end, gpointer user_data)
+{
+  const BatchNormJob *job = user_data;
+  for (gsize p = begin; p < end; p++) {
+    gsize c = p % job->channels;
+    if (job->dtype == GLIA_DATA_TYPE_FLOAT) {
+      const float *x = (const float *)job->x + p * job->plane;
+      float *y = (float *)job->y + p * job->plane;
+      float a = (float)job->a[c], b = (float)job->b[c];
+      for (gsize i = 0; i < job->plane; i++)
+        y[i] = x[i] * a + b;
+    } else {
+      const double *x = (const double *)job->x + p * job->plane;
+      double *y = (double *)job->y + p * job->plane;
+      for (gsize i = 0; i < job->plane; i++)
+        y[i] = x[i] * job->a[c] + job->b[c];
+    }
+  }
+}
+
+static gboolean
+batch_norm_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const BatchNormState *s = state;
+  const GliaTensorView *in[5];
+  static const char *const names[5] = { "X", "scale", "B", "input_mean", "input_var" };
+
+  for (guint i = 0; i < 5; i++)
+    if ((in[i] = cpu_require_input (ctx, i, error)) == NULL)
+      return FALSE;
+  const GliaTensorView *x = in[0];
+  if (!is_float_or_double (x->dtype) || x->rank < 2) {
+    g_autofree char *dx = cpu_dims_to_string (x->rank, x->dims);
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "X must be float32 or float64 of rank 2 or more, got %s %s",
+                      glia_data_type_get_name (x->dtype), dx);
+    return FALSE;
+  }
+  gint64 channels = x->dims[1];
+  for (guint i = 1; i < 5; i++)
+    if (!is_float_or_double (in[i]->dtype) || in[i]->rank != 1 || in[i]->dims[0] != channels) {
+      g_autofree char *d = cpu_dims_to_string (in[i]->rank, in[i]->dims);
+      cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                        "%s must be a float vector of %" G_GINT64_FORMAT " channels, got %s %s",
+                        names[i], channels, glia_data_type_get_name (in[i]->dtype), d);
+      return FALSE;
+    }
+
+  GliaTensorView *y
+      = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, x->dims, error);
+  if (y == NULL)
+    return FALSE;
+  if (y->n_elements == 0)
+    return TRUE;
+
+  double *ab = glia_kernel_context_get_scratch (ctx, 2 * (gsize)channels * sizeof (double), error);
+  if (ab == NULL)
+    return FALSE;
+  for (gint64 c = 0; c < channels; c++) {
+    double a = load (in[1]->dtype, in[1]->data, c)
+               / sqrt (load (in[4]->dtype, in[4]->data, c) + s->epsilon);
+    ab[c] = a;
+    ab[channels + c]
+        = load (in[2]->dtype, in[2]->data, c) - load (in[3]->dtype, in[3]->data, c) * a;
+  }
+
+  gsize plane = cpu_numel_range (x->dims, 2, x->rank);
+  BatchNormJob job = { x->dtype, x->data, y->data, ab, ab + channels, (gsize)channels, plane };
+  glia_kernel_context_parallel_for (ctx, cpu_numel (2, x->dims),
+                                    MAX (1, CPU_GRAIN / MAX (plane, 1)), batch_norm_planes, &job);
+  return TRUE;
+}
+
+/* ---- Softmax / LogSoftmax --------------------------------------------------- */
+
+typedef struct
+{
+  gint64 axis;
+  gboolean coerce_2d; /* opset < 13 */
+  gboolean log;
+} SoftmaxState;
+
+static gpointer
+softmax_create (const GliaGraph *graph, gint node, GError **error)
+{
+  SoftmaxState s;
+  s.coerce_2d = glia_graph_node_get_opset (graph, node) < 13;
+  s.axis = glia_graph_node_get_attr_int (graph, node, "axis", s.coerce_2d ? 1 : -1);
+  s.log = g_str_equal (glia_graph_node_get_op_type (graph, node), "LogSoftmax");
+  if (s.axis < -GLIA_MAX_RANK || s.axis >= GLIA_MAX_RANK) {
+    cpu_node_error (error, graph, node, "attribute 'axis' = %" G_GINT64_FORMAT " is out of range",
+                    s.axis);
+    return NULL;
+  }
+  return g_memdup2 (&s, sizeof s);
+}
+
+static gboolean
+softmax_infer_shapes (GliaShapeContext *ctx, GError **error)
+{
+  const GliaGraph *graph = glia_shape_context_get_graph (ctx);
+  gint node = glia_shape_context_get_node (ctx);
+  gint rank = glia_shape_context_get_input_rank (ctx, 0);
+  gint64 axis = glia_graph_node_get_attr_int (
+      graph, node, "axis", glia_graph_node_get_opset (graph, node) < 13 ? 1 : -1);
+  guint a;
+  if (rank >= 0 && !cpu_normalize_axis (axis, (guint)MAX (rank, 1), &a)) {
+    cpu_shape_error (error, ctx,
+                     "attribute 'axis' = %" G_GINT64_FORMAT " is out of range for rank %d", axis,
+                     rank);
+    return FALSE;
+  }
+  return cpu_infer_same_as_input (ctx, error);
+}
+
+typedef struct
+{
+  GliaDataType dtype;
+  gboolean log;
+  gconstpointer x;
+  gpointer y;
+  gsize n;     /* length of the normalised axis */
+  gsize inner; /* stride between its elements */
+} SoftmaxJob;
+
+#define SOFTMAX_LANES(T)                                                                           \
+  {                                                                                                \
+    for (gsize lane = begin; lane < end; lane++) {                                                 \
+      gsize o = lane / job->inner, in = lane % job->inner;                                         \
+      const T *x = (const T *)job->x + o * job->n * job->inner + in;                               \
+      T *y = (T *)job->y + o * job->n * job->inner + in;                                           \
+      gsize st = job->inner;                                                                       \
+      T max = x[0];                                                                                \
+      for (gsize i = 1; i < job->n; i++)                                                           \
+        if (x[i * st] > max)                                                                       \
+          max = x[i * st];                                                                         \
+      double sum = 0.0;                                                                            \
+      if (job->log) {                                                                              \
+        for (gsize i = 0; i < job->n; i++)                                                         \
+          sum += exp ((double)(x[i * st] - max));                                                  \
+        T lse = (T)log (sum);                                                                      \
+        for (gsize i = 0; i < job->n; i++)                                                         \
+          y[i * st] = x[i * st] - max - lse;                                                       \
+      } else {                                                                                     \
+        for (gsize i = 0; i < job->n; i++) {                                                       \
+          T e = (T)exp ((double)(x[i * st] - max));                                                \
+          y[i * st] = e;                                                                           \
+          sum += e;                                                                                \
+        }                                                                                          \
+        T inv = (T)(1.0 / sum);                                                                    \
+        for (gsize i = 0; i < job->n; i++)                                                         \
+          y[i * st] *= inv;                                                                        \
+      }                                                                                            \
+    }                                                                                              \
+  }
+
+static void
+softmax_lanes (gsize begin, gsize end, gpointer user_data)
+{
+  const SoftmaxJob *job = user_data;
+  if (job->dtype == GLIA_DATA_TYPE_FLOAT)
+    SOFTMAX_LANES (float)
+  else
+    SOFTMAX_LANES (double)
+}
+
+static gboolean
+softmax_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const SoftmaxState *s = state;
+  const GliaTensorView *x = cpu_require_input (ctx, 0, error);
+  if (x == NULL)
+    return FALSE;
+  if (!is_float_or_double (x->dtype)) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "element type %s is not supported",
+                      glia_data_type_get_name (x->dtype));
+    return FALSE;
+  }
+  guint axis;
+  if (!cpu_normalize_axis (s->axis, MAX (x->rank, 1), &axis)) {
+    g_autofree char *dx = cpu_dims_to_string (x->rank, x->dims);
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "axis %" G_GINT64_FORMAT " is out of range for input %s", s->axis, dx);
+    return FALSE;
+  }
+  GliaTensorView *y
+      = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, x->dims, error);
+  if (y == NULL)
+    return FALSE;
+  if (x->n_elements == 0)
+    return TRUE;
+
+  gsize outer = cpu_numel_range (x->dims, 0, MIN (axis, x->rank));
+  gsize n, inner;
+  if (x->rank == 0)
+    n = inner = 1;
+  else if (s->coerce_2d) {
+    n = cpu_numel_range (x->dims, axis, x->rank);
+    inner = 1;
+  } else {
+    n = (gsize)x->dims[axis];
+    inner = cpu_numel_range (x->dims, axis + 1, x->rank);
+  }
+  SoftmaxJob job = { x->dtype, s->log, x->data, y->data, n, inner };
+  glia_kernel_context_parallel_for (ctx, outer * inner, MAX (1, CPU_GRAIN / (4 * n)), softmax_lanes,
+                                    &job);
+  return TRUE;
+}
+
+/* ---- LayerNormalization ----------------------------------------------------- */
+
+typedef struct
+{
+  gint64 axis;
+  double epsilon;
+} LayerNormState;
+
+static gpointer
+layer_norm_create (const GliaGraph *graph, gint node, GError **error)
+{
+  LayerNormState s;
+  s.axis = glia_graph_node_get_attr_int (graph, node, "axis", -1);
+  s.epsilon = glia_graph_node_get_attr_float (graph, node, "epsilon", 1e-5f);
+  gint64 stash = glia_graph_node_get_attr_int (graph, node, "stash_type", 1);
+  if (s.axis < -GLIA_MAX_RANK || s.axis >= GLIA_MAX_RANK) {
+    cpu_node_error (error, graph, node, "attribute 'axis' = %" G_GINT64_FORMAT " is out of range",
+                    s.axis);
+    return NULL;
+  }
+  if (!(s.epsilon >= 0.0)) {
+    cpu_node_error (error, graph, node, "attribute 'epsilon' must not be negative");
+    return NULL;
+  }
+  if (stash != 1) {
+    cpu_node_error (
+        error, graph, node,
+        "attribute 'stash_type' = %" G_GINT64_FORMAT " is not supported (only 1, float)", stash);
+    return NULL;
+  }
+  return g_memdup2 (&s, sizeof s);
+}
+
+static gboolean
+layer_norm_infer_shapes (GliaShapeContext *ctx, GError **error)
+{
+  const GliaGraph *graph = glia_shape_context_get_graph (ctx);
+  gint node = glia_shape_context_get_node (ctx);
+  gint rank = glia_shape_context_get_input_rank (ctx, 0);
+  guint n_out = glia_shape_context_get_n_outputs (ctx);
+
+  cpu_infer_same_as_input (ctx, error);
+  if (n_out < 2)
+    return TRUE;
+  if (rank < 0) {
+    for (guint i = 1; i < n_out && i < 3; i++)
+      glia_shape_context_set_output (ctx, i, GLIA_DATA_TYPE_FLOAT, -1, NULL);
+    return TRUE;
+  }
+  gint64 axis_attr = glia_graph_node_get_attr_int (graph, node, "axis", -1);
+  guint axis;
+  if (!cpu_normalize_axis (axis_attr, (guint)rank, &axis)) {
+    cpu_shape_error (error, ctx,
+                     "attribute 'axis' = %" G_GINT64_FORMAT " is out of range for rank %d",
+                     axis_attr, rank);
+    return FALSE;
+  }
+  gint64 dims[GLIA_MAX_RANK];
+  memcpy (dims, glia_shape_context_get_input_dims (ctx, 0), (gsize)rank * sizeof (gint64));
+  for (guint i = axis; i < (guint)rank; i++)
+    dims[i] = 1;
+  for (guint i = 1; i < n_out && i < 3; i++)
+    glia_shape_context_set_output (ctx, i, GLIA_DATA_TYPE_FLOAT, rank, dims);
+  return TRUE;
+}
+
+/* Expands @v (broadcastable to X's shape, constant left of @axis) into @out,
+ * one value per position of the normalised dims. */
+static gboolean
+expand_affine (GliaKernelContext *ctx, const GliaTensorView *x, guint axis, const GliaTensorView *v,
+               const char *what, double *out, GError **error)
+{
+  guint nr = x->rank - axis;
+  gint64 vd[GLIA_MAX_RANK];
+  gint64 vstride[GLIA_MAX_RANK];
+  gboolean ok = is_float_or_double (v->dtype) && v->rank <= x->rank;
+
+  for (guint i = 0; ok && i < v->rank; i++) {
+    gint xi = (gint)x->rank - (gint)v->rank + (gint)i;
+    gint64 d = v->dims[i];
+    if (xi < (gint)axis)
+      ok = d == 1;
+    else
+      ok = d == 1 || d == x->dims[xi];
+  }
+  if (!ok) {
+    g_autofree char *dv = cpu_dims_to_string (v->rank, v->dims);
+    g_autofree char *dx = cpu_dims_to_string (x->rank, x->dims);
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "%s %s %s does not broadcast over the normalised dims of X %s (axis %u)",
+                      what, glia_data_type_get_name (v->dtype), dv, dx, axis);
+    return FALSE;
+  }
+
+  /* Strides of v over the normalised dims (0 where broadcast). */
+  gint64 stride = 1;
+  for (gint i = (gint)nr - 1; i >= 0; i--) {
+    gint vi = (gint)v->rank - (gint)nr + i;
+    gint64 d = vi >= 0 ? v->dims[vi] : 1;
+    vd[i] = x->dims[axis + (guint)i];
+    vstride[i] = d == 1 ? 0 : stride;
+    stride *= d;
+  }
+  gsize total = cpu_numel (nr, vd);
+  gint64 idx[GLIA_MAX_RANK] = { 0 };
+  gsize off = 0;
+  for (gsize k = 0; k < total; k++) {
+    out[k] = load (v->dtype, v->data, off);
+    for (gint i = (gint)nr - 1; i >= 0; i--) {
+      idx[i]++;
+      off += (gsize)vstride[i];
+      if (idx[i] < vd[i])
+        break;
+      off -= (gsize)(vstride[i] * vd[i]);
+      idx[i] = 0;
+    }
+  }
+  return TRUE;
+}
+
+typedef struct
+{
+  GliaDataType dtype;
+  gconstpointer x;
+  gpointer y;
+  float *mean;
+  float *inv_std;
+  const double *scale;
+  const double *bias;
+  gsize norm;
+  double epsilon;
+} LayerNormJob;
+
+#define LAYER_NORM_ROWS(T)                                                                         \
+  for (gsize r = begin; r < end; r++) {                                                            \
+    const T *x = (const T *)job->x + r * job->norm;                                                \
+    T *y = (T *)job->y + r * job->norm;                                                            \
+    double sum = 0.0, sq = 0.0;                                                                    \
+    for (gsize i = 0; i < job->norm; i++)                                                          \
+      sum += x[i];                                                                                 \
+    double mean = sum / (double)job->norm;                                                         \
+    for (gsize i = 0; i < job->norm; i++) {                                                        \
+      double d = x[i] - mean;                                                                      \
+      sq += d * d;                                                                                 \
+    }                                                                                              \
+    double inv = 1.0 / sqrt (sq / (double)job->norm + job->epsilon);                               \
+    for (gsize i = 0; i < job->norm; i++)                                                          \
+      y[i] = (T)((x[i] - mean) * inv * job->scale[i] + (job->bias ? job->bias[i] : 0.0));          \
+    if (job->mean)                                                                                 \
+      job->mean[r] = (float)mean;                                                                  \
+    if (job->inv_std)                                                                              \
+      job->inv_std[r] = (float)inv;                                                                \
+  }
+
+static void
+layer_norm_rows (gsize begin, gsize end, gpointer user_data)
+{
+  const LayerNormJob *job = user_data;
+  if (job->dtype == GLIA_DATA_TYPE_FLOAT) {
+    LAYER_NORM_ROWS (float)
+  } else {
+    LAYER_NORM_ROWS (double)
+  }
+}
+
+static gboolean
+layer_norm_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const LayerNormState *s = state;
+  const GliaTensorView *x = cpu_require_input (ctx, 0, error);
+  const GliaTensorView *scale = x ? cpu_require_input (ctx, 1, error) : NULL;
+  const GliaTensorView *bias = NULL;
+  if (scale == NULL)
+    return FALSE;
+  if (glia_kernel_context_get_n_inputs (ctx) > 2)
+    bias = glia_kernel_context_get_input (ctx, 2);
+  if (!is_float_or_double (x->dtype)) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "element type %s is not supported",
+                      glia_data_type_get_name (x->dtype));
+    return FALSE;
+  }
+  guint axis;
+  if (x->rank == 0 || !cpu_normalize_axis (s->axis, x->rank, &axis)) {
+    g_autofree char *dx = cpu_dims_to_string (x->rank, x->dims);
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "axis %" G_GINT64_FORMAT " is out of range for X %s", s->axis, dx);
+    return FALSE;
+  }
+
+  gsize rows = cpu_numel_range (x->dims, 0, axis);
+  gsize norm = cpu_numel_range (x->dims, axis, x->rank);
+  double *affine
+      = glia_kernel_context_get_scratch (ctx, 2 * MAX (norm, 1) * sizeof (double), error);
+  if (affine == NULL)
+    return FALSE;
+  if (!expand_affine (ctx, x, axis, scale, "Scale", affine, error)
+      || (bias && !expand_affine (ctx, x, axis, bias, "B", affine + norm, error)))
+    return FALSE;
+
+  GliaTensorView *y
+      = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, x->dims, error);
+  if (y == NULL)
+    return FALSE;
+  gint64 stat_dims[GLIA_MAX_RANK];
+  memcpy (stat_dims, x->dims, x->rank * sizeof (gint64));
+  for (guint i = axis; i < x->rank; i++)
+    stat_dims[i] = 1;
+  GliaTensorView *stats[2] = { NULL, NULL };
+  for (guint i = 0; i < 2; i++)
+    if (cpu_kernel_has_output (ctx, i + 1)
+        && (stats[i] = glia_kernel_context_allocate_output (ctx, i + 1, GLIA_DATA_TYPE_FLOAT,
+                                                            x->rank, stat_dims, error))
+               == NULL)
+      return FALSE;
+  if (rows == 0 || norm == 0)
+    return TRUE;
+
+  LayerNormJob job = { x->dtype,
+                       x->data,
+                       y->data,
+                       stats[0] ? stats[0]->data : NULL,
+                       stats[1] ? stats[1]->data : NULL,
+                       affine,
+                       bias ? affine + norm : NULL,
+                       norm,
+                       s->epsilon };
+  glia_kernel_context_parallel_for (ctx, rows, MAX (1, CPU_GRAIN / (4 * norm)), layer_norm_rows,
+                                    &job);
+  return TRUE;
+}
+
+static const GliaOpDef norm_ops[] = {
+  {
+      .struct_size = sizeof (GliaOpDef),
+      .domain = "",
+      .name = "BatchNormalization",
+      .since_version = 7,
+      .until_version = G_MAXINT,
+      .dtypes = DTYPES_FLOAT,
+      .infer_shapes = cpu_infer_same_as_input,
+      .create = batch_norm_create,
+      .compute = batch_norm_compute,
+      .destroy = g_free,
+  },
+#define SOFTMAX_DEF(NAME, SINCE, UNTIL)                                                            \
+  {                                                                                                \
+    .struct_size = sizeof (GliaOpDef), .domain = "", .name = NAME, .since_version = SINCE,         \
+    .until_version = UNTIL, .dtypes = DTYPES_FLOAT, .infer_shapes = softmax_infer_shapes,          \
+    .create = softmax_create, .compute = softmax_compute, .destroy = g_free,                       \
+  }
+  /* Before 13: coerce to 2-D at axis (default 1). Since 13: one axis
+   * (default -1). */
+  SOFTMAX_DEF ("Softmax", 1, 12),
+  SOFTMAX_DEF ("Softmax", 13, G_MAXINT),
+  SOFTMAX_DEF ("LogSoftmax", 1, 12),
+  SOFTMAX_DEF ("LogSoftmax", 13, G_MAXINT),
+  {
+      .struct_size = sizeof (GliaOpDef),
+      .domain = "",
+      .name = "LayerNormalization",
+      .since_version = 17,
+      .until_version = G_MAXINT,
+      .dtypes = DTYPES_FLOAT,
+      .infer_shapes = layer_norm_infer_shapes,
+      .create = layer_norm_create,
+      .compute = layer_norm_compute,
+      .destroy = g_free,
+  },
+};
+
+void
+cpu_norm_register (GliaOpTable *table)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (norm_ops); i++)
+    glia_op_table_add (table, &norm_ops[i]);
+}

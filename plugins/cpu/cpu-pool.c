@@ -1,0 +1,307 @@
+/* cpu-pool.c: MaxPool (with optional Indices), AveragePool, GlobalMaxPool
+ * and GlobalAveragePool on float32 [N, C, spatial...] tensors.
+ *
+ * Windowed pooling lifts 1-D and 2-D windows to 3-D (CpuWindow) and walks each
+ * output position's window directly, splitting the N*C planes across
+ * threads. AveragePool's divisor is the number of window positions inside the
+ * input, or with count_include_pad inside the explicitly padded input (the
+ * extra cells ceil_mode adds past the padding never count).
+ */
+#define G_LOG_DOMAIN "Glia-CPU"
+
+#include "cpu-private.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef enum
+{
+  POOL_MAX,
+  POOL_AVERAGE,
+} PoolKind;
+
+typedef struct
+{
+  PoolKind kind;
+  gboolean global;
+  CpuWindowAttrs window;
+  gboolean count_include_pad;
+  gboolean column_major_indices;
+} PoolState;
+
+static gboolean
+parse_flag (const GliaGraph *graph, gint node, const char *name, gboolean *out, GError **error)
+{
+  gint64 v = glia_graph_node_get_attr_int (graph, node, name, 0);
+  if (v != 0 && v != 1) {
+    cpu_node_error (error, graph, node, "attribute '%s' must be 0 or 1, got %" G_GINT64_FORMAT,
+                    name, v);
+    return FALSE;
+  }
+  *out = v == 1;
+  return TRUE;
+}
+
+static gpointer
+pool_create (const GliaGraph *graph, gint node, GError **error)
+{
+  const char *op = glia_graph_node_get_op_type (graph, node);
+  PoolState s = { 0 };
+  s.kind = g_str_has_suffix (op, "MaxPool") ? POOL_MAX : POOL_AVERAGE;
+  s.global = g_str_has_prefix (op, "Global");
+  if (!s.global) {
+    if (!cpu_window_attrs_parse (&s.window, graph, node, TRUE, error)
+        || !parse_flag (graph, node, "count_include_pad", &s.count_include_pad, error)
+        || !parse_flag (graph, node, "storage_order", &s.column_major_indices, error))
+      return NULL;
+  }
+  return g_memdup2 (&s, sizeof s);
+}
+
+static gboolean
+pool_geometry (const PoolState *s, guint rank, const gint64 *x, CpuWindow *w, char **why)
+{
+  if (rank < 3) {
+    g_autofree char *dx = cpu_dims_to_string (rank, x);
+    *why = g_strdup_printf ("X %s must be [N,C,spatial...]", dx);
+    return FALSE;
+  }
+  if (s->global)
+    return TRUE; /* no window: any number of spatial dims */
+  if (!cpu_window_resolve (&s->window, rank - 2, x + 2, s->window.kernel, w, why))
+    return FALSE;
+  for (guint i = 0; i < CPU_WINDOW_MAX_SPATIAL; i++) {
+    gint64 extent = (w->kernel[i] - 1) * w->dilation[i] + 1;
+    if (w->pad_begin[i] >= extent || w->pad_end[i] >= extent) {
+      *why
+          = g_strdup_printf ("pads must be smaller than the window (%" G_GINT64_FORMAT ")", extent);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static void
+pool_out_dims (const PoolState *s, guint rank, const gint64 *x, const CpuWindow *w, gint64 *dims)
+{
+  dims[0] = x[0];
+  dims[1] = x[1];
+  for (guint i = 2; i < rank; i++)
+    dims[i] = s->global ? 1 : w->out[CPU_WINDOW_MAX_SPATIAL - (rank - 2) + (i - 2)];
+}
+
+static gboolean
+pool_infer_shapes (GliaShapeContext *ctx, GError **error)
+{
+  const GliaGraph *graph = glia_shape_context_get_graph (ctx);
+  gint node = glia_shape_context_get_node (ctx);
+  GliaDataType dtype = glia_shape_context_get_input_dtype (ctx, 0);
+  gint rank = glia_shape_context_get_input_rank (ctx, 0);
+  guint n_out = glia_shape_context_get_n_outputs (ctx);
+  if (rank < 0) {
+    glia_shape_context_set_output (ctx, 0, dtype, -1, NULL);
+    if (n_out > 1)
+      glia_shape_context_set_output (ctx, 1, GLIA_DATA_TYPE_INT64, -1, NULL);
+    return TRUE;
+  }
+
+  g_autoptr (GError) local = NULL;
+  g_autofree PoolState *s = pool_create (graph, node, &local);
+  if (s == NULL) {
+    g_propagate_error (error, g_steal_pointer (&local));
+    return FALSE;
+  }
+  const gint64 *x = glia_shape_context_get_input_dims (ctx, 0);
+  CpuWindow w;
+  g_autofree char *why = NULL;
+  if (!pool_geometry (s, (guint)rank, x, &w, &why)) {
+    cpu_shape_error (error, ctx, "%s", why);
+    return FALSE;
+  }
+  gint64 dims[GLIA_MAX_RANK];
+  pool_out_dims (s, (guint)rank, x, &w, dims);
+  glia_shape_context_set_output (ctx, 0, dtype, rank, dims);
+  if (n_out > 1)
+    glia_shape_context_set_output (ctx, 1, GLIA_DATA_TYPE_INT64, rank, dims);
+  return TRUE;
+}
+
+typedef struct
+{
+  const PoolState *s;
+  const CpuWindow *w;
+  const float *x;
+  float *y;
+  gint64 *indices;
+  gsize in_size;
+  gsize out_size;
+} PoolJob;
+
+static void
+pool_planes (gsize begin, gsize end, gpointer user_data)
+{
+  const PoolJob *job = user_data;
+  const CpuWindow *w = job->w;
+  const gint64 id_n = w->in[0], ih_n = w->in[1], iw_n = w->in[2];
+  const gboolean is_max = job->s->kind == POOL_MAX;
+
+  for (gsize p = begin; p < end; p++) {
+    const float *x = job->x + p * job->in_size;
+    float *y = job->y + p * job->out_size;
+    gint64 *ind = job->indices ? job->indices + p * job->out_size : NULL;
+
+    for (gint64 od = 0; od < w->out[0]; od++)
+      for (gint64 oh = 0; oh < w->out[1]; oh++)
+        for (gint64 ow = 0; ow < w->out[2]; ow++) {
+          gint64 d0 = od * w->stride[0] - w->pad_begin[0];
+          gint64 h0 = oh * w->stride[1] - w->pad_begin[1];
+          gint64 w0 = ow * w->stride[2] - w->pad_begin[2];
+          float best = -INFINITY;
+          gint64 best_at = -1;
+          double sum = 0.0;
+          gint64 n_valid = 0, n_padded = 0;
+
+          for (gint64 kd = 0; kd < w->kernel[0]; kd++) {
+            gint64 id = d0 + kd * w->dilation[0];
+            gboolean d_in = id >= 0 && id < id_n;
+            gboolean d_pad = id >= -w->pad_begin[0] && id < id_n + w->pad_end[0];
+            for (gint64 kh = 0; kh < w->kernel[1]; kh++) {
+              gint64 ih = h0 + kh * w->dilation[1];
+              gboolean h_in = ih >= 0 && ih < ih_n;
+              gboolean h_pad = ih >= -w->pad_begin[1] && ih < ih_n + w->pad_end[1];
+              for (gint64 kw = 0; kw < w->kernel[2]; kw++) {
+                gint64 iw = w0 + kw * w->dilation[2];
+                gboolean w_in = iw >= 0 && iw < iw_n;
+                if (d_pad && h_pad && iw >= -w->pad_begin[2] && iw < iw_n + w->pad_end[2])
+                  n_padded++;
+                if (!(d_in && h_in && w_in))
+                  continue;
+                gint64 at = (id * ih_n + ih) * iw_n + iw;
+                float v = x[at];
+                n_valid++;
+                if (is_max) {
+                  if (v > best || best_at < 0) {
+                    best = v;
+                    best_at = job->s->column_major_indices ? id + ih * id_n + iw * id_n * ih_n : at;
+                  }
+                } else
+                  sum += v;
+              }
+            }
+          }
+
+          gsize o = (gsize)((od * w->out[1] + oh) * w->out[2] + ow);
+          if (is_max) {
+            y[o] = best;
+            if (ind)
+              ind[o] = (gint64)(p * job->in_size) + MAX (best_at, 0);
+          } else {
+            gint64 div = job->s->count_include_pad ? n_padded : n_valid;
+            y[o] = div > 0 ? (float)(sum / (double)div) : 0.0f;
+          }
+        }
+  }
+}
+
+typedef struct
+{
+  gboolean is_max;
+  const float *x;
+  float *y;
+  gsize plane;
+} GlobalJob;
+
+static void
+global_planes (gsize begin, gsize end, gpointer user_data)
+{
+  const GlobalJob *job = user_data;
+  for (gsize p = begin; p < end; p++) {
+    const float *x = job->x + p * job->plane;
+    if (job->is_max) {
+      float best = job->plane ? x[0] : -INFINITY;
+      for (gsize i = 1; i < job->plane; i++)
+        if (x[i] > best)
+          best = x[i];
+      job->y[p] = best;
+    } else {
+      double sum = 0.0;
+      for (gsize i = 0; i < job->plane; i++)
+        sum += x[i];
+      job->y[p] = job->plane ? (float)(sum / (double)job->plane) : NAN;
+    }
+  }
+}
+
+static gboolean
+pool_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const PoolState *s = state;
+  const GliaTensorView *x = cpu_require_input (ctx, 0, error);
+  if (x == NULL)
+    return FALSE;
+  if (x->dtype != GLIA_DATA_TYPE_FLOAT) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "only float32 is supported, got %s",
+                      glia_data_type_get_name (x->dtype));
+    return FALSE;
+  }
+  CpuWindow w;
+  g_autofree char *why = NULL;
+  if (!pool_geometry (s, x->rank, x->dims, &w, &why)) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "%s", why);
+    return FALSE;
+  }
+  gint64 dims[GLIA_MAX_RANK];
+  pool_out_dims (s, x->rank, x->dims, &w, dims);
+  GliaTensorView *y = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, dims, error);
+  if (y == NULL)
+    return FALSE;
+  GliaTensorView *ind = NULL;
+  if (s->kind == POOL_MAX && !s->global && cpu_kernel_has_output (ctx, 1)) {
+    ind = glia_kernel_context_allocate_output (ctx, 1, GLIA_DATA_TYPE_INT64, x->rank, dims, error);
+    if (ind == NULL)
+      return FALSE;
+  }
+
+  gsize planes = cpu_numel (2, x->dims);
+  gsize in_size = cpu_numel_range (x->dims, 2, x->rank);
+  if (planes == 0 || y->n_elements == 0)
+    return TRUE;
+
+  if (s->global) {
+    GlobalJob job = { s->kind == POOL_MAX, x->data, y->data, in_size };
+    glia_kernel_context_parallel_for (ctx, planes, MAX (1, CPU_GRAIN / MAX (in_size, 1)),
+                                      global_planes, &job);
+    return TRUE;
+  }
+
+  gsize out_size = cpu_numel (CPU_WINDOW_MAX_SPATIAL, w.out);
+  gsize work = out_size * cpu_numel (CPU_WINDOW_MAX_SPATIAL, w.kernel);
+  PoolJob job = { s, &w, x->data, y->data, ind ? ind->data : NULL, in_size, out_size };
+  glia_kernel_context_parallel_for (ctx, planes, MAX (1, CPU_GRAIN / MAX (work, 1)), pool_planes,
+                                    &job);
+  return TRUE;
+}
+
+#define POOL_DEF(NAME, SINCE)                                                                      \
+  {                                                                                                \
+    .struct_size = sizeof (GliaOpDef), .domain = "", .name = NAME, .since_version = SINCE,         \
+    .until_version = G_MAXINT, .dtypes = GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT),                    \
+    .infer_shapes = pool_infer_shapes, .create = pool_create, .compute = pool_compute,             \
+    .destroy = g_free,                                                                             \
+  }
+
+/* The window attributes each version adds (storage_order 8, ceil_mode and
+ * dilations 10, ...) are absent from older nodes, so one def serves all. */
+static const GliaOpDef pool_ops[] = {
+  POOL_DEF ("MaxPool", 1),
+  POOL_DEF ("AveragePool", 1),
+  POOL_DEF ("GlobalMaxPool", 1),
+  POOL_DEF ("GlobalAveragePool", 1),
+};
+
+void
+cpu_pool_register (GliaOpTable *table)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (pool_ops); i++)
+    glia_op_table_add (table, &pool_ops[i]);
+}
