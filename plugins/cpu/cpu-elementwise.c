@@ -23,8 +23,14 @@
 #define DTYPE_I64    GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT64)
 #define DTYPE_BOOL   GLIA_DTYPE_BIT (GLIA_DATA_TYPE_BOOL)
 #define DTYPES_FLOAT (DTYPE_F32 | DTYPE_F64)
-#define DTYPES_NUM   (DTYPE_F32 | DTYPE_F64 | DTYPE_I32 | DTYPE_I64)
+#define DTYPES_SINT                                                                                \
+  (GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT8) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT16) | DTYPE_I32        \
+   | DTYPE_I64)
+/* float, double and the eight integer types */
+#define DTYPES_NUM   (DTYPES_FLOAT | GLIA_DTYPES_INTS)
 #define DTYPES_BYTES (GLIA_DTYPES_ALL & ~GLIA_DTYPE_BIT (GLIA_DATA_TYPE_STRING))
+/* what the conversion helpers read and write */
+#define DTYPES_CAST_NUM (GLIA_DTYPES_FLOATS | GLIA_DTYPES_INTS)
 
 static gboolean
 dtype_in (GliaDataType dtype, guint64 mask)
@@ -40,6 +46,126 @@ check_dtype (GliaKernelContext *ctx, const GliaTensorView *v, guint64 mask, GErr
   cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "element type %s is not supported",
                     glia_data_type_get_name (v->dtype));
   return FALSE;
+}
+
+/* ======================================================================== */
+/* Element conversions (Cast, Clip bounds, Pow exponents)                    */
+/* ======================================================================== */
+
+static gboolean
+is_float_type (GliaDataType t)
+{
+  return dtype_in (t, GLIA_DTYPES_FLOATS);
+}
+
+#define CAST_BLOCK 512
+
+/* Loads n elements of @dtype into doubles / int64s. */
+#define LOAD_CASE(ENUM, T, DST, CONV)                                                              \
+  case ENUM:                                                                                       \
+    for (gsize i = 0; i < n; i++)                                                                  \
+      DST[i] = CONV (((const T *)src)[i]);                                                         \
+    break
+
+#define IDENT(x) (x)
+
+static void
+load_doubles (GliaDataType dtype, gconstpointer src, double *dst, gsize n)
+{
+  switch (dtype) {
+    LOAD_CASE (GLIA_DATA_TYPE_FLOAT, float, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_DOUBLE, double, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_FLOAT16, guint16, dst, cpu_half_to_float);
+    LOAD_CASE (GLIA_DATA_TYPE_BFLOAT16, guint16, dst, cpu_bfloat16_to_float);
+    LOAD_CASE (GLIA_DATA_TYPE_INT8, gint8, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_INT16, gint16, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_INT32, gint32, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_INT64, gint64, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT8, guint8, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT16, guint16, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT32, guint32, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT64, guint64, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_BOOL, guint8, dst, !!);
+  default:
+    g_assert_not_reached ();
+  }
+}
+
+static void
+load_ints (GliaDataType dtype, gconstpointer src, gint64 *dst, gsize n)
+{
+  switch (dtype) {
+    LOAD_CASE (GLIA_DATA_TYPE_INT8, gint8, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_INT16, gint16, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_INT32, gint32, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_INT64, gint64, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT8, guint8, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT16, guint16, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT32, guint32, dst, IDENT);
+    LOAD_CASE (GLIA_DATA_TYPE_UINT64, guint64, dst, (gint64));
+    LOAD_CASE (GLIA_DATA_TYPE_BOOL, guint8, dst, !!);
+  default:
+    g_assert_not_reached ();
+  }
+}
+
+/* Float to integer saturates (NaN gives 0) instead of being undefined. */
+#define STORE_SAT(ENUM, T, MIN, MAX)                                                               \
+  case ENUM:                                                                                       \
+    for (gsize i = 0; i < n; i++) {                                                                \
+      double v = src[i];                                                                           \
+      ((T *)dst)[i] = isnan (v)            ? 0                                                     \
+                      : v <= (double)(MIN) ? (MIN)                                                 \
+                      : v >= (double)(MAX) ? (MAX)                                                 \
+                                           : (T)v;                                                 \
+    }                                                                                              \
+    break
+
+#define STORE_CASE(ENUM, T, CONV)                                                                  \
+  case ENUM:                                                                                       \
+    for (gsize i = 0; i < n; i++)                                                                  \
+      ((T *)dst)[i] = CONV (src[i]);                                                               \
+    break
+
+static void
+store_doubles (GliaDataType dtype, const double *src, gpointer dst, gsize n)
+{
+  switch (dtype) {
+    STORE_CASE (GLIA_DATA_TYPE_FLOAT, float, (float));
+    STORE_CASE (GLIA_DATA_TYPE_DOUBLE, double, IDENT);
+    STORE_CASE (GLIA_DATA_TYPE_FLOAT16, guint16, (guint16)cpu_float_to_half);
+    STORE_CASE (GLIA_DATA_TYPE_BFLOAT16, guint16, (guint16)cpu_float_to_bfloat16);
+    STORE_SAT (GLIA_DATA_TYPE_INT8, gint8, G_MININT8, G_MAXINT8);
+    STORE_SAT (GLIA_DATA_TYPE_INT16, gint16, G_MININT16, G_MAXINT16);
+    STORE_SAT (GLIA_DATA_TYPE_INT32, gint32, G_MININT32, G_MAXINT32);
+    STORE_SAT (GLIA_DATA_TYPE_INT64, gint64, G_MININT64, G_MAXINT64);
+    STORE_SAT (GLIA_DATA_TYPE_UINT8, guint8, 0, G_MAXUINT8);
+    STORE_SAT (GLIA_DATA_TYPE_UINT16, guint16, 0, G_MAXUINT16);
+    STORE_SAT (GLIA_DATA_TYPE_UINT32, guint32, 0, G_MAXUINT32);
+    STORE_SAT (GLIA_DATA_TYPE_UINT64, guint64, 0, G_MAXUINT64);
+    STORE_CASE (GLIA_DATA_TYPE_BOOL, guint8, 0 !=);
+  default:
+    g_assert_not_reached ();
+  }
+}
+
+/* Integer to integer wraps modulo 2^bits, as C conversions do. */
+static void
+store_ints (GliaDataType dtype, const gint64 *src, gpointer dst, gsize n)
+{
+  switch (dtype) {
+    STORE_CASE (GLIA_DATA_TYPE_INT8, gint8, (gint8));
+    STORE_CASE (GLIA_DATA_TYPE_INT16, gint16, (gint16));
+    STORE_CASE (GLIA_DATA_TYPE_INT32, gint32, (gint32));
+    STORE_CASE (GLIA_DATA_TYPE_INT64, gint64, IDENT);
+    STORE_CASE (GLIA_DATA_TYPE_UINT8, guint8, (guint8));
+    STORE_CASE (GLIA_DATA_TYPE_UINT16, guint16, (guint16));
+    STORE_CASE (GLIA_DATA_TYPE_UINT32, guint32, (guint32));
+    STORE_CASE (GLIA_DATA_TYPE_UINT64, guint64, (guint64));
+    STORE_CASE (GLIA_DATA_TYPE_BOOL, guint8, 0 !=);
+  default:
+    g_assert_not_reached ();
+  }
 }
 
 /* ======================================================================== */
@@ -71,13 +197,13 @@ static const struct
   UnaryKind kind;
   guint64 dtypes;
 } unary_kinds[] = {
-  { "Relu", UN_RELU, DTYPES_NUM },
+  { "Relu", UN_RELU, DTYPES_FLOAT | DTYPES_SINT },
   { "Sigmoid", UN_SIGMOID, DTYPES_FLOAT },
   { "Tanh", UN_TANH, DTYPES_FLOAT },
   { "Exp", UN_EXP, DTYPES_FLOAT },
   { "Log", UN_LOG, DTYPES_FLOAT },
   { "Sqrt", UN_SQRT, DTYPES_FLOAT },
-  { "Neg", UN_NEG, DTYPES_NUM },
+  { "Neg", UN_NEG, DTYPES_FLOAT | DTYPES_SINT },
   { "Abs", UN_ABS, DTYPES_NUM },
   { "Reciprocal", UN_RECIPROCAL, DTYPES_FLOAT },
   { "Floor", UN_FLOOR, DTYPES_FLOAT },
@@ -202,9 +328,10 @@ typedef struct
 DEFINE_UNARY_FLOAT (unary_f32, float)
 DEFINE_UNARY_FLOAT (unary_f64, double)
 
-/* Integer kinds: Relu, Neg, Abs, Clip. Negation wraps like two's complement
- * (-INT_MIN is INT_MIN) instead of overflowing. */
-#define DEFINE_UNARY_INT(NAME, T, UT)                                                              \
+/* Integer kinds: Relu, Neg, Abs, Clip on signed types (Abs and Clip on
+ * unsigned ones). Negation goes through the wide unsigned type WT so it wraps
+ * like two's complement (-INT_MIN is INT_MIN) instead of overflowing. */
+#define DEFINE_UNARY_SINT(NAME, T, WT)                                                             \
   static void NAME (const UnaryJob *job, gsize begin, gsize end)                                   \
   {                                                                                                \
     const T *x = job->x;                                                                           \
@@ -214,9 +341,9 @@ DEFINE_UNARY_FLOAT (unary_f64, double)
     case UN_RELU:                                                                                  \
       UNARY_LOOP (T, v > 0 ? v : 0);                                                               \
     case UN_NEG:                                                                                   \
-      UNARY_LOOP (T, (T)(0 - (UT)v));                                                              \
+      UNARY_LOOP (T, (T)(0 - (WT)v));                                                              \
     case UN_ABS:                                                                                   \
-      UNARY_LOOP (T, v < 0 ? (T)(0 - (UT)v) : v);                                                  \
+      UNARY_LOOP (T, v < 0 ? (T)(0 - (WT)v) : v);                                                  \
     case UN_CLIP:                                                                                  \
       UNARY_LOOP (T, v < lo ? lo : (v > hi ? hi : v));                                             \
     default:                                                                                       \
@@ -224,28 +351,105 @@ DEFINE_UNARY_FLOAT (unary_f64, double)
     }                                                                                              \
   }
 
-DEFINE_UNARY_INT (unary_i32, gint32, guint32)
-DEFINE_UNARY_INT (unary_i64, gint64, guint64)
+#define DEFINE_UNARY_UINT(NAME, T)                                                                 \
+  static void NAME (const UnaryJob *job, gsize begin, gsize end)                                   \
+  {                                                                                                \
+    const T *x = job->x;                                                                           \
+    T *y = job->y;                                                                                 \
+    const T lo = (T)job->ilo, hi = (T)job->ihi;                                                    \
+    switch (job->s->kind) {                                                                        \
+    case UN_ABS:                                                                                   \
+      UNARY_LOOP (T, v);                                                                           \
+    case UN_CLIP:                                                                                  \
+      UNARY_LOOP (T, v < lo ? lo : (v > hi ? hi : v));                                             \
+    default:                                                                                       \
+      g_assert_not_reached ();                                                                     \
+    }                                                                                              \
+  }
+
+DEFINE_UNARY_SINT (unary_i8, gint8, guint32)
+DEFINE_UNARY_SINT (unary_i16, gint16, guint32)
+DEFINE_UNARY_SINT (unary_i32, gint32, guint32)
+DEFINE_UNARY_SINT (unary_i64, gint64, guint64)
+DEFINE_UNARY_UINT (unary_u8, guint8)
+DEFINE_UNARY_UINT (unary_u16, guint16)
+DEFINE_UNARY_UINT (unary_u32, guint32)
+DEFINE_UNARY_UINT (unary_u64, guint64)
+
+typedef void (*UnaryFunc) (const UnaryJob *job, gsize begin, gsize end);
 
 static void
 unary_chunk (gsize begin, gsize end, gpointer user_data)
 {
   const UnaryJob *job = user_data;
+  UnaryFunc fn = NULL;
   switch (job->dtype) {
   case GLIA_DATA_TYPE_FLOAT:
-    unary_f32 (job, begin, end);
+    fn = unary_f32;
     break;
   case GLIA_DATA_TYPE_DOUBLE:
-    unary_f64 (job, begin, end);
+    fn = unary_f64;
+    break;
+  case GLIA_DATA_TYPE_INT8:
+    fn = unary_i8;
+    break;
+  case GLIA_DATA_TYPE_INT16:
+    fn = unary_i16;
     break;
   case GLIA_DATA_TYPE_INT32:
-    unary_i32 (job, begin, end);
+    fn = unary_i32;
     break;
   case GLIA_DATA_TYPE_INT64:
-    unary_i64 (job, begin, end);
+    fn = unary_i64;
+    break;
+  case GLIA_DATA_TYPE_UINT8:
+    fn = unary_u8;
+    break;
+  case GLIA_DATA_TYPE_UINT16:
+    fn = unary_u16;
+    break;
+  case GLIA_DATA_TYPE_UINT32:
+    fn = unary_u32;
+    break;
+  case GLIA_DATA_TYPE_UINT64:
+    fn = unary_u64;
     break;
   default:
     g_assert_not_reached ();
+  }
+  fn (job, begin, end);
+}
+
+/* The range of an integer type, as gint64 (G_MAXUINT64 wraps to -1 and
+ * converts back exactly). */
+static void
+int_limits (GliaDataType dtype, gint64 *lo, gint64 *hi)
+{
+  switch (dtype) {
+  case GLIA_DATA_TYPE_INT8:
+    *lo = G_MININT8, *hi = G_MAXINT8;
+    break;
+  case GLIA_DATA_TYPE_INT16:
+    *lo = G_MININT16, *hi = G_MAXINT16;
+    break;
+  case GLIA_DATA_TYPE_INT32:
+    *lo = G_MININT32, *hi = G_MAXINT32;
+    break;
+  case GLIA_DATA_TYPE_UINT8:
+    *lo = 0, *hi = G_MAXUINT8;
+    break;
+  case GLIA_DATA_TYPE_UINT16:
+    *lo = 0, *hi = G_MAXUINT16;
+    break;
+  case GLIA_DATA_TYPE_UINT32:
+    *lo = 0, *hi = G_MAXUINT32;
+    break;
+  case GLIA_DATA_TYPE_UINT64:
+    *lo = 0, *hi = (gint64)G_MAXUINT64;
+    break;
+  default:
+    *lo = G_MININT64, *hi = G_MAXINT64;
+    break;
   }
 }
 
@@ -265,22 +469,10 @@ read_clip_bound (GliaKernelContext *ctx, guint i, GliaDataType dtype, double *d,
                       glia_data_type_get_name (dtype), glia_data_type_get_name (v->dtype), dims);
     return FALSE;
   }
-  switch (dtype) {
-  case GLIA_DATA_TYPE_FLOAT:
-    *d = *(const float *)v->data;
-    break;
-  case GLIA_DATA_TYPE_DOUBLE:
-    *d = *(const double *)v->data;
-    break;
-  case GLIA_DATA_TYPE_INT32:
-    *l = *(const gint32 *)v->data;
-    break;
-  case GLIA_DATA_TYPE_INT64:
-    *l = *(const gint64 *)v->data;
-    break;
-  default:
-    break;
-  }
+  if (is_float_type (dtype))
+    load_doubles (dtype, v->data, d, 1);
+  else
+    load_ints (dtype, v->data, l, 1);
   return TRUE;
 }
 
@@ -292,11 +484,8 @@ unary_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   if (x == NULL || !check_dtype (ctx, x, s->dtypes, error))
     return FALSE;
 
-  UnaryJob job = { s, x->data, NULL, x->dtype, -INFINITY, INFINITY, G_MININT64, G_MAXINT64 };
-  if (x->dtype == GLIA_DATA_TYPE_INT32) {
-    job.ilo = G_MININT32;
-    job.ihi = G_MAXINT32;
-  }
+  UnaryJob job = { s, x->data, NULL, x->dtype, -INFINITY, INFINITY, 0, 0 };
+  int_limits (x->dtype, &job.ilo, &job.ihi);
   if (s->kind == UN_CLIP) {
     if (s->clip_attrs) {
       job.lo = s->clip_min;
@@ -368,127 +557,13 @@ cast_create (const GliaGraph *graph, gint node, GError **error)
 static gboolean
 cast_infer_shapes (GliaShapeContext *ctx, GError **error)
 {
-  const GliaGraph *graph = glia_shape_context_get_graph (ctx);
-  gint node = glia_shape_context_get_node (ctx);
-  GliaDataType to = (GliaDataType)glia_graph_node_get_attr_int (graph, node, "to", 0);
-  cpu_infer_like_input (ctx, 0, 0, to);
+  CastState *s
+      = cast_create (glia_shape_context_get_graph (ctx), glia_shape_context_get_node (ctx), error);
+  if (s == NULL)
+    return FALSE;
+  cpu_infer_like_input (ctx, 0, 0, s->to);
+  g_free (s);
   return TRUE;
-}
-
-static gboolean
-is_float_type (GliaDataType t)
-{
-  return dtype_in (t, GLIA_DTYPES_FLOATS);
-}
-
-#define CAST_BLOCK 512
-
-/* Loads n elements of @dtype into doubles / int64s. */
-#define LOAD_CASE(ENUM, T, DST, CONV)                                                              \
-  case ENUM:                                                                                       \
-    for (gsize i = 0; i < n; i++)                                                                  \
-      DST[i] = CONV (((const T *)src)[i]);                                                         \
-    break
-
-#define IDENT(x) (x)
-
-static void
-load_doubles (GliaDataType dtype, gconstpointer src, double *dst, gsize n)
-{
-  switch (dtype) {
-    LOAD_CASE (GLIA_DATA_TYPE_FLOAT, float, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_DOUBLE, double, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_FLOAT16, guint16, dst, cpu_half_to_float);
-    LOAD_CASE (GLIA_DATA_TYPE_BFLOAT16, guint16, dst, cpu_bfloat16_to_float);
-    LOAD_CASE (GLIA_DATA_TYPE_INT8, gint8, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_INT16, gint16, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_INT32, gint32, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_INT64, gint64, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_UINT8, guint8, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_UINT16, guint16, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_UINT32, guint32, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_UINT64, guint64, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_BOOL, guint8, dst, !!);
-  default:
-    g_assert_not_reached ();
-  }
-}
-
-static void
-load_ints (GliaDataType dtype, gconstpointer src, gint64 *dst, gsize n)
-{
-  switch (dtype) {
-    LOAD_CASE (GLIA_DATA_TYPE_INT8, gint8, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_INT16, gint16, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_INT32, gint32, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_INT64, gint64, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_UINT8, guint8, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_UINT16, guint16, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_UINT32, guint32, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_UINT64, guint64, dst, (gint64));
-    LOAD_CASE (GLIA_DATA_TYPE_BOOL, guint8, dst, !!);
-  default:
-    g_assert_not_reached ();
-  }
-}
-
-/* Float to integer saturates (NaN gives 0) instead of being undefined. */
-#define STORE_SAT(ENUM, T, MIN, MAX)                                                               \
-  case ENUM:                                                                                       \
-    for (gsize i = 0; i < n; i++) {                                                                \
-      double v = src[i];                                                                           \
-      ((T *)dst)[i] = isnan (v)            ? 0                                                     \
-                      : v <= (double)(MIN) ? (MIN)                                                 \
-                      : v >= (double)(MAX) ? (MAX)                                                 \
-                                           : (T)v;                                                 \
-    }                                                                                              \
-    break
-
-#define STORE_CASE(ENUM, T, CONV)                                                                  \
-  case ENUM:                                                                                       \
-    for (gsize i = 0; i < n; i++)                                                                  \
-      ((T *)dst)[i] = CONV (src[i]);                                                               \
-    break
-
-static void
-store_doubles (GliaDataType dtype, const double *src, gpointer dst, gsize n)
-{
-  switch (dtype) {
-    STORE_CASE (GLIA_DATA_TYPE_FLOAT, float, (float));
-    STORE_CASE (GLIA_DATA_TYPE_DOUBLE, double, IDENT);
-    STORE_CASE (GLIA_DATA_TYPE_FLOAT16, guint16, (guint16)cpu_float_to_half);
-    STORE_CASE (GLIA_DATA_TYPE_BFLOAT16, guint16, (guint16)cpu_float_to_bfloat16);
-    STORE_SAT (GLIA_DATA_TYPE_INT8, gint8, G_MININT8, G_MAXINT8);
-    STORE_SAT (GLIA_DATA_TYPE_INT16, gint16, G_MININT16, G_MAXINT16);
-    STORE_SAT (GLIA_DATA_TYPE_INT32, gint32, G_MININT32, G_MAXINT32);
-    STORE_SAT (GLIA_DATA_TYPE_INT64, gint64, G_MININT64, G_MAXINT64);
-    STORE_SAT (GLIA_DATA_TYPE_UINT8, guint8, 0, G_MAXUINT8);
-    STORE_SAT (GLIA_DATA_TYPE_UINT16, guint16, 0, G_MAXUINT16);
-    STORE_SAT (GLIA_DATA_TYPE_UINT32, guint32, 0, G_MAXUINT32);
-    STORE_SAT (GLIA_DATA_TYPE_UINT64, guint64, 0, G_MAXUINT64);
-    STORE_CASE (GLIA_DATA_TYPE_BOOL, guint8, 0 !=);
-  default:
-    g_assert_not_reached ();
-  }
-}
-
-/* Integer to integer wraps modulo 2^bits, as C conversions do. */
-static void
-store_ints (GliaDataType dtype, const gint64 *src, gpointer dst, gsize n)
-{
-  switch (dtype) {
-    STORE_CASE (GLIA_DATA_TYPE_INT8, gint8, (gint8));
-    STORE_CASE (GLIA_DATA_TYPE_INT16, gint16, (gint16));
-    STORE_CASE (GLIA_DATA_TYPE_INT32, gint32, (gint32));
-    STORE_CASE (GLIA_DATA_TYPE_INT64, gint64, IDENT);
-    STORE_CASE (GLIA_DATA_TYPE_UINT8, guint8, (guint8));
-    STORE_CASE (GLIA_DATA_TYPE_UINT16, guint16, (guint16));
-    STORE_CASE (GLIA_DATA_TYPE_UINT32, guint32, (guint32));
-    STORE_CASE (GLIA_DATA_TYPE_UINT64, guint64, (guint64));
-    STORE_CASE (GLIA_DATA_TYPE_BOOL, guint8, 0 !=);
-  default:
-    g_assert_not_reached ();
-  }
 }
 
 typedef struct
@@ -693,14 +768,15 @@ typedef void (*BinaryRowFunc) (gconstpointer a, gsize sa, gconstpointer b, gsize
     }                                                                                              \
   }
 
-/* Integer power by squaring, wrapping on overflow; negative exponents give
- * the truncated result (0 unless the base is 1 or -1). */
-#define DEFINE_IPOW(NAME, T, UT)                                                                   \
+/* Integer power by squaring in the wide unsigned type WT, wrapping on
+ * overflow; negative exponents give the truncated result (0 unless the base
+ * is 1 or -1). */
+#define DEFINE_IPOW_SIGNED(NAME, T, WT)                                                            \
   static inline T NAME (T base, T e)                                                               \
   {                                                                                                \
     if (e < 0)                                                                                     \
       return base == 1 ? 1 : base == -1 ? ((e & 1) ? -1 : 1) : 0;                                  \
-    UT r = 1, b = (UT)base;                                                                        \
+    WT r = 1, b = (WT)base;                                                                        \
     while (e) {                                                                                    \
       if (e & 1)                                                                                   \
         r *= b;                                                                                    \
@@ -710,15 +786,36 @@ typedef void (*BinaryRowFunc) (gconstpointer a, gsize sa, gconstpointer b, gsize
     return (T)r;                                                                                   \
   }
 
-DEFINE_IPOW (ipow_i32, gint32, guint32)
-DEFINE_IPOW (ipow_i64, gint64, guint64)
+#define DEFINE_IPOW_UNSIGNED(NAME, T, WT)                                                          \
+  static inline T NAME (T base, T e)                                                               \
+  {                                                                                                \
+    WT r = 1, b = base;                                                                            \
+    while (e) {                                                                                    \
+      if (e & 1)                                                                                   \
+        r *= b;                                                                                    \
+      b *= b;                                                                                      \
+      e >>= 1;                                                                                     \
+    }                                                                                              \
+    return (T)r;                                                                                   \
+  }
+
+DEFINE_IPOW_SIGNED (ipow_i8, gint8, guint32)
+DEFINE_IPOW_SIGNED (ipow_i16, gint16, guint32)
+DEFINE_IPOW_SIGNED (ipow_i32, gint32, guint32)
+DEFINE_IPOW_SIGNED (ipow_i64, gint64, guint64)
+DEFINE_IPOW_UNSIGNED (ipow_u8, guint8, guint32)
+DEFINE_IPOW_UNSIGNED (ipow_u16, guint16, guint32)
+DEFINE_IPOW_UNSIGNED (ipow_u32, guint32, guint32)
+DEFINE_IPOW_UNSIGNED (ipow_u64, guint64, guint64)
 
 #define FMAX(x, y) (((x) != (x) || (x) > (y)) ? (x) : (y))
 #define FMIN(x, y) (((x) != (x) || (x) < (y)) ? (x) : (y))
 
-/* Arithmetic for one type, wrapping integer overflow through the unsigned
- * type. Integer Div truncates; the caller rejects zero divisors, and x / -1
- * is written as a negation so INT_MIN / -1 cannot trap. */
+/* Arithmetic for one type. Integer arithmetic goes through the wide unsigned
+ * type WT, so overflow wraps instead of being undefined (narrow types would
+ * otherwise be promoted to int). Integer Div truncates; the caller rejects
+ * zero divisors, and a signed x / -1 is written as a negation so
+ * INT_MIN / -1 cannot trap. */
 #define DEFINE_BINARY_FLOAT_ROWS(SUF, T)                                                           \
   DEFINE_BINARY_ROW (add_##SUF, T, T, x + y)                                                       \
   DEFINE_BINARY_ROW (sub_##SUF, T, T, x - y)                                                       \
@@ -728,14 +825,17 @@ DEFINE_IPOW (ipow_i64, gint64, guint64)
   DEFINE_BINARY_ROW (max_##SUF, T, T, FMAX (x, y))                                                 \
   DEFINE_BINARY_ROW (min_##SUF, T, T, FMIN (x, y))
 
-#define DEFINE_BINARY_INT_ROWS(SUF, T, UT)                                                         \
-  DEFINE_BINARY_ROW (add_##SUF, T, T, (T)((UT)x + (UT)y))                                          \
-  DEFINE_BINARY_ROW (sub_##SUF, T, T, (T)((UT)x - (UT)y))                                          \
-  DEFINE_BINARY_ROW (mul_##SUF, T, T, (T)((UT)x * (UT)y))                                          \
-  DEFINE_BINARY_ROW (div_##SUF, T, T, y == -1 ? (T)(0 - (UT)x) : x / y)                            \
+#define DEFINE_BINARY_INT_ROWS(SUF, T, WT, DIV)                                                    \
+  DEFINE_BINARY_ROW (add_##SUF, T, T, (T)((WT)x + (WT)y))                                          \
+  DEFINE_BINARY_ROW (sub_##SUF, T, T, (T)((WT)x - (WT)y))                                          \
+  DEFINE_BINARY_ROW (mul_##SUF, T, T, (T)((WT)x * (WT)y))                                          \
+  DEFINE_BINARY_ROW (div_##SUF, T, T, DIV)                                                         \
   DEFINE_BINARY_ROW (pow_##SUF, T, T, ipow_##SUF (x, y))                                           \
   DEFINE_BINARY_ROW (max_##SUF, T, T, x > y ? x : y)                                               \
   DEFINE_BINARY_ROW (min_##SUF, T, T, x < y ? x : y)
+
+#define SIGNED_DIV(T, WT)   (y == -1 ? (T)(0 - (WT)x) : (T)(x / y))
+#define UNSIGNED_DIV(T, WT) ((T)(x / y))
 
 #define DEFINE_COMPARE_ROWS(SUF, T)                                                                \
   DEFINE_BINARY_ROW (eq_##SUF, T, guint8, x == y)                                                  \
@@ -744,14 +844,25 @@ DEFINE_IPOW (ipow_i64, gint64, guint64)
   DEFINE_BINARY_ROW (le_##SUF, T, guint8, x <= y)                                                  \
   DEFINE_BINARY_ROW (ge_##SUF, T, guint8, x >= y)
 
+#define DEFINE_ALL_ROWS_SINT(SUF, T, WT)                                                           \
+  DEFINE_BINARY_INT_ROWS (SUF, T, WT, SIGNED_DIV (T, WT))                                          \
+  DEFINE_COMPARE_ROWS (SUF, T)
+#define DEFINE_ALL_ROWS_UINT(SUF, T, WT)                                                           \
+  DEFINE_BINARY_INT_ROWS (SUF, T, WT, UNSIGNED_DIV (T, WT))                                        \
+  DEFINE_COMPARE_ROWS (SUF, T)
+
 DEFINE_BINARY_FLOAT_ROWS (f32, float)
 DEFINE_BINARY_FLOAT_ROWS (f64, double)
-DEFINE_BINARY_INT_ROWS (i32, gint32, guint32)
-DEFINE_BINARY_INT_ROWS (i64, gint64, guint64)
 DEFINE_COMPARE_ROWS (f32, float)
 DEFINE_COMPARE_ROWS (f64, double)
-DEFINE_COMPARE_ROWS (i32, gint32)
-DEFINE_COMPARE_ROWS (i64, gint64)
+DEFINE_ALL_ROWS_SINT (i8, gint8, guint32)
+DEFINE_ALL_ROWS_SINT (i16, gint16, guint32)
+DEFINE_ALL_ROWS_SINT (i32, gint32, guint32)
+DEFINE_ALL_ROWS_SINT (i64, gint64, guint64)
+DEFINE_ALL_ROWS_UINT (u8, guint8, guint32)
+DEFINE_ALL_ROWS_UINT (u16, guint16, guint32)
+DEFINE_ALL_ROWS_UINT (u32, guint32, guint32)
+DEFINE_ALL_ROWS_UINT (u64, guint64, guint64)
 DEFINE_BINARY_ROW (eq_bool, guint8, guint8, (x != 0) == (y != 0))
 
 #define ROWS_FOR(SUF)                                                                              \
@@ -760,28 +871,27 @@ DEFINE_BINARY_ROW (eq_bool, guint8, guint8, (x != 0) == (y != 0))
         lt_##SUF, gt_##SUF, le_##SUF, ge_##SUF                                                     \
   }
 
-static const BinaryRowFunc binary_rows_f32[BIN_N_KINDS] = ROWS_FOR (f32);
-static const BinaryRowFunc binary_rows_f64[BIN_N_KINDS] = ROWS_FOR (f64);
-static const BinaryRowFunc binary_rows_i32[BIN_N_KINDS] = ROWS_FOR (i32);
-static const BinaryRowFunc binary_rows_i64[BIN_N_KINDS] = ROWS_FOR (i64);
+/* Indexed by GliaDataType. */
+static const BinaryRowFunc binary_rows[GLIA_DATA_TYPE_LAST + 1][BIN_N_KINDS] = {
+  [GLIA_DATA_TYPE_FLOAT] = ROWS_FOR (f32),
+  [GLIA_DATA_TYPE_DOUBLE] = ROWS_FOR (f64),
+  [GLIA_DATA_TYPE_INT8] = ROWS_FOR (i8),
+  [GLIA_DATA_TYPE_INT16] = ROWS_FOR (i16),
+  [GLIA_DATA_TYPE_INT32] = ROWS_FOR (i32),
+  [GLIA_DATA_TYPE_INT64] = ROWS_FOR (i64),
+  [GLIA_DATA_TYPE_UINT8] = ROWS_FOR (u8),
+  [GLIA_DATA_TYPE_UINT16] = ROWS_FOR (u16),
+  [GLIA_DATA_TYPE_UINT32] = ROWS_FOR (u32),
+  [GLIA_DATA_TYPE_UINT64] = ROWS_FOR (u64),
+  [GLIA_DATA_TYPE_BOOL] = { [BIN_EQUAL] = eq_bool },
+};
 
 static BinaryRowFunc
 binary_row_func (BinaryKind kind, GliaDataType dtype)
 {
-  switch (dtype) {
-  case GLIA_DATA_TYPE_FLOAT:
-    return binary_rows_f32[kind];
-  case GLIA_DATA_TYPE_DOUBLE:
-    return binary_rows_f64[kind];
-  case GLIA_DATA_TYPE_INT32:
-    return binary_rows_i32[kind];
-  case GLIA_DATA_TYPE_INT64:
-    return binary_rows_i64[kind];
-  case GLIA_DATA_TYPE_BOOL:
-    return kind == BIN_EQUAL ? eq_bool : NULL;
-  default:
+  if (dtype <= 0 || dtype > GLIA_DATA_TYPE_LAST)
     return NULL;
-  }
+  return binary_rows[dtype][kind];
 }
 
 typedef struct
@@ -864,13 +974,18 @@ broadcast_shapes_or_error (GliaKernelContext *ctx, guint n, const GliaTensorView
   return TRUE;
 }
 
+/* Whether an integer tensor holds a 0 (all bytes of an element zero). */
 static gboolean
 has_zero (const GliaTensorView *v)
 {
-  for (gsize i = 0; i < v->n_elements; i++)
-    if (v->dtype == GLIA_DATA_TYPE_INT32 ? ((const gint32 *)v->data)[i] == 0
-                                         : ((const gint64 *)v->data)[i] == 0)
+  gsize size = glia_data_type_get_size (v->dtype);
+  const guint8 *p = v->data;
+  for (gsize i = 0; i < v->n_elements; i++, p += size) {
+    guint64 bits = 0;
+    memcpy (&bits, p, size);
+    if (bits == 0)
       return TRUE;
+  }
   return FALSE;
 }
 
@@ -908,9 +1023,11 @@ binary_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "expects 2 inputs, got %u", n_in);
     return FALSE;
   }
+  /* Pow's exponent may be of any numeric type. */
   for (guint i = 0; i < 2; i++)
     if ((in[i] = cpu_require_input (ctx, i, error)) == NULL
-        || !check_dtype (ctx, in[i], s->dtypes, error))
+        || !check_dtype (ctx, in[i], i == 1 && s->kind == BIN_POW ? DTYPES_CAST_NUM : s->dtypes,
+                         error))
       return FALSE;
 
   if (in[0]->dtype != in[1]->dtype) {
@@ -925,9 +1042,7 @@ binary_compute (gpointer state, GliaKernelContext *ctx, GError **error)
       return FALSE;
   }
 
-  if (s->kind == BIN_DIV
-      && (in[1]->dtype == GLIA_DATA_TYPE_INT32 || in[1]->dtype == GLIA_DATA_TYPE_INT64)
-      && has_zero (in[1])) {
+  if (s->kind == BIN_DIV && dtype_in (in[1]->dtype, GLIA_DTYPES_INTS) && has_zero (in[1])) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "integer division by zero");
     return FALSE;
   }
@@ -1137,13 +1252,13 @@ where_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   }
 
 static const GliaOpDef elementwise_ops[] = {
-  UNARY_DEF ("Relu", 6, G_MAXINT, DTYPES_NUM),
+  UNARY_DEF ("Relu", 6, G_MAXINT, DTYPES_FLOAT | DTYPES_SINT),
   UNARY_DEF ("Sigmoid", 6, G_MAXINT, DTYPES_FLOAT),
   UNARY_DEF ("Tanh", 6, G_MAXINT, DTYPES_FLOAT),
   UNARY_DEF ("Exp", 6, G_MAXINT, DTYPES_FLOAT),
   UNARY_DEF ("Log", 6, G_MAXINT, DTYPES_FLOAT),
   UNARY_DEF ("Sqrt", 6, G_MAXINT, DTYPES_FLOAT),
-  UNARY_DEF ("Neg", 6, G_MAXINT, DTYPES_NUM),
+  UNARY_DEF ("Neg", 6, G_MAXINT, DTYPES_FLOAT | DTYPES_SINT),
   UNARY_DEF ("Abs", 6, G_MAXINT, DTYPES_NUM),
   UNARY_DEF ("Reciprocal", 6, G_MAXINT, DTYPES_FLOAT),
   UNARY_DEF ("Floor", 6, G_MAXINT, DTYPES_FLOAT),

@@ -1,4 +1,5 @@
-/* cpu-norm.c: normalisations. BatchNormalization (inference), Softmax and
+/* cpu-norm.c: normalisations. BatchNormalization (inference, and training
+ * mode's batch statistics), Softmax and
  * LogSoftmax (both semantics: before opset 13 the input is coerced to 2-D at
  * `axis` and normalised over everything from it; since 13 over the one axis),
  * and LayerNormalization (opset 17).
@@ -35,6 +36,10 @@ load (GliaDataType t, gconstpointer p, gsize i)
 typedef struct
 {
   double epsilon;
+  /* training_mode (opset 14+): normalise with the batch's statistics and
+   * output the updated running mean and variance */
+  gboolean training;
+  double momentum;
 } BatchNormState;
 
 static gpointer
@@ -46,19 +51,21 @@ batch_norm_create (const GliaGraph *graph, gint node, GError **error)
     cpu_node_error (error, graph, node, "attribute 'epsilon' must not be negative");
     return NULL;
   }
-  if (glia_graph_node_get_attr_int (graph, node, "training_mode", 0) != 0) {
+  gint64 training = glia_graph_node_get_attr_int (graph, node, "training_mode", 0);
+  if (training != 0 && training != 1) {
     cpu_node_error (error, graph, node,
-                    "attribute 'training_mode' = 1 is not supported (inference only)");
+                    "attribute 'training_mode' must be 0 or 1, got %" G_GINT64_FORMAT, training);
     return NULL;
   }
+  s.training = training == 1;
+  s.momentum = glia_graph_node_get_attr_float (graph, node, "momentum", 0.9f);
   if (glia_graph_node_get_attr_int (graph, node, "spatial", 1) != 1) {
     cpu_node_error (error, graph, node, "attribute 'spatial' = 0 is not supported");
     return NULL;
   }
-  for (guint i = 1; i < glia_graph_node_get_n_outputs (graph, node); i++)
+  for (guint i = s.training ? 3 : 1; i < glia_graph_node_get_n_outputs (graph, node); i++)
     if (glia_graph_node_get_output (graph, node, i) >= 0) {
-      cpu_node_error (error, graph, node,
-                      "output %u (a training statistic) is not supported in inference", i);
+      cpu_node_error (error, graph, node, "output %u (a training statistic) is not supported", i);
       return NULL;
     }
   return g_memdup2 (&s, sizeof s);
@@ -96,6 +103,50 @@ batch_norm_planes (gsize begin, gsize end, gpointer user_data)
   }
 }
 
+/* Training mode: replaces @mean and @var with the batch's statistics per
+ * channel and writes the running ones (outputs 1 and 2, when wanted). */
+static gboolean
+batch_statistics (GliaKernelContext *ctx, const BatchNormState *s, const GliaTensorView *x,
+                  const GliaTensorView *running_mean, const GliaTensorView *running_var,
+                  double *mean, double *var, GError **error)
+{
+  gsize channels = (gsize)x->dims[1], n = (gsize)x->dims[0];
+  gsize plane = cpu_numel_range (x->dims, 2, x->rank), count = n * plane;
+  for (gsize c = 0; c < channels; c++) {
+    double sum = 0, sq = 0;
+    for (gsize b = 0; b < n; b++)
+      for (gsize i = 0; i < plane; i++)
+        sum += load (x->dtype, x->data, (b * channels + c) * plane + i);
+    double m = count ? sum / (double)count : 0;
+    for (gsize b = 0; b < n; b++)
+      for (gsize i = 0; i < plane; i++) {
+        double d = load (x->dtype, x->data, (b * channels + c) * plane + i) - m;
+        sq += d * d;
+      }
+    mean[c] = m;
+    var[c] = count ? sq / (double)count : 0;
+  }
+  const GliaTensorView *prev[2] = { running_mean, running_var };
+  const double *batch[2] = { mean, var };
+  for (guint k = 0; k < 2; k++) {
+    if (!cpu_kernel_has_output (ctx, k + 1))
+      continue;
+    GliaTensorView *out
+        = glia_kernel_context_allocate_output (ctx, k + 1, prev[k]->dtype, 1, prev[k]->dims, error);
+    if (out == NULL)
+      return FALSE;
+    for (gsize c = 0; c < channels; c++) {
+      double v
+          = load (prev[k]->dtype, prev[k]->data, c) * s->momentum + batch[k][c] * (1 - s->momentum);
+      if (out->dtype == GLIA_DATA_TYPE_FLOAT)
+        ((float *)out->data)[c] = (float)v;
+      else
+        ((double *)out->data)[c] = v;
+    }
+  }
+  return TRUE;
+}
+
 static gboolean
 batch_norm_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 {
@@ -131,18 +182,24 @@ batch_norm_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   if (y->n_elements == 0)
     return TRUE;
 
-  double *ab = glia_kernel_context_get_scratch (ctx, 2 * (gsize)channels * sizeof (double), error);
+  /* a, b, and in training the batch's mean and (population) variance */
+  double *ab = glia_kernel_context_get_scratch (ctx, 4 * (gsize)channels * sizeof (double), error);
   if (ab == NULL)
     return FALSE;
+  double *mean = ab + 2 * channels, *var = ab + 3 * channels;
+  gsize plane = cpu_numel_range (x->dims, 2, x->rank);
   for (gint64 c = 0; c < channels; c++) {
-    double a = load (in[1]->dtype, in[1]->data, c)
-               / sqrt (load (in[4]->dtype, in[4]->data, c) + s->epsilon);
+    mean[c] = load (in[3]->dtype, in[3]->data, c);
+    var[c] = load (in[4]->dtype, in[4]->data, c);
+  }
+  if (s->training && !batch_statistics (ctx, s, x, in[3], in[4], mean, var, error))
+    return FALSE;
+  for (gint64 c = 0; c < channels; c++) {
+    double a = load (in[1]->dtype, in[1]->data, c) / sqrt (var[c] + s->epsilon);
     ab[c] = a;
-    ab[channels + c]
-        = load (in[2]->dtype, in[2]->data, c) - load (in[3]->dtype, in[3]->data, c) * a;
+    ab[channels + c] = load (in[2]->dtype, in[2]->data, c) - mean[c] * a;
   }
 
-  gsize plane = cpu_numel_range (x->dims, 2, x->rank);
   BatchNormJob job = { x->dtype, x->data, y->data, ab, ab + channels, (gsize)channels, plane };
   glia_kernel_context_parallel_for (ctx, cpu_numel (2, x->dims),
                                     MAX (1, CPU_GRAIN / MAX (plane, 1)), batch_norm_planes, &job);

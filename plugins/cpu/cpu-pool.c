@@ -137,6 +137,20 @@ typedef struct
   gsize out_size;
 } PoolJob;
 
+/* The kernel taps [*lo, *hi) of a window starting at @start that fall inside
+ * [0, @in), and the number of taps inside the padded input [-pad, in + @pad_end). */
+static void
+window_taps (gint64 start, gint64 kernel, gint64 dilation, gint64 in, gint64 pad_end, gint64 *lo,
+             gint64 *hi, gint64 *padded)
+{
+  *lo = start < 0 ? (-start + dilation - 1) / dilation : 0;
+  *hi = in - start > 0 ? (in - start + dilation - 1) / dilation : 0;
+  *hi = CLAMP (*hi, *lo, kernel);
+  *lo = MIN (*lo, *hi);
+  gint64 p = in + pad_end - start > 0 ? (in + pad_end - start + dilation - 1) / dilation : 0;
+  *padded = MIN (p, kernel);
+}
+
 static void
 pool_planes (gsize begin, gsize end, gpointer user_data)
 {
@@ -149,57 +163,59 @@ pool_planes (gsize begin, gsize end, gpointer user_data)
     const float *x = job->x + p * job->in_size;
     float *y = job->y + p * job->out_size;
     gint64 *ind = job->indices ? job->indices + p * job->out_size : NULL;
+    gsize o = 0;
 
-    for (gint64 od = 0; od < w->out[0]; od++)
-      for (gint64 oh = 0; oh < w->out[1]; oh++)
-        for (gint64 ow = 0; ow < w->out[2]; ow++) {
-          gint64 d0 = od * w->stride[0] - w->pad_begin[0];
-          gint64 h0 = oh * w->stride[1] - w->pad_begin[1];
-          gint64 w0 = ow * w->stride[2] - w->pad_begin[2];
+    for (gint64 od = 0; od < w->out[0]; od++) {
+      gint64 d0 = od * w->stride[0] - w->pad_begin[0], d_lo, d_hi, d_pad;
+      window_taps (d0, w->kernel[0], w->dilation[0], id_n, w->pad_end[0], &d_lo, &d_hi, &d_pad);
+      for (gint64 oh = 0; oh < w->out[1]; oh++) {
+        gint64 h0 = oh * w->stride[1] - w->pad_begin[1], h_lo, h_hi, h_pad;
+        window_taps (h0, w->kernel[1], w->dilation[1], ih_n, w->pad_end[1], &h_lo, &h_hi, &h_pad);
+        for (gint64 ow = 0; ow < w->out[2]; ow++, o++) {
+          gint64 w0 = ow * w->stride[2] - w->pad_begin[2], w_lo, w_hi, w_pad;
+          window_taps (w0, w->kernel[2], w->dilation[2], iw_n, w->pad_end[2], &w_lo, &w_hi, &w_pad);
           float best = -INFINITY;
           gint64 best_at = -1;
           double sum = 0.0;
-          gint64 n_valid = 0, n_padded = 0;
 
-          for (gint64 kd = 0; kd < w->kernel[0]; kd++) {
+          for (gint64 kd = d_lo; kd < d_hi; kd++) {
             gint64 id = d0 + kd * w->dilation[0];
-            gboolean d_in = id >= 0 && id < id_n;
-            gboolean d_pad = id >= -w->pad_begin[0] && id < id_n + w->pad_end[0];
-            for (gint64 kh = 0; kh < w->kernel[1]; kh++) {
+            for (gint64 kh = h_lo; kh < h_hi; kh++) {
               gint64 ih = h0 + kh * w->dilation[1];
-              gboolean h_in = ih >= 0 && ih < ih_n;
-              gboolean h_pad = ih >= -w->pad_begin[1] && ih < ih_n + w->pad_end[1];
-              for (gint64 kw = 0; kw < w->kernel[2]; kw++) {
-                gint64 iw = w0 + kw * w->dilation[2];
-                gboolean w_in = iw >= 0 && iw < iw_n;
-                if (d_pad && h_pad && iw >= -w->pad_begin[2] && iw < iw_n + w->pad_end[2])
-                  n_padded++;
-                if (!(d_in && h_in && w_in))
-                  continue;
-                gint64 at = (id * ih_n + ih) * iw_n + iw;
-                float v = x[at];
-                n_valid++;
-                if (is_max) {
-                  if (v > best || best_at < 0) {
-                    best = v;
-                    best_at = job->s->column_major_indices ? id + ih * id_n + iw * id_n * ih_n : at;
+              const float *row = x + (id * ih_n + ih) * iw_n;
+              if (is_max) {
+                for (gint64 kw = w_lo; kw < w_hi; kw++) {
+                  gint64 iw = w0 + kw * w->dilation[2];
+                  if (row[iw] > best || best_at < 0) {
+                    best = row[iw];
+                    best_at = (id * ih_n + ih) * iw_n + iw;
                   }
-                } else
-                  sum += v;
+                }
+              } else {
+                for (gint64 kw = w_lo; kw < w_hi; kw++)
+                  sum += row[w0 + kw * w->dilation[2]];
               }
             }
           }
 
-          gsize o = (gsize)((od * w->out[1] + oh) * w->out[2] + ow);
           if (is_max) {
             y[o] = best;
-            if (ind)
-              ind[o] = (gint64)(p * job->in_size) + MAX (best_at, 0);
+            if (ind) {
+              gint64 at = MAX (best_at, 0);
+              if (job->s->column_major_indices) {
+                gint64 iw = at % iw_n, ih = (at / iw_n) % ih_n, id = at / (iw_n * ih_n);
+                at = id + ih * id_n + iw * id_n * ih_n;
+              }
+              ind[o] = (gint64)(p * job->in_size) + at;
+            }
           } else {
-            gint64 div = job->s->count_include_pad ? n_padded : n_valid;
+            gint64 div = job->s->count_include_pad ? d_pad * h_pad * w_pad
+                                                   : (d_hi - d_lo) * (h_hi - h_lo) * (w_hi - w_lo);
             y[o] = div > 0 ? (float)(sum / (double)div) : 0.0f;
           }
         }
+      }
+    }
   }
 }
 

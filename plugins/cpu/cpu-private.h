@@ -30,6 +30,18 @@ void cpu_pool_register (GliaOpTable *table);
 void cpu_norm_register (GliaOpTable *table);
 void cpu_shape_register (GliaOpTable *table);
 void cpu_reduce_register (GliaOpTable *table);
+void cpu_math_register (GliaOpTable *table);
+void cpu_index_register (GliaOpTable *table);
+void cpu_resize_register (GliaOpTable *table);
+void cpu_loss_register (GliaOpTable *table);
+void cpu_rnn_register (GliaOpTable *table);
+void cpu_quant_register (GliaOpTable *table);
+void cpu_conv_transpose_register (GliaOpTable *table);
+void cpu_signal_register (GliaOpTable *table);
+void cpu_string_register (GliaOpTable *table);
+void cpu_training_register (GliaOpTable *table);
+void cpu_random_register (GliaOpTable *table);
+void cpu_control_register (GliaOpTable *table);
 
 /* ---- errors ------------------------------------------------------------ */
 

@@ -27,6 +27,18 @@ cpu_provider_create (const GliaProviderConfig *config, GError **error)
   cpu_norm_register (self->table);
   cpu_shape_register (self->table);
   cpu_reduce_register (self->table);
+  cpu_math_register (self->table);
+  cpu_index_register (self->table);
+  cpu_resize_register (self->table);
+  cpu_loss_register (self->table);
+  cpu_rnn_register (self->table);
+  cpu_quant_register (self->table);
+  cpu_conv_transpose_register (self->table);
+  cpu_signal_register (self->table);
+  cpu_string_register (self->table);
+  cpu_training_register (self->table);
+  cpu_random_register (self->table);
+  cpu_control_register (self->table);
   g_debug ("CPU provider instance with %u op defs", glia_op_table_get_size (self->table));
   return self;
 }
