@@ -63,6 +63,7 @@ struct _GliaKernelContext
   GliaSession *session;
   Frame *frame;
   Step *step;
+  GHashTable *held; /* outputs of the last subgraph run */
 };
 
 static inline Slot *
@@ -501,6 +502,84 @@ glia_kernel_context_parallel_for (GliaKernelContext *ctx, gsize n, gsize grain,
   func (0, n, user_data);
 }
 
+/* A tensor over a view's host memory, without copying. */
+static GliaTensor *
+tensor_over_view (const GliaTensorView *v, GError **error)
+{
+  if (v->device != GLIA_DEVICE_TYPE_CPU) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE,
+                 "subgraphs read host tensors; a value is in %s memory",
+                 glia_device_type_get_name (v->device));
+    return NULL;
+  }
+  if (v->dtype == GLIA_DATA_TYPE_STRING)
+    return glia_tensor_new_from_strings (v->dims, v->rank, (const char *const *)v->data,
+                                         v->n_elements, error);
+  g_autoptr (GBytes) bytes = g_bytes_new_static (v->data, v->n_bytes);
+  return glia_tensor_new (v->dtype, v->dims, v->rank, bytes, error);
+}
+
+gboolean
+glia_kernel_context_run_subgraph (GliaKernelContext *ctx, const char *attr_name, guint n_inputs,
+                                  const GliaTensorView *const *inputs, guint n_outputs,
+                                  GliaTensorView *outputs, guint *n_produced, GError **error)
+{
+  GliaSession *self = ctx->session;
+  Step *step = ctx->step;
+  gint node = step->nodes[0];
+  GliaGraph *sub = glia_graph_node_get_attr_graph (self->graph, node, attr_name);
+  if (sub == NULL) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_MODEL, "node has no graph attribute '%s'",
+                 attr_name);
+    return FALSE;
+  }
+  SubgraphSession *ss = _glia_session_get_subgraph (self, sub, error);
+  if (ss == NULL)
+    return FALSE;
+
+  g_autoptr (GHashTable) feeds
+      = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_object_unref);
+  for (guint i = 0; i < MIN (n_inputs, ss->n_declared_inputs); i++) {
+    if (inputs[i] == NULL)
+      continue;
+    GliaTensor *t = tensor_over_view (inputs[i], error);
+    if (t == NULL)
+      return FALSE;
+    g_hash_table_insert (feeds, g_ptr_array_index (ss->declared_names, i), t);
+  }
+  for (guint i = 0; i < ss->outer_names->len; i++) {
+    const char *name = g_ptr_array_index (ss->outer_names, i);
+    const GliaTensorView *v = NULL;
+    for (guint k = step->n_declared_inputs; k < step->n_inputs && v == NULL; k++) {
+      gint slot = step->inputs[k];
+      if (slot >= 0 && ctx->frame->have[slot]
+          && g_str_equal (glia_graph_value_get_name (self->graph, slot_at (self, slot)->value),
+                          name))
+        v = &ctx->frame->views[slot];
+    }
+    if (v == NULL) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_FAILED,
+                   "the subgraph reads '%s', which is not available here", name);
+      return FALSE;
+    }
+    GliaTensor *t = tensor_over_view (v, error);
+    if (t == NULL)
+      return FALSE;
+    g_hash_table_insert (feeds, (gpointer)name, t);
+  }
+  GHashTable *out = _glia_session_execute (ss->session, feeds, error);
+  if (out == NULL)
+    return FALSE;
+  g_clear_pointer (&ctx->held, g_hash_table_unref);
+  ctx->held = out;
+  for (guint i = 0; i < MIN (n_outputs, ss->output_names->len); i++)
+    glia_tensor_fill_view (g_hash_table_lookup (out, g_ptr_array_index (ss->output_names, i)),
+                           &outputs[i]);
+  if (n_produced)
+    *n_produced = ss->output_names->len;
+  return TRUE;
+}
+
 /* ---- inputs -------------------------------------------------------------- */
 
 /* Checks the given inputs against the graph and builds the signature key. */
@@ -677,9 +756,10 @@ run_copy (GliaSession *self, Frame *f, Step *step, GError **error)
 static gboolean
 run_kernel (GliaSession *self, Frame *f, Step *step, GError **error)
 {
-  GliaKernelContext ctx = { self, f, step };
+  GliaKernelContext ctx = { self, f, step, NULL };
   GError *local = NULL;
   gboolean ok = step->kernel.compute (step->kernel.state, &ctx, &local);
+  g_clear_pointer (&ctx.held, g_hash_table_unref);
   if (!ok || local) {
     gint node = step->nodes[0];
     const char *name = glia_graph_node_get_name (self->graph, node);

@@ -33,8 +33,9 @@ typedef struct
   GliaKernel kernel;
   gint *nodes;
   guint n_nodes;
-  gint *inputs; /* slot ids, -1 for omitted */
+  gint *inputs; /* slot ids, -1 for omitted; implicit (outer-scope) inputs last */
   guint n_inputs;
+  guint n_declared_inputs; /* inputs[n_declared_inputs..] are read by subgraphs */
   gint *outputs;
   guint n_outputs;
   GliaCopyKind copy_kind;
@@ -76,9 +77,31 @@ struct _GliaSession
 
   gssize n_dynamic_allocs; /* atomic: intermediate tensors allocated outside an arena */
 
+  GliaSessionOptions *options; /* for subgraph sessions */
+  GMutex subgraph_lock;
+  GHashTable *subgraphs; /* GliaGraph* (in graph) -> SubgraphSession* */
+
   GMutex plan_lock;
   GHashTable *plans; /* signature -> Plan* */
 };
+
+/* A compiled subgraph: its session, and for each of its extra inputs (the
+ * enclosing values it reads) the name to look up. */
+typedef struct
+{
+  GliaSession *session;
+  guint n_declared_inputs;
+  GPtrArray *declared_names; /* the subgraph's own input names */
+  GPtrArray *outer_names;    /* names of enclosing values, fed after them */
+  GPtrArray *output_names;
+} SubgraphSession;
+
+/* glia-session.c */
+SubgraphSession *_glia_session_get_subgraph (GliaSession *self, const GliaGraph *subgraph,
+                                             GError **error);
+/* Names of values a graph (and its nested subgraphs) reads without
+ * defining them; sorted, unique. */
+GPtrArray *_glia_graph_free_values (const GliaGraph *graph);
 
 /* glia-executor.c */
 GHashTable *_glia_session_execute (GliaSession *self, GHashTable *inputs, GError **error);

@@ -22,6 +22,15 @@
 
 G_DEFINE_FINAL_TYPE (GliaSession, glia_session, G_TYPE_OBJECT)
 
+static void subgraph_session_free (gpointer p);
+static gboolean node_implicit_inputs (const GliaGraph *g, gint node, GArray *out, GError **error);
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(char *const *)a, *(char *const *)b);
+}
+
 struct _GliaCapability
 {
   GPtrArray *claims; /* GArray of gint */
@@ -70,6 +79,9 @@ static void
 glia_session_finalize (GObject *object)
 {
   GliaSession *self = GLIA_SESSION (object);
+  g_clear_pointer (&self->subgraphs, g_hash_table_unref);
+  g_mutex_clear (&self->subgraph_lock);
+  g_clear_object (&self->options);
   if (self->plans)
     g_hash_table_unref (self->plans);
   if (self->steps)
@@ -111,6 +123,8 @@ static void
 glia_session_init (GliaSession *self)
 {
   g_mutex_init (&self->plan_lock);
+  g_mutex_init (&self->subgraph_lock);
+  self->subgraphs = g_hash_table_new_full (NULL, NULL, NULL, subgraph_session_free);
   self->plans = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, _glia_plan_free);
 }
 
@@ -583,7 +597,7 @@ add_slot (GliaSession *self, gint value, guint owner)
 
 /* Orders claims topologically (claims as super-nodes). */
 static GArray *
-order_claims (GliaSession *self, GPtrArray *claims)
+order_claims (GliaSession *self, GPtrArray *claims, GHashTable *implicit)
 {
   const GliaGraph *g = self->graph;
   guint n_nodes = glia_graph_get_n_nodes (g);
@@ -600,8 +614,11 @@ order_claims (GliaSession *self, GPtrArray *claims)
     g_ptr_array_add (succ, g_array_new (FALSE, FALSE, sizeof (guint)));
   for (guint node = 0; node < n_nodes; node++) {
     guint n_in = glia_graph_node_get_n_inputs (g, node);
-    for (guint i = 0; i < n_in; i++) {
-      gint v = glia_graph_node_get_input (g, node, i);
+    GArray *extra = g_hash_table_lookup (implicit, GINT_TO_POINTER (node));
+    guint n_all = n_in + (extra ? extra->len : 0);
+    for (guint i = 0; i < n_all; i++) {
+      gint v = i < n_in ? glia_graph_node_get_input (g, node, i)
+                        : g_array_index (extra, gint, i - n_in);
       gint prod = v >= 0 ? glia_graph_value_get_producer (g, v) : -1;
       if (prod < 0 || claim_of[prod] == claim_of[node])
         continue;
@@ -835,7 +852,7 @@ prepare_constant (GliaSession *self, Slot *slot, const GliaConstTensor *c, GPtrA
 
 static gboolean
 build_steps (GliaSession *self, GPtrArray *claims, GArray *claim_provider, GHashTable *consumers,
-             GError **error)
+             GHashTable *implicit, GError **error)
 {
   GliaGraph *g = self->graph;
   guint n_values = glia_graph_get_n_values (g);
@@ -865,7 +882,7 @@ build_steps (GliaSession *self, GPtrArray *claims, GArray *claim_provider, GHash
   }
 
   g_autoptr (GHashTable) where = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  g_autoptr (GArray) order = order_claims (self, claims);
+  g_autoptr (GArray) order = order_claims (self, claims, implicit);
   for (guint k = 0; k < order->len; k++) {
     guint c = g_array_index (order, guint, k);
     GArray *claim = g_ptr_array_index (claims, c);
@@ -874,6 +891,19 @@ build_steps (GliaSession *self, GPtrArray *claims, GArray *claim_provider, GHash
     g_autoptr (GArray) ins = g_array_new (FALSE, FALSE, sizeof (gint));
     g_autoptr (GArray) outs = g_array_new (FALSE, FALSE, sizeof (gint));
     claim_io (g, claim, consumers, ins, outs);
+    guint n_declared = ins->len;
+    for (guint k = 0; k < claim->len; k++) {
+      GArray *extra
+          = g_hash_table_lookup (implicit, GINT_TO_POINTER (g_array_index (claim, gint, k)));
+      for (guint e = 0; extra && e < extra->len; e++) {
+        gint v = g_array_index (extra, gint, e);
+        gboolean have = FALSE;
+        for (guint j = n_declared; j < ins->len && !have; j++)
+          have = g_array_index (ins, gint, j) == v;
+        if (!have)
+          g_array_append_val (ins, v);
+      }
+    }
 
     Step s = { 0 };
     s.kind = STEP_KERNEL;
@@ -881,6 +911,7 @@ build_steps (GliaSession *self, GPtrArray *claims, GArray *claim_provider, GHash
     s.n_nodes = claim->len;
     s.nodes = g_memdup2 (claim->data, claim->len * sizeof (gint));
     s.n_inputs = ins->len;
+    s.n_declared_inputs = n_declared;
     s.inputs = g_new (gint, MAX (ins->len, 1));
     for (guint i = 0; i < ins->len; i++) {
       gint v = g_array_index (ins, gint, i);
@@ -941,6 +972,162 @@ build_steps (GliaSession *self, GPtrArray *claims, GArray *claim_provider, GHash
   return TRUE;
 }
 
+/* ---- subgraphs ------------------------------------------------------------- */
+
+static void
+collect_free_values (const GliaGraph *g, GHashTable *out)
+{
+  g_autoptr (GHashTable) defined = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < glia_graph_get_n_inputs (g); i++)
+    g_hash_table_add (defined,
+                      (gpointer)glia_graph_value_get_name (g, glia_graph_get_input (g, i)));
+  guint n_values = glia_graph_get_n_values (g);
+  for (guint v = 0; v < n_values; v++)
+    if (glia_graph_value_get_constant (g, v) || glia_graph_value_get_producer (g, v) >= 0)
+      g_hash_table_add (defined, (gpointer)glia_graph_value_get_name (g, v));
+  guint n_nodes = glia_graph_get_n_nodes (g);
+  for (guint node = 0; node < n_nodes; node++) {
+    for (guint i = 0; i < glia_graph_node_get_n_inputs (g, node); i++) {
+      gint v = glia_graph_node_get_input (g, node, i);
+      const char *name = v >= 0 ? glia_graph_value_get_name (g, v) : NULL;
+      if (name && !g_hash_table_contains (defined, name))
+        g_hash_table_add (out, g_strdup (name));
+    }
+    for (guint a = 0; a < glia_graph_node_get_n_attrs (g, node); a++) {
+      const char *attr = glia_graph_node_get_attr_name (g, node, a);
+      GliaGraph *sub = glia_graph_node_get_attr_graph (g, node, attr);
+      if (sub == NULL)
+        continue;
+      g_autoptr (GHashTable) inner = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      collect_free_values (sub, inner);
+      GHashTableIter it;
+      gpointer name;
+      g_hash_table_iter_init (&it, inner);
+      while (g_hash_table_iter_next (&it, &name, NULL))
+        if (!g_hash_table_contains (defined, name))
+          g_hash_table_add (out, g_strdup (name));
+    }
+  }
+  /* graph outputs taken straight from an enclosing scope */
+  for (guint i = 0; i < glia_graph_get_n_outputs (g); i++) {
+    const char *name = glia_graph_value_get_name (g, glia_graph_get_output (g, i));
+    if (!g_hash_table_contains (defined, name))
+      g_hash_table_add (out, g_strdup (name));
+  }
+}
+
+GPtrArray *
+_glia_graph_free_values (const GliaGraph *graph)
+{
+  g_autoptr (GHashTable) set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  collect_free_values (graph, set);
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter it;
+  gpointer name;
+  g_hash_table_iter_init (&it, set);
+  while (g_hash_table_iter_next (&it, &name, NULL))
+    g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, compare_strings);
+  return names;
+}
+
+/* The enclosing values each node's subgraphs read, as value ids of @g. */
+static gboolean
+node_implicit_inputs (const GliaGraph *g, gint node, GArray *out, GError **error)
+{
+  g_autoptr (GHashTable) set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint a = 0; a < glia_graph_node_get_n_attrs (g, node); a++) {
+    GliaGraph *sub
+        = glia_graph_node_get_attr_graph (g, node, glia_graph_node_get_attr_name (g, node, a));
+    if (sub)
+      collect_free_values (sub, set);
+  }
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer name;
+  g_hash_table_iter_init (&it, set);
+  while (g_hash_table_iter_next (&it, &name, NULL))
+    g_ptr_array_add (names, name);
+  g_ptr_array_sort (names, compare_strings);
+  for (guint i = 0; i < names->len; i++) {
+    gint v = glia_graph_lookup_value (g, g_ptr_array_index (names, i));
+    if (v < 0) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_MODEL,
+                   "a subgraph of node '%s' (%s) reads '%s', which no enclosing graph defines",
+                   glia_graph_node_get_name (g, node), glia_graph_node_get_op_type (g, node),
+                   (char *)g_ptr_array_index (names, i));
+      return FALSE;
+    }
+    g_array_append_val (out, v);
+  }
+  return TRUE;
+}
+
+static void
+subgraph_session_free (gpointer p)
+{
+  SubgraphSession *ss = p;
+  g_clear_object (&ss->session);
+  g_ptr_array_unref (ss->declared_names);
+  g_ptr_array_unref (ss->outer_names);
+  g_ptr_array_unref (ss->output_names);
+  g_free (ss);
+}
+
+SubgraphSession *
+_glia_session_get_subgraph (GliaSession *self, const GliaGraph *subgraph, GError **error)
+{
+  g_mutex_lock (&self->subgraph_lock);
+  SubgraphSession *ss = g_hash_table_lookup (self->subgraphs, subgraph);
+  if (ss) {
+    g_mutex_unlock (&self->subgraph_lock);
+    return ss;
+  }
+  g_autoptr (GliaGraph) copy = glia_graph_copy (subgraph);
+  g_autoptr (GPtrArray) outer = _glia_graph_free_values (copy);
+  g_autoptr (GPtrArray) declared = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < glia_graph_get_n_inputs (copy); i++)
+    g_ptr_array_add (declared,
+                     g_strdup (glia_graph_value_get_name (copy, glia_graph_get_input (copy, i))));
+  /* enclosing values become inputs, typed as the enclosing graph knows them */
+  for (guint i = 0; i < outer->len; i++) {
+    const char *name = g_ptr_array_index (outer, i);
+    gint v = glia_graph_add_value (copy, name, GLIA_DATA_TYPE_UNDEFINED, -1, NULL, NULL);
+    gint pv = glia_graph_lookup_value (self->graph, name);
+    if (pv >= 0) {
+      gint rank = glia_graph_value_get_rank (self->graph, pv);
+      g_autoptr (GPtrArray) params = g_ptr_array_new ();
+      for (gint k = 0; k < rank; k++)
+        g_ptr_array_add (params, (gpointer)glia_graph_value_get_dim_param (self->graph, pv, k));
+      glia_graph_value_set_type (copy, v, glia_graph_value_get_dtype (self->graph, pv), rank,
+                                 glia_graph_value_get_dims (self->graph, pv),
+                                 rank > 0 ? (const char *const *)params->pdata : NULL);
+    }
+    glia_graph_add_input (copy, v);
+  }
+  GliaSession *session = NULL;
+  g_autoptr (GliaModel) model = glia_model_new_from_graph (copy, error);
+  if (model)
+    session = glia_session_new_full (model, self->options, self->registry, error);
+  if (session == NULL) {
+    g_prefix_error (error, "compiling a subgraph: ");
+    g_mutex_unlock (&self->subgraph_lock);
+    return NULL;
+  }
+  ss = g_new0 (SubgraphSession, 1);
+  ss->session = session;
+  ss->n_declared_inputs = declared->len;
+  ss->declared_names = g_steal_pointer (&declared);
+  ss->outer_names = g_steal_pointer (&outer);
+  ss->output_names = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < glia_graph_get_n_outputs (copy); i++)
+    g_ptr_array_add (ss->output_names,
+                     g_strdup (glia_graph_value_get_name (copy, glia_graph_get_output (copy, i))));
+  g_hash_table_insert (self->subgraphs, (gpointer)subgraph, ss);
+  g_mutex_unlock (&self->subgraph_lock);
+  return ss;
+}
+
 /* ---- public ------------------------------------------------------------- */
 
 /**
@@ -979,6 +1166,7 @@ glia_session_new_full (GliaModel *model, GliaSessionOptions *options, GliaRegist
   g_autoptr (GliaSession) self = g_object_new (GLIA_TYPE_SESSION, NULL);
   self->model = g_object_ref (model);
   self->registry = g_object_ref (registry);
+  self->options = options ? g_object_ref (options) : NULL;
   self->graph = glia_graph_copy (glia_model_get_graph (model));
   guint threads = options ? glia_session_options_get_threads (options) : 0;
   self->n_threads = threads ? threads : g_get_num_processors ();
@@ -995,7 +1183,21 @@ glia_session_new_full (GliaModel *model, GliaSessionOptions *options, GliaRegist
   g_autoptr (GArray) claim_provider = g_array_new (FALSE, FALSE, sizeof (gint));
   if (!negotiate (self, claims, claim_provider, fallback, consumers, error))
     return NULL;
-  if (!build_steps (self, claims, claim_provider, consumers, error))
+  g_autoptr (GHashTable) implicit
+      = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)g_array_unref);
+  guint n_nodes = glia_graph_get_n_nodes (self->graph);
+  for (guint node = 0; node < n_nodes; node++) {
+    GArray *extra = g_array_new (FALSE, FALSE, sizeof (gint));
+    if (!node_implicit_inputs (self->graph, node, extra, error)) {
+      g_array_unref (extra);
+      return NULL;
+    }
+    if (extra->len)
+      g_hash_table_insert (implicit, GINT_TO_POINTER (node), extra);
+    else
+      g_array_unref (extra);
+  }
+  if (!build_steps (self, claims, claim_provider, consumers, implicit, error))
     return NULL;
   return g_steal_pointer (&self);
 }

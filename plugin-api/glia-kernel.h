@@ -57,6 +57,19 @@ guint glia_kernel_context_get_n_threads (GliaKernelContext *ctx);
 const GliaGraph *glia_kernel_context_get_graph (GliaKernelContext *ctx);
 gint glia_kernel_context_get_node (GliaKernelContext *ctx);
 
+/* Runs the graph attribute @attr_name of the node being run (If's branches,
+ * Loop's and Scan's body) with @inputs bound, in order, to the subgraph's
+ * inputs (NULL entries for inputs left empty). Values of enclosing graphs
+ * that the subgraph reads are supplied by the host. On success @outputs (at
+ * most @n_outputs entries are filled; the subgraph's output count is
+ * returned in @n_produced if not NULL) are host-memory views valid until the
+ * next call of this function or until the kernel returns. The subgraph is
+ * compiled once per session, on first use, with the session's providers. */
+gboolean glia_kernel_context_run_subgraph (GliaKernelContext *ctx, const char *attr_name,
+                                           guint n_inputs, const GliaTensorView *const *inputs,
+                                           guint n_outputs, GliaTensorView *outputs,
+                                           guint *n_produced, GError **error);
+
 typedef void (*GliaParallelFunc) (gsize begin, gsize end, gpointer user_data);
 
 /* Calls @func over [0, @n) split in contiguous chunks of at least @grain items,
