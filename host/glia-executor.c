@@ -25,6 +25,35 @@
 #define MAX_PLANS   32
 #define NOT_PLANNED G_MAXSIZE
 
+/* A sequence value in a frame: item views over memory the frame owns (or
+ * over the caller's tensors, which @refs keeps alive). */
+typedef struct _SeqValue
+{
+  GliaDataType dtype;
+  guint length;
+  GliaTensorView *items;
+  GPtrArray *owned; /* item buffers (g_free) */
+  GPtrArray *refs;  /* GliaTensor references */
+} SeqValue;
+
+static void
+seq_value_free (SeqValue *sv)
+{
+  if (sv == NULL)
+    return;
+  if (sv->dtype == GLIA_DATA_TYPE_STRING && sv->owned->len) {
+    for (guint i = 0; i < sv->length; i++) {
+      char **strs = sv->items[i].data;
+      for (gsize k = 0; k < sv->items[i].n_elements; k++)
+        g_free (strs[k]);
+    }
+  }
+  g_ptr_array_unref (sv->owned);
+  g_ptr_array_unref (sv->refs);
+  g_free (sv->items);
+  g_free (sv);
+}
+
 typedef struct
 {
   gpointer ptr;
@@ -39,6 +68,8 @@ typedef struct
   guint8 **arena; /* per owner */
   GliaTensorView *views;
   guint8 *have;
+  guint8 *none;        /* optional outputs marked empty */
+  struct _SeqValue **seq; /* sequence values, NULL for tensors */
   gsize *sizes;
   gint *dyn_of_slot;
   GArray *dynamic; /* Alloc */
@@ -133,6 +164,8 @@ frame_new (GliaSession *self, Plan *plan, GError **error)
   f->arena = g_new0 (guint8 *, self->n_owners);
   f->views = g_new0 (GliaTensorView, n_slots);
   f->have = g_new0 (guint8, n_slots);
+  f->none = g_new0 (guint8, n_slots);
+  f->seq = g_new0 (SeqValue *, n_slots);
   f->sizes = g_new0 (gsize, n_slots);
   f->dyn_of_slot = g_new (gint, n_slots);
   for (guint i = 0; i < n_slots; i++)
@@ -149,6 +182,8 @@ frame_new (GliaSession *self, Plan *plan, GError **error)
           g_free (f->arena);
           g_free (f->views);
           g_free (f->have);
+          g_free (f->none);
+          g_free (f->seq);
           g_free (f->sizes);
           g_free (f->dyn_of_slot);
           g_array_unref (f->dynamic);
@@ -191,6 +226,9 @@ frame_reset (GliaSession *self, Frame *f)
   g_array_set_size (f->dynamic, 0);
   g_ptr_array_set_size (f->extra_views, 0);
   memset (f->have, 0, n_slots);
+  memset (f->none, 0, n_slots);
+  for (guint i = 0; i < n_slots; i++)
+    g_clear_pointer (&f->seq[i], seq_value_free);
   for (guint i = 0; i < n_slots; i++)
     f->dyn_of_slot[i] = -1;
   f->live_bytes = 0;
@@ -205,6 +243,8 @@ frame_free (GliaSession *self, Frame *f)
   g_free (f->arena);
   g_free (f->views);
   g_free (f->have);
+  g_free (f->none);
+  g_free (f->seq);
   g_free (f->sizes);
   g_free (f->dyn_of_slot);
   g_array_unref (f->dynamic);
@@ -329,9 +369,109 @@ glia_kernel_context_get_input (GliaKernelContext *ctx, guint i)
   if (i >= ctx->step->n_inputs)
     return NULL;
   gint slot = ctx->step->inputs[i];
-  if (slot < 0 || !ctx->frame->have[slot])
+  if (slot < 0 || !ctx->frame->have[slot] || ctx->frame->seq[slot])
     return NULL;
   return &ctx->frame->views[slot];
+}
+
+static SeqValue *
+input_seq (GliaKernelContext *ctx, guint i)
+{
+  if (i >= ctx->step->n_inputs || ctx->step->inputs[i] < 0)
+    return NULL;
+  return ctx->frame->seq[ctx->step->inputs[i]];
+}
+
+const GliaTensorView *
+glia_kernel_context_get_input_sequence (GliaKernelContext *ctx, guint i, guint *length)
+{
+  SeqValue *sv = input_seq (ctx, i);
+  *length = sv ? sv->length : 0;
+  return sv ? (sv->items ? sv->items : (const GliaTensorView *) sv) : NULL;
+}
+
+gboolean
+glia_kernel_context_input_is_sequence (GliaKernelContext *ctx, guint i)
+{
+  return input_seq (ctx, i) != NULL;
+}
+
+GliaDataType
+glia_kernel_context_get_input_sequence_dtype (GliaKernelContext *ctx, guint i)
+{
+  SeqValue *sv = input_seq (ctx, i);
+  return sv ? sv->dtype : GLIA_DATA_TYPE_UNDEFINED;
+}
+
+static SeqValue *
+seq_value_new (GliaDataType dtype, guint length)
+{
+  SeqValue *sv = g_new0 (SeqValue, 1);
+  sv->dtype = dtype;
+  sv->length = length;
+  sv->items = length ? g_new0 (GliaTensorView, length) : NULL;
+  sv->owned = g_ptr_array_new_with_free_func (g_free);
+  sv->refs = g_ptr_array_new_with_free_func (g_object_unref);
+  return sv;
+}
+
+gboolean
+glia_kernel_context_set_output_sequence (GliaKernelContext *ctx, guint i, GliaDataType dtype,
+                                         guint length, const GliaTensorView *items,
+                                         GError **error)
+{
+  Step *step = ctx->step;
+  Frame *f = ctx->frame;
+  if (i >= step->n_outputs || glia_data_type_get_size (dtype) == 0) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "cannot make output %u a sequence of type %d", i, dtype);
+    return FALSE;
+  }
+  SeqValue *sv = seq_value_new (dtype, length);
+  for (guint k = 0; k < length; k++) {
+    const GliaTensorView *src = &items[k];
+    if (src->dtype != dtype || src->device != GLIA_DEVICE_TYPE_CPU) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                   "sequence item %u is not a host %s tensor", k, glia_data_type_get_name (dtype));
+      seq_value_free (sv);
+      return FALSE;
+    }
+    GliaTensorView *dst = &sv->items[k];
+    *dst = *src;
+    gpointer mem = g_malloc (MAX (src->n_bytes, 1));
+    g_ptr_array_add (sv->owned, mem);
+    if (dtype == GLIA_DATA_TYPE_STRING) {
+      char **d = mem;
+      char *const *from = src->data;
+      for (gsize e = 0; e < src->n_elements; e++)
+        d[e] = g_strdup (from[e] ? from[e] : "");
+    } else
+      memcpy (mem, src->data, src->n_bytes);
+    dst->data = mem;
+  }
+  gint slot = step->outputs[i];
+  if (slot < 0) {
+    seq_value_free (sv);
+    return TRUE;
+  }
+  if (f->have[slot]) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_FAILED, "output %u set twice", i);
+    seq_value_free (sv);
+    return FALSE;
+  }
+  g_clear_pointer (&f->seq[slot], seq_value_free);
+  f->seq[slot] = sv;
+  f->have[slot] = 1;
+  memset (&f->views[slot], 0, sizeof f->views[slot]);
+  f->views[slot].dtype = dtype;
+  return TRUE;
+}
+
+void
+glia_kernel_context_set_output_none (GliaKernelContext *ctx, guint i)
+{
+  if (i < ctx->step->n_outputs && ctx->step->outputs[i] >= 0)
+    ctx->frame->none[ctx->step->outputs[i]] = 1;
 }
 
 static GliaTensorView *
@@ -572,9 +712,17 @@ glia_kernel_context_run_subgraph (GliaKernelContext *ctx, const char *attr_name,
     return FALSE;
   g_clear_pointer (&ctx->held, g_hash_table_unref);
   ctx->held = out;
-  for (guint i = 0; i < MIN (n_outputs, ss->output_names->len); i++)
-    glia_tensor_fill_view (g_hash_table_lookup (out, g_ptr_array_index (ss->output_names, i)),
-                           &outputs[i]);
+  for (guint i = 0; i < MIN (n_outputs, ss->output_names->len); i++) {
+    GObject *o = g_hash_table_lookup (out, g_ptr_array_index (ss->output_names, i));
+    if (o == NULL || !GLIA_IS_TENSOR (o)) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_UNSUPPORTED_OP,
+                   "subgraph output '%s' is %s; kernels read tensor outputs only",
+                   (char *) g_ptr_array_index (ss->output_names, i),
+                   o ? "a sequence" : "empty");
+      return FALSE;
+    }
+    glia_tensor_fill_view (GLIA_TENSOR (o), &outputs[i]);
+  }
   if (n_produced)
     *n_produced = ss->output_names->len;
   return TRUE;
@@ -584,7 +732,7 @@ glia_kernel_context_run_subgraph (GliaKernelContext *ctx, const char *attr_name,
 
 /* Checks the given inputs against the graph and builds the signature key. */
 static char *
-check_inputs (GliaSession *self, GHashTable *inputs, GliaTensor **by_input, GError **error)
+check_inputs (GliaSession *self, GHashTable *inputs, GObject **by_input, GError **error)
 {
   const GliaGraph *g = self->graph;
   guint n_in = glia_graph_get_n_inputs (g);
@@ -595,23 +743,56 @@ check_inputs (GliaSession *self, GHashTable *inputs, GliaTensor **by_input, GErr
   for (guint i = 0; i < n_in; i++) {
     gint v = glia_graph_get_input (g, i);
     const char *name = glia_graph_value_get_name (g, v);
-    GliaTensor *t = g_hash_table_lookup (inputs, name);
-    by_input[i] = t;
-    if (t == NULL) {
-      if (glia_graph_value_get_constant (g, v)) {
+    GliaValueKind kind = glia_graph_value_get_kind (g, v);
+    gboolean is_seq_kind
+        = kind == GLIA_VALUE_KIND_SEQUENCE || kind == GLIA_VALUE_KIND_OPTIONAL_SEQUENCE;
+    GObject *obj = g_hash_table_lookup (inputs, name);
+    by_input[i] = obj;
+    if (obj == NULL) {
+      if (glia_graph_value_get_constant (g, v) || kind == GLIA_VALUE_KIND_OPTIONAL_TENSOR
+          || kind == GLIA_VALUE_KIND_OPTIONAL_SEQUENCE) {
         g_string_append (key, "-;");
         continue;
       }
-      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "missing input '%s' (%s)", name,
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "missing input '%s' (%s%s)",
+                   name, is_seq_kind ? "sequence of " : "",
                    glia_data_type_get_name (glia_graph_value_get_dtype (g, v)));
       return g_string_free (key, TRUE);
     }
     matched++;
-    if (!GLIA_IS_TENSOR (t)) {
-      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "input '%s' is not a GliaTensor",
-                   name);
+    if (GLIA_IS_SEQUENCE (obj)) {
+      GliaSequence *sq = GLIA_SEQUENCE (obj);
+      GliaDataType want = glia_graph_value_get_dtype (g, v);
+      if (!is_seq_kind || (want != GLIA_DATA_TYPE_UNDEFINED && want != glia_sequence_get_dtype (sq))) {
+        g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                     "input '%s' must be %s%s, got a sequence of %s", name,
+                     is_seq_kind ? "a sequence of " : "a tensor of ", glia_data_type_get_name (want),
+                     glia_data_type_get_name (glia_sequence_get_dtype (sq)));
+        return g_string_free (key, TRUE);
+      }
+      g_string_append_printf (key, "S%d:%u:", glia_sequence_get_dtype (sq),
+                              glia_sequence_get_length (sq));
+      for (guint k = 0; k < glia_sequence_get_length (sq); k++) {
+        guint r;
+        const gint64 *d = glia_tensor_get_shape (glia_sequence_get_item (sq, k), &r);
+        for (guint j = 0; j < r; j++)
+          g_string_append_printf (key, "%" G_GINT64_FORMAT ",", d[j]);
+        g_string_append_c (key, '|');
+      }
+      g_string_append_c (key, ';');
+      continue;
+    }
+    if (!GLIA_IS_TENSOR (obj)) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                   "input '%s' is neither a GliaTensor nor a GliaSequence", name);
       return g_string_free (key, TRUE);
     }
+    if (is_seq_kind) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                   "input '%s' must be a sequence (GliaSequence), got a tensor", name);
+      return g_string_free (key, TRUE);
+    }
+    GliaTensor *t = GLIA_TENSOR (obj);
     GliaDataType want = glia_graph_value_get_dtype (g, v);
     GliaDataType got = glia_tensor_get_dtype (t);
     if (want != GLIA_DATA_TYPE_UNDEFINED && want != got) {
@@ -679,6 +860,13 @@ check_inputs (GliaSession *self, GHashTable *inputs, GliaTensor **by_input, GErr
 }
 
 /* ---- running ------------------------------------------------------------- */
+
+static void
+object_unref0 (gpointer object)
+{
+  if (object)
+    g_object_unref (object);
+}
 
 /* An input given in device memory is brought to the host through a session
  * provider on that device; the normal copy steps take it from there. (A
@@ -772,7 +960,7 @@ run_kernel (GliaSession *self, Frame *f, Step *step, GError **error)
   }
   for (guint i = 0; i < step->n_outputs; i++) {
     gint slot = step->outputs[i];
-    if (slot >= 0 && !f->have[slot] && slot_at (self, slot)->last_step >= 0
+    if (slot >= 0 && !f->have[slot] && !f->none[slot] && slot_at (self, slot)->last_step >= 0
         && (slot_at (self, slot)->is_output
             || slot_at (self, slot)->last_step > (gint)(step - (Step *)self->steps->data))) {
       gint node = step->nodes[0];
@@ -833,7 +1021,7 @@ _glia_session_execute (GliaSession *self, GHashTable *inputs, GError **error)
 {
   const GliaGraph *g = self->graph;
   guint n_in = glia_graph_get_n_inputs (g);
-  g_autofree GliaTensor **by_input = g_new0 (GliaTensor *, MAX (n_in, 1));
+  g_autofree GObject **by_input = g_new0 (GObject *, MAX (n_in, 1));
   g_autofree char *key = check_inputs (self, inputs, by_input, error);
   if (key == NULL)
     return NULL;
@@ -864,12 +1052,31 @@ _glia_session_execute (GliaSession *self, GHashTable *inputs, GError **error)
   }
   gboolean ok = TRUE;
   for (guint i = 0; i < n_in && ok; i++)
-    if (by_input[i]) {
+    if (by_input[i] && GLIA_IS_SEQUENCE (by_input[i])) {
       gint slot = self->input_slot[i];
-      if (glia_tensor_get_device (by_input[i]) != GLIA_DEVICE_TYPE_CPU)
-        ok = stage_device_input (self, f, slot, by_input[i], error);
+      GliaSequence *sq = GLIA_SEQUENCE (by_input[i]);
+      SeqValue *sv = seq_value_new (glia_sequence_get_dtype (sq), glia_sequence_get_length (sq));
+      for (guint k = 0; k < sv->length; k++) {
+        GliaTensor *item = glia_sequence_get_item (sq, k);
+        if (glia_tensor_get_device (item) != GLIA_DEVICE_TYPE_CPU) {
+          g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                       "sequence items must be in host memory");
+          ok = FALSE;
+        }
+        glia_tensor_fill_view (item, &sv->items[k]);
+        g_ptr_array_add (sv->refs, g_object_ref (item));
+      }
+      f->seq[slot] = sv;
+      f->have[slot] = 1;
+      memset (&f->views[slot], 0, sizeof f->views[slot]);
+      f->views[slot].dtype = sv->dtype;
+    } else if (by_input[i]) {
+      gint slot = self->input_slot[i];
+      GliaTensor *t = GLIA_TENSOR (by_input[i]);
+      if (glia_tensor_get_device (t) != GLIA_DEVICE_TYPE_CPU)
+        ok = stage_device_input (self, f, slot, t, error);
       else {
-        glia_tensor_fill_view (by_input[i], &f->views[slot]);
+        glia_tensor_fill_view (t, &f->views[slot]);
         f->have[slot] = 1;
       }
     }
@@ -884,15 +1091,32 @@ _glia_session_execute (GliaSession *self, GHashTable *inputs, GError **error)
 
   GHashTable *outputs = NULL;
   if (ok) {
-    outputs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+    outputs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, object_unref0);
     guint n_out = glia_graph_get_n_outputs (g);
     for (guint i = 0; i < n_out && ok; i++) {
       gint slot = self->output_slot[i];
       const char *name = glia_graph_value_get_name (g, glia_graph_get_output (g, i));
+      GliaValueKind kind = glia_graph_value_get_kind (g, glia_graph_get_output (g, i));
+      gboolean optional
+          = kind == GLIA_VALUE_KIND_OPTIONAL_TENSOR || kind == GLIA_VALUE_KIND_OPTIONAL_SEQUENCE;
+      if (!f->have[slot] && (f->none[slot] || optional)) {
+        g_hash_table_insert (outputs, g_strdup (name), NULL);
+        continue;
+      }
       if (!f->have[slot]) {
         g_set_error (error, GLIA_ERROR, GLIA_ERROR_FAILED, "output '%s' was not produced", name);
         ok = FALSE;
         break;
+      }
+      if (f->seq[slot]) {
+        SeqValue *sv = f->seq[slot];
+        g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func (g_object_unref);
+        for (guint k = 0; k < sv->length; k++)
+          g_ptr_array_add (items, glia_tensor_new_from_view (&sv->items[k]));
+        g_hash_table_insert (outputs, g_strdup (name),
+                             glia_sequence_new (sv->dtype, (GliaTensor **) items->pdata,
+                                                items->len, NULL));
+        continue;
       }
       g_hash_table_insert (outputs, g_strdup (name), take_output (self, f, slot));
     }

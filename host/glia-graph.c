@@ -44,6 +44,7 @@ typedef struct
   char **dim_params; /* rank entries, NULL where not symbolic; NULL if none */
   GliaConstTensor *constant;
   gint producer;
+  GliaValueKind kind;
 } GliaValue;
 
 struct _GliaGraph
@@ -240,6 +241,22 @@ glia_graph_value_set_type (GliaGraph *graph, gint value, GliaDataType dtype, gin
   g_return_if_fail (v != NULL);
   v->dtype = dtype;
   value_set_shape (v, rank, dims, dim_params);
+}
+
+void
+glia_graph_value_set_kind (GliaGraph *graph, gint value, GliaValueKind kind)
+{
+  GliaValue *v = get_value (graph, value);
+  g_return_if_fail (v != NULL);
+  g_return_if_fail ((guint) kind <= GLIA_VALUE_KIND_OPTIONAL_SEQUENCE);
+  v->kind = kind;
+}
+
+GliaValueKind
+glia_graph_value_get_kind (const GliaGraph *graph, gint value)
+{
+  GliaValue *v = get_value (graph, value);
+  return v ? v->kind : GLIA_VALUE_KIND_TENSOR;
 }
 
 gboolean
@@ -495,6 +512,7 @@ glia_graph_copy (const GliaGraph *graph)
     gint id = glia_graph_add_value (g, v->name, v->dtype, v->rank, v->dims,
                                     (const char *const *)v->dim_params);
     GliaValue *nv = get_value (g, id);
+    nv->kind = v->kind;
     if (v->constant) {
       nv->constant = g_new0 (GliaConstTensor, 1);
       const_tensor_init (nv->constant, v->constant->dtype, v->constant->rank, v->constant->dims,

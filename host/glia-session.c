@@ -345,7 +345,7 @@ find_op_def (GliaSession *self, gint node)
     Provider *p = provider_at (self, i);
     if (p->info && p->info->struct_size > G_STRUCT_OFFSET (GliaProviderInfo, lookup_op)
         && p->info->lookup_op) {
-      const GliaOpDef *def = p->info->lookup_op (p->instance, domain, op, opset);
+      const GliaOpDef *def = p->info->lookup_op (p->instance, g, node);
       if (def)
         return def;
     }

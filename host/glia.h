@@ -4,6 +4,7 @@
 #include <glia-types.h>
 #include "glia-version.h"
 #include "glia-tensor.h"
+#include "glia-sequence.h"
 #include "glia-registry.h"
 #include "glia-model.h"
 #include "glia-session-options.h"

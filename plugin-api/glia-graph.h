@@ -38,6 +38,24 @@ typedef enum
   GLIA_ATTR_GRAPHS = 10,
 } GliaAttrType;
 
+/**
+ * GliaValueKind:
+ * @GLIA_VALUE_KIND_TENSOR: a tensor
+ * @GLIA_VALUE_KIND_SEQUENCE: a sequence of tensors of one element type
+ * @GLIA_VALUE_KIND_OPTIONAL_TENSOR: a tensor or nothing
+ * @GLIA_VALUE_KIND_OPTIONAL_SEQUENCE: a sequence or nothing
+ *
+ * What a graph value holds. For sequences and optionals the value's dtype is
+ * the element type of the tensors.
+ */
+typedef enum
+{
+  GLIA_VALUE_KIND_TENSOR = 0,
+  GLIA_VALUE_KIND_SEQUENCE = 1,
+  GLIA_VALUE_KIND_OPTIONAL_TENSOR = 2,
+  GLIA_VALUE_KIND_OPTIONAL_SEQUENCE = 3,
+} GliaValueKind;
+
 /* A constant tensor as stored in a graph (initializer or tensor attribute).
  * For string tensors @data holds @n_elements NUL-terminated strings one after
  * the other. */
@@ -67,6 +85,7 @@ gint glia_graph_add_value (GliaGraph *graph, const char *name, GliaDataType dtyp
 gint glia_graph_lookup_value (const GliaGraph *graph, const char *name);
 void glia_graph_value_set_type (GliaGraph *graph, gint value, GliaDataType dtype, gint rank,
                                 const gint64 *dims, const char *const *dim_params);
+void glia_graph_value_set_kind (GliaGraph *graph, gint value, GliaValueKind kind);
 /* Makes @value constant. Takes a reference on @data. */
 gboolean glia_graph_value_set_constant (GliaGraph *graph, gint value, GliaDataType dtype,
                                         guint rank, const gint64 *dims, GBytes *data,
@@ -122,6 +141,7 @@ char **glia_graph_get_metadata_keys (const GliaGraph *graph);
 
 const char *glia_graph_value_get_name (const GliaGraph *graph, gint value);
 GliaDataType glia_graph_value_get_dtype (const GliaGraph *graph, gint value);
+GliaValueKind glia_graph_value_get_kind (const GliaGraph *graph, gint value);
 /* Rank, or -1 when unknown. */
 gint glia_graph_value_get_rank (const GliaGraph *graph, gint value);
 /* Dims (length = rank), -1 for unknown ones; NULL when the rank is unknown. */

@@ -47,6 +47,23 @@ const GliaTensorView *glia_kernel_context_get_input (GliaKernelContext *ctx, gui
 GliaTensorView *glia_kernel_context_allocate_output (GliaKernelContext *ctx, guint i,
                                                      GliaDataType dtype, guint rank,
                                                      const gint64 *dims, GError **error);
+/* Sequence input @i: its items (views valid during this compute call) and
+ * their count in @length. NULL with *length = 0 when input @i is not a
+ * sequence (glia_kernel_context_get_input() then gives the tensor, or NULL).
+ * A sequence input is never returned by glia_kernel_context_get_input(). */
+const GliaTensorView *glia_kernel_context_get_input_sequence (GliaKernelContext *ctx, guint i,
+                                                              guint *length);
+gboolean glia_kernel_context_input_is_sequence (GliaKernelContext *ctx, guint i);
+/* Element type of sequence input @i (known also when it is empty). */
+GliaDataType glia_kernel_context_get_input_sequence_dtype (GliaKernelContext *ctx, guint i);
+/* Makes output @i a sequence of @length tensors of element type @dtype,
+ * copied from @items. */
+gboolean glia_kernel_context_set_output_sequence (GliaKernelContext *ctx, guint i,
+                                                  GliaDataType dtype, guint length,
+                                                  const GliaTensorView *items, GError **error);
+/* Marks optional output @i as holding no value. */
+void glia_kernel_context_set_output_none (GliaKernelContext *ctx, guint i);
+
 /* Temporary memory for the duration of this compute call (freed by the host). */
 gpointer glia_kernel_context_get_scratch (GliaKernelContext *ctx, gsize size, GError **error);
 /* The device stream of the provider running this kernel (NULL on the CPU). */

@@ -77,9 +77,10 @@ typedef struct _GliaProviderInfo GliaProviderInfo;
  * @copy: copies between host and device memory, ordered on @stream
  * @get_stream: the instance's stream handle (NULL if none)
  * @synchronize: waits for all work queued on the stream
- * @lookup_op: the op def this instance would use for (@domain, @name, @opset),
- *   or NULL; the host calls its infer_shapes for type and shape inference
- *   before negotiation (may be NULL for providers without op tables)
+ * @lookup_op: the op def this instance would use for node @node of @graph
+ *   (whose intermediate types may still be unknown), or NULL; the host calls
+ *   its infer_shapes for type and shape inference before negotiation (may be
+ *   NULL for providers without op tables)
  */
 struct _GliaProviderInfo
 {
@@ -103,8 +104,7 @@ struct _GliaProviderInfo
                     GliaCopyKind kind, gpointer stream, GError **error);
   gpointer (*get_stream) (gpointer instance);
   gboolean (*synchronize) (gpointer instance, GError **error);
-  const GliaOpDef *(*lookup_op) (gpointer instance, const char *domain, const char *name,
-                                 gint opset);
+  const GliaOpDef *(*lookup_op) (gpointer instance, const GliaGraph *graph, gint node);
 
   /*< private >*/
   gpointer _reserved[8];

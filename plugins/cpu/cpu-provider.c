@@ -73,10 +73,10 @@ cpu_provider_compile (gpointer instance, const GliaGraph *graph, const gint *nod
 }
 
 static const GliaOpDef *
-cpu_provider_lookup_op (gpointer instance, const char *domain, const char *name, gint opset)
+cpu_provider_lookup_op (gpointer instance, const GliaGraph *graph, gint node)
 {
   CpuProvider *self = instance;
-  return glia_op_table_lookup (self->table, domain, name, opset);
+  return glia_op_table_find (self->table, graph, node);
 }
 
 static const char *const cpu_option_keys[] = { NULL };

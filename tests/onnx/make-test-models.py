@@ -322,6 +322,14 @@ def main():
     write(os.path.join(models, "sequence.onnx"), sequence_model())
     write(os.path.join(models, "undefined-input.onnx"), undefined_input_model(), check=False)
     write(os.path.join(models, "tensors-attribute.onnx"), tensors_attribute_model(), check=False)
+    # W and B listed as graph inputs too: before IR 4 that makes them weights,
+    # from IR 4 on inputs with a default.
+    for version in (3, 4):
+        m = small_model()
+        m.ir_version = version
+        for name, dims in (("W", [3, 2]), ("B", [2])):
+            m.graph.input.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, dims))
+        write(os.path.join(models, "initializer-inputs-ir%d.onnx" % version), m, check=False)
     for version in (2, 99):
         m = small_model()
         m.ir_version = version

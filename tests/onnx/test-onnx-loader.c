@@ -393,6 +393,24 @@ test_subgraphs (void)
 }
 
 static void
+test_initializers_listed_as_inputs (void)
+{
+  /* IR 3 lists every initializer as an input: they are weights. */
+  g_autoptr (GliaModel) ir3 = load_model_ok ("initializer-inputs-ir3.onnx");
+  const GliaGraph *g = glia_model_get_graph (ir3);
+  g_assert_cmpuint (glia_graph_get_n_inputs (g), ==, 1);
+  g_assert_cmpstr (glia_graph_value_get_name (g, glia_graph_get_input (g, 0)), ==, "X");
+  g_assert_nonnull (constant_of (g, "W"));
+
+  /* From IR 4 on they are inputs whose initializer is a default. */
+  g_autoptr (GliaModel) ir4 = load_model_ok ("initializer-inputs-ir4.onnx");
+  g = glia_model_get_graph (ir4);
+  g_assert_cmpuint (glia_graph_get_n_inputs (g), ==, 3);
+  g_assert_cmpint (glia_graph_get_input (g, 1), ==, value_id (g, "W"));
+  g_assert_nonnull (constant_of (g, "W"));
+}
+
+static void
 test_sequence_type (void)
 {
   g_autoptr (GliaModel) model = load_model_ok ("sequence.onnx");
@@ -608,6 +626,7 @@ main (int argc, char **argv)
   g_test_add_func ("/onnx/external-data", test_external_data);
   g_test_add_func ("/onnx/external-data-rejected", test_external_data_rejected);
   g_test_add_func ("/onnx/subgraphs", test_subgraphs);
+  g_test_add_func ("/onnx/initializers-listed-as-inputs", test_initializers_listed_as_inputs);
   g_test_add_func ("/onnx/sequence-type", test_sequence_type);
   g_test_add_func ("/onnx/ir-version", test_ir_version);
   g_test_add_func ("/onnx/graph-errors", test_graph_errors);

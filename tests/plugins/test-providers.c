@@ -172,9 +172,9 @@ compile (gpointer instance, const GliaGraph *graph, const gint *nodes, guint n_n
 }
 
 static const GliaOpDef *
-lookup_op (gpointer instance, const char *domain, const char *name, gint opset)
+lookup_op (gpointer instance, const GliaGraph *graph, gint node)
 {
-  return glia_op_table_lookup (((Instance *)instance)->table, domain, name, opset);
+  return glia_op_table_find (((Instance *)instance)->table, graph, node);
 }
 
 static gpointer

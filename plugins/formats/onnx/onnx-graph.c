@@ -284,19 +284,16 @@ set_attribute (OnnxLoad *load, Scope *scope, gint node, const char *node_label,
     g_auto (OnnxTensor) tensor = { 0 };
     g_autofree char *what
         = g_strdup_printf ("attribute '%s' of node %s%s", name, node_label, scope->where);
-    gboolean ok;
+    gboolean dense = attr->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
 
-    if (attr->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR)
-      ok = attr->t != NULL
-           && onnx_tensor_decode (load->tensors, attr->t, NULL, what, &tensor, error);
-    else
-      ok = attr->sparse_tensor != NULL
-           && onnx_sparse_tensor_decode (load->tensors, attr->sparse_tensor, what, &tensor, error);
-    if (!ok) {
-      if (error == NULL || *error == NULL)
-        onnx_set_error (error, GLIA_ERROR_INVALID_MODEL, load->path, "%s has no tensor", what);
+    if (dense ? attr->t == NULL : attr->sparse_tensor == NULL) {
+      onnx_set_error (error, GLIA_ERROR_INVALID_MODEL, load->path, "%s has no tensor", what);
       return FALSE;
     }
+    if (dense
+            ? !onnx_tensor_decode (load->tensors, attr->t, NULL, what, &tensor, error)
+            : !onnx_sparse_tensor_decode (load->tensors, attr->sparse_tensor, what, &tensor, error))
+      return FALSE;
     glia_graph_node_set_attr_tensor (graph, node, name, tensor.dtype, tensor.rank, tensor.dims,
                                      tensor.data);
     return TRUE;
@@ -503,10 +500,14 @@ declare_values (OnnxLoad *load, Scope *scope, Onnx__GraphProto *proto, GError **
       glia_graph_add_input (scope->graph, id);
   }
 
-  gboolean main_graph = scope->parent == NULL;
-  GArray *spans = load->initializer_raw_data;
-  if (!main_graph || spans == NULL || spans->len != proto->n_initializer)
-    spans = NULL;
+  /* The main graph's initializers have their raw_data in the file. */
+  GArray *spans = scope->parent == NULL ? load->initializer_raw_data : NULL;
+  if (spans != NULL && spans->len != proto->n_initializer) {
+    onnx_set_error (error, GLIA_ERROR_INVALID_MODEL, load->path,
+                    "found %u initializers in the file but %" G_GSIZE_FORMAT " in the graph",
+                    spans->len, proto->n_initializer);
+    return FALSE;
+  }
   for (gsize i = 0; i < proto->n_initializer; i++) {
     g_auto (OnnxTensor) tensor = { 0 };
     Onnx__TensorProto *init = proto->initializer[i];

@@ -1,10 +1,11 @@
 /* onnx-loader.c: probe() and load() for ONNX files (a protobuf ModelProto).
  *
- * load() maps the file, checks its wire format (onnx-wire.c), unpacks the
- * ModelProto with protobuf-c, checks the IR version and operator-set imports,
- * builds the graph (onnx-graph.c), records the model's metadata and validates
- * the result. The unpacked ModelProto is freed before returning; the graph
- * keeps only GBytes, some of which view the mapped file.
+ * load() maps the file, checks its wire format and takes the weights of the
+ * main graph out of it (onnx-wire.c), unpacks the rest of the ModelProto with
+ * protobuf-c, checks the IR version and operator-set imports, builds the graph
+ * (onnx-graph.c), records the model's metadata and validates the result. The
+ * unpacked ModelProto is freed before returning; the graph keeps only GBytes,
+ * the main graph's raw weights as views of the mapped file.
  */
 #include "onnx-loader.h"
 
@@ -223,13 +224,18 @@ onnx_loader_load (const char *path, GError **error)
   }
 
   g_autoptr (GArray) initializer_raw_data = g_array_new (FALSE, FALSE, sizeof (OnnxWireSpan));
-  if (!onnx_wire_check_model (data, len, initializer_raw_data, &local)) {
+  g_autoptr (GBytes) stripped = onnx_wire_strip_model (data, len, initializer_raw_data, &local);
+  if (stripped == NULL) {
     onnx_set_error (error, GLIA_ERROR_INVALID_MODEL, path, "not a valid ONNX file: %s",
                     local->message);
     return NULL;
   }
 
-  Onnx__ModelProto *model = onnx__model_proto__unpack (&glib_allocator, len, data);
+  gsize stripped_len;
+  const guint8 *stripped_data = g_bytes_get_data (stripped, &stripped_len);
+  Onnx__ModelProto *model
+      = onnx__model_proto__unpack (&glib_allocator, stripped_len, stripped_data);
+  g_clear_pointer (&stripped, g_bytes_unref);
   if (model == NULL) {
     onnx_set_error (error, GLIA_ERROR_INVALID_MODEL, path,
                     "not a valid ONNX file: the ModelProto cannot be decoded (a field has the "

@@ -463,17 +463,14 @@ decode_external (OnnxTensorContext *ctx, Onnx__TensorProto *proto, GliaDataType 
   return g_bytes_new (g_mapped_file_get_contents (file) + offset, n_bytes);
 }
 
+/* raw_data that protobuf-c unpacked (tensors in attributes and subgraphs):
+ * take over its buffer rather than copy it again. */
 static GBytes *
-decode_raw (OnnxTensorContext *ctx, Onnx__TensorProto *proto, GliaDataType dtype,
-            const OnnxWireSpan *raw_span, const char *what, gsize n_bytes, GError **error)
+decode_raw (OnnxTensorContext *ctx, Onnx__TensorProto *proto, GliaDataType dtype, const char *what,
+            gsize n_bytes, GError **error)
 {
   ProtobufCBinaryData *raw = &proto->raw_data;
 
-  if (dtype == GLIA_DATA_TYPE_STRING) {
-    onnx_set_error (error, GLIA_ERROR_INVALID_MODEL, ctx->model_path,
-                    "%s: string tensors cannot use raw_data", what);
-    return NULL;
-  }
   if (raw->len != n_bytes) {
     onnx_set_error (error, GLIA_ERROR_INVALID_MODEL, ctx->model_path,
                     "%s: raw_data has %" G_GSIZE_FORMAT " bytes, expected %" G_GSIZE_FORMAT, what,
@@ -483,19 +480,30 @@ decode_raw (OnnxTensorContext *ctx, Onnx__TensorProto *proto, GliaDataType dtype
   if (n_bytes == 0)
     return empty_bytes ();
 
-  /* protobuf-c copied raw_data out of the file while unpacking. Where the wire
-   * walk found the same bytes in the mapped file at a usable alignment, refer to
-   * those instead, so the copy is freed with the ModelProto and the weights
-   * stay in the page cache, shared with other processes. Otherwise keep
-   * protobuf-c's copy, taking it over rather than copying it again. */
-  if (raw_span != NULL && raw_span->offset != ONNX_WIRE_SPAN_NONE && raw_span->length == raw->len
-      && raw_span->offset % data_alignment (dtype) == 0)
-    return mapped_view (ctx->model_file, raw_span->offset, raw_span->length);
-
   GBytes *bytes = g_bytes_new_take (raw->data, raw->len);
   raw->data = NULL;
   raw->len = 0;
   return bytes;
+}
+
+/* raw_data left in the model file (initializers of the main graph): a view of
+ * the mapped file, which stays in the page cache and is shared with other
+ * processes, unless its alignment does not suit the element type. */
+static GBytes *
+decode_raw_in_file (OnnxTensorContext *ctx, const OnnxWireSpan *span, GliaDataType dtype,
+                    const char *what, gsize n_bytes, GError **error)
+{
+  if (span->length != n_bytes) {
+    onnx_set_error (error, GLIA_ERROR_INVALID_MODEL, ctx->model_path,
+                    "%s: raw_data has %" G_GSIZE_FORMAT " bytes, expected %" G_GSIZE_FORMAT, what,
+                    span->length, n_bytes);
+    return NULL;
+  }
+  if (n_bytes == 0)
+    return empty_bytes ();
+  if (span->offset % data_alignment (dtype) == 0)
+    return mapped_view (ctx->model_file, span->offset, n_bytes);
+  return g_bytes_new (g_mapped_file_get_contents (ctx->model_file) + span->offset, n_bytes);
 }
 
 static gboolean
@@ -534,11 +542,20 @@ onnx_tensor_decode (OnnxTensorContext *ctx, Onnx__TensorProto *proto, const Onnx
   if (dtype != GLIA_DATA_TYPE_STRING && !check_byte_size (ctx, what, dtype, count, &n_bytes, error))
     return FALSE;
 
+  gboolean has_raw_in_file = raw_span != NULL && raw_span->offset != ONNX_WIRE_SPAN_NONE;
+  if ((has_raw_in_file || proto->has_raw_data) && dtype == GLIA_DATA_TYPE_STRING) {
+    onnx_set_error (error, GLIA_ERROR_INVALID_MODEL, ctx->model_path,
+                    "%s: string tensors cannot use raw_data", what);
+    return FALSE;
+  }
+
   if (proto->has_data_location
       && proto->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
     data = decode_external (ctx, proto, dtype, what, n_bytes, error);
+  else if (has_raw_in_file)
+    data = decode_raw_in_file (ctx, raw_span, dtype, what, n_bytes, error);
   else if (proto->has_raw_data)
-    data = decode_raw (ctx, proto, dtype, raw_span, what, n_bytes, error);
+    data = decode_raw (ctx, proto, dtype, what, n_bytes, error);
   else
     data = decode_typed_fields (ctx, proto, dtype, what, count, n_bytes, error);
   if (data == NULL)

@@ -37,8 +37,9 @@ void onnx_tensor_context_free (OnnxTensorContext *ctx);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (OnnxTensorContext, onnx_tensor_context_free)
 
 /* Decodes @proto into @out. @what names the tensor in error messages
- * ("initializer 'w'"). @raw_span, if not NULL, says where @proto's raw_data
- * lies in the model file. May take over @proto's raw_data buffer, so @proto
+ * ("initializer 'w'"). @raw_span, if not NULL and not ONNX_WIRE_SPAN_NONE,
+ * says where @proto's raw_data lies in the model file (onnx_wire_strip_model()
+ * took it out of @proto). May take over @proto's raw_data buffer, so @proto
  * must have been unpacked with the GLib allocator of onnx-loader.c. */
 gboolean onnx_tensor_decode (OnnxTensorContext *ctx, Onnx__TensorProto *proto,
                              const OnnxWireSpan *raw_span, const char *what, OnnxTensor *out,

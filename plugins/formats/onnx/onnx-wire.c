@@ -3,6 +3,12 @@
  * The walk follows the ONNX schema through the descriptors protoc-c generated,
  * so it knows which length-delimited fields are nested messages (to descend
  * into) and which are strings or bytes (to skip).
+ *
+ * protobuf-c's unpacker copies every bytes field out of its input. To keep the
+ * weights of a large model from being copied (and the whole file read) during
+ * a load, the loader unpacks a copy of the file without the main graph's
+ * initializer raw_data, and decodes those tensors from the mapped file at the
+ * offsets found here.
  */
 #include "onnx-wire.h"
 
@@ -177,9 +183,24 @@ cut_off:
   return n_known >= 2 ? 60 : 25;
 }
 
+static void
+append_varint (GByteArray *out, guint64 v)
+{
+  do {
+    guint8 b = (v & 0x7f) | (v > 0x7f ? 0x80 : 0);
+    g_byte_array_append (out, &b, 1);
+    v >>= 7;
+  } while (v != 0);
+}
+
+/* Checks the message of type @desc in data[start, end) and everything nested
+ * in it. With @out, also appends to @out a copy of the message without the
+ * raw_data of the main graph's initializers: fields along the path
+ * ModelProto.graph.initializer are rewritten (their lengths change), all others
+ * are copied as they are. */
 static gboolean
 walk_message (const ProtobufCMessageDescriptor *desc, const guint8 *data, gsize start, gsize end,
-              guint depth, WireRole role, GArray *spans, GError **error)
+              guint depth, WireRole role, GArray *spans, GByteArray *out, GError **error)
 {
   gsize pos = start, field_start = start;
 
@@ -196,6 +217,7 @@ walk_message (const ProtobufCMessageDescriptor *desc, const guint8 *data, gsize 
     field_start = pos;
     if (!read_varint (data, &pos, end, &key))
       goto truncated;
+    gsize key_end = pos;
     guint64 number = key >> 3;
     guint wire = key & 7;
     if (number == 0 || number > MAX_FIELD_NUMBER) {
@@ -236,19 +258,31 @@ walk_message (const ProtobufCMessageDescriptor *desc, const guint8 *data, gsize 
         else if (role == ROLE_MAIN_GRAPH && number == GRAPH_INITIALIZER_FIELD) {
           OnnxWireSpan none = { ONNX_WIRE_SPAN_NONE, 0 };
           child = ROLE_MAIN_INITIALIZER;
-          if (spans != NULL)
-            g_array_append_val (spans, none);
+          g_array_append_val (spans, none);
         }
-        if (!walk_message (field->descriptor, data, pos, payload_end, depth + 1, child, spans,
+
+        if (out != NULL && child != ROLE_OTHER) {
+          g_autoptr (GByteArray) rewritten = g_byte_array_new ();
+          if (!walk_message (field->descriptor, data, pos, payload_end, depth + 1, child, spans,
+                             rewritten, error))
+            return FALSE;
+          g_byte_array_append (out, data + field_start, (guint)(key_end - field_start));
+          append_varint (out, rewritten->len);
+          g_byte_array_append (out, rewritten->data, rewritten->len);
+          pos = payload_end;
+          continue;
+        }
+        if (!walk_message (field->descriptor, data, pos, payload_end, depth + 1, child, spans, NULL,
                            error))
           return FALSE;
-      } else if (role == ROLE_MAIN_INITIALIZER && number == TENSOR_RAW_DATA_FIELD
-                 && spans != NULL) {
+      } else if (role == ROLE_MAIN_INITIALIZER && number == TENSOR_RAW_DATA_FIELD) {
         /* A repeated singular field: the last occurrence wins, as in
          * protobuf-c. */
         OnnxWireSpan *span = &g_array_index (spans, OnnxWireSpan, spans->len - 1);
         span->offset = pos;
         span->length = value;
+        pos = payload_end;
+        continue;
       }
       pos = payload_end;
       break;
@@ -260,6 +294,8 @@ walk_message (const ProtobufCMessageDescriptor *desc, const guint8 *data, gsize 
                    wire, field_start, desc->name);
       return FALSE;
     }
+    if (out != NULL)
+      g_byte_array_append (out, data + field_start, (guint)(pos - field_start));
   }
   return TRUE;
 
@@ -270,9 +306,13 @@ truncated:
   return FALSE;
 }
 
-gboolean
-onnx_wire_check_model (const guint8 *data, gsize len, GArray *initializer_raw_data, GError **error)
+GBytes *
+onnx_wire_strip_model (const guint8 *data, gsize len, GArray *initializer_raw_data, GError **error)
 {
-  return walk_message (&onnx__model_proto__descriptor, data, 0, len, 0, ROLE_MODEL,
-                       initializer_raw_data, error);
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+
+  if (!walk_message (&onnx__model_proto__descriptor, data, 0, len, 0, ROLE_MODEL,
+                     initializer_raw_data, out, error))
+    return NULL;
+  return g_byte_array_free_to_bytes (g_steal_pointer (&out));
 }

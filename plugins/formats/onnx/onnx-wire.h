@@ -3,9 +3,9 @@
  *
  * It serves three purposes: scoring a file's first bytes for probe(); refusing
  * input that would make protobuf-c's unpacker recurse without limit (it has no
- * depth limit of its own); and finding where each top-level initializer's
- * raw_data lies in the file, so the loader can hand out views of the mapped
- * file instead of protobuf-c's copies.
+ * depth limit of its own); and taking the raw_data of the top-level
+ * initializers out of what protobuf-c unpacks, so that the loader can hand out
+ * views of the mapped file instead of copies of the weights.
  */
 #pragma once
 
@@ -29,7 +29,11 @@ typedef struct
 
 guint onnx_wire_probe (const guint8 *head, gsize head_len);
 
-gboolean onnx_wire_check_model (const guint8 *data, gsize len, GArray *initializer_raw_data,
-                                GError **error);
+/* Checks the ModelProto in @data and returns a copy of it without the
+ * raw_data of the main graph's initializers, for protobuf-c to unpack.
+ * @initializer_raw_data receives an OnnxWireSpan per initializer of the main
+ * graph, in file order (offset ONNX_WIRE_SPAN_NONE where it has no raw_data). */
+GBytes *onnx_wire_strip_model (const guint8 *data, gsize len, GArray *initializer_raw_data,
+                               GError **error);
 
 G_END_DECLS
