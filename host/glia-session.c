@@ -254,6 +254,7 @@ struct _GliaShapeContext
   guint n_inputs;
   guint n_outputs;
   GliaDataType *out_dtype;
+  GliaValueKind *out_kind;
   gint *out_rank;
   gint64 (*out_dims)[GLIA_MAX_RANK];
 };
@@ -322,6 +323,20 @@ glia_shape_context_get_node (GliaShapeContext *ctx)
   return ctx->node;
 }
 
+GliaValueKind
+glia_shape_context_get_input_kind (GliaShapeContext *ctx, guint i)
+{
+  gint v = shape_input (ctx, i);
+  return v < 0 ? GLIA_VALUE_KIND_TENSOR : glia_graph_value_get_kind (ctx->graph, v);
+}
+
+void
+glia_shape_context_set_output_kind (GliaShapeContext *ctx, guint i, GliaValueKind kind)
+{
+  g_return_if_fail (i < ctx->n_outputs);
+  ctx->out_kind[i] = kind;
+}
+
 void
 glia_shape_context_set_output (GliaShapeContext *ctx, guint i, GliaDataType dtype, gint rank,
                                const gint64 *dims)
@@ -368,12 +383,13 @@ infer_types (GliaSession *self, GError **error)
       continue;
     guint n_out = glia_graph_node_get_n_outputs (g, node);
     g_autofree GliaDataType *dt = g_new0 (GliaDataType, n_out);
+    g_autofree GliaValueKind *kinds = g_new0 (GliaValueKind, MAX (n_out, 1));
     g_autofree gint *rank = g_new (gint, n_out);
     g_autofree gint64 (*dims)[GLIA_MAX_RANK] = g_malloc0_n (MAX (n_out, 1), sizeof *dims);
     for (guint i = 0; i < n_out; i++)
       rank[i] = -1;
     GliaShapeContext ctx
-        = { g, node, glia_graph_node_get_n_inputs (g, node), n_out, dt, rank, dims };
+        = { g, node, glia_graph_node_get_n_inputs (g, node), n_out, dt, kinds, rank, dims };
     GError *local = NULL;
     if (!def->infer_shapes (&ctx, &local)) {
       g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_MODEL,
@@ -387,6 +403,8 @@ infer_types (GliaSession *self, GError **error)
       gint v = glia_graph_node_get_output (g, node, i);
       if (v < 0)
         continue;
+      if (kinds[i] != GLIA_VALUE_KIND_TENSOR)
+        glia_graph_value_set_kind (g, v, kinds[i]);
       GliaDataType have_dt = glia_graph_value_get_dtype (g, v);
       gint have_rank = glia_graph_value_get_rank (g, v);
       GliaDataType new_dt = have_dt != GLIA_DATA_TYPE_UNDEFINED ? have_dt : dt[i];
@@ -1370,13 +1388,15 @@ glia_session_get_n_dynamic_allocations (GliaSession *self)
 /**
  * glia_session_run:
  * @self: a #GliaSession
- * @inputs: (element-type utf8 GliaTensor): input name → tensor
+ * @inputs: (element-type utf8 GObject): input name → #GliaTensor (or
+ *   #GliaSequence for sequence inputs; leave an optional input out for "none")
  * @error: return location for a #GError
  *
  * Runs the model. Safe to call from several threads at once.
  *
- * Returns: (transfer container) (element-type utf8 GliaTensor): output name →
- *   tensor, or %NULL with @error set. The table owns its keys and values:
+ * Returns: (transfer container) (element-type utf8 GObject): output name →
+ *   #GliaTensor (#GliaSequence for sequence outputs, %NULL for an empty
+ *   optional), or %NULL with @error set. The table owns its keys and values:
  *   g_hash_table_unref() frees everything. (Annotated "container" so that
  *   bindings take their own references instead of stealing the table's.)
  */
@@ -1404,7 +1424,7 @@ run_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancel
 /**
  * glia_session_run_async:
  * @self: a #GliaSession
- * @inputs: (element-type utf8 GliaTensor): input name → tensor
+ * @inputs: (element-type utf8 GObject): as for glia_session_run()
  * @cancellable: (nullable): a #GCancellable
  * @callback: called when the run is done
  * @user_data: data for @callback
@@ -1436,7 +1456,7 @@ glia_session_run_async (GliaSession *self, GHashTable *inputs, GCancellable *can
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
- * Returns: (transfer container) (element-type utf8 GliaTensor): the outputs,
+ * Returns: (transfer container) (element-type utf8 GObject): the outputs,
  *   as from glia_session_run(), or %NULL with @error set
  */
 GHashTable *

@@ -111,6 +111,10 @@ const gint64 *glia_shape_context_get_input_dims (GliaShapeContext *ctx, guint i)
 const GliaConstTensor *glia_shape_context_get_input_constant (GliaShapeContext *ctx, guint i);
 const GliaGraph *glia_shape_context_get_graph (GliaShapeContext *ctx);
 gint glia_shape_context_get_node (GliaShapeContext *ctx);
+/* What input @i holds (tensor, sequence, optional). */
+GliaValueKind glia_shape_context_get_input_kind (GliaShapeContext *ctx, guint i);
+/* Declares that output @i holds a sequence or an optional (default: tensor). */
+void glia_shape_context_set_output_kind (GliaShapeContext *ctx, guint i, GliaValueKind kind);
 /* @rank -1 means unknown rank. */
 void glia_shape_context_set_output (GliaShapeContext *ctx, guint i, GliaDataType dtype, gint rank,
                                     const gint64 *dims);

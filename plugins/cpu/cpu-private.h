@@ -23,6 +23,7 @@ G_BEGIN_DECLS
 
 extern const GliaProviderInfo cpu_provider_info;
 
+void cpu_sequence_register (GliaOpTable *table);
 void cpu_elementwise_register (GliaOpTable *table);
 void cpu_gemm_register (GliaOpTable *table);
 void cpu_conv_register (GliaOpTable *table);
@@ -180,5 +181,18 @@ float cpu_half_to_float (guint16 h);
 guint16 cpu_float_to_half (float f);
 float cpu_bfloat16_to_float (guint16 h);
 guint16 cpu_float_to_bfloat16 (float f);
+
+/* ---- element conversions ----------------------------------------------- */
+
+/* The float types, the integer types and bool: what the two functions below
+ * read and write. */
+#define CPU_DTYPES_NUMERIC                                                                         \
+  (GLIA_DTYPES_FLOATS | GLIA_DTYPES_INTS | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_BOOL))
+
+/* Reads @n elements of @dtype (one of CPU_DTYPES_NUMERIC) as doubles. */
+void cpu_load_doubles (GliaDataType dtype, gconstpointer src, double *dst, gsize n);
+/* Writes @n doubles as @dtype: integers truncate toward zero and saturate
+ * (NaN gives 0), bool is "not zero". */
+void cpu_store_doubles (GliaDataType dtype, const double *src, gpointer dst, gsize n);
 
 G_END_DECLS

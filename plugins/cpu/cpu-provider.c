@@ -20,6 +20,8 @@ cpu_provider_create (const GliaProviderConfig *config, GError **error)
 {
   CpuProvider *self = g_new0 (CpuProvider, 1);
   self->table = glia_op_table_new ();
+  /* first: its Identity claims only sequences and optionals */
+  cpu_sequence_register (self->table);
   cpu_elementwise_register (self->table);
   cpu_gemm_register (self->table);
   cpu_conv_register (self->table);

@@ -50,6 +50,11 @@ def glia_dtype(Glia, np_dtype):
     return table.get(np.dtype(np_dtype).name)
 
 
+def glia_dtype_for_onnx(Glia, onnx_elem_type):
+    # ONNX TensorProto.DataType and GliaDataType share their numbering
+    return Glia.DataType(onnx_elem_type)
+
+
 def to_glia(Glia, array, onnx_elem_type):
     from onnx import TensorProto
     shape = list(array.shape)
@@ -97,11 +102,19 @@ def read_pb(path, value_info):
     if kind == "sequence_type":
         seq = onnx.SequenceProto()
         seq.ParseFromString(raw)
-        return ("sequence", [numpy_helper.to_array(t) for t in seq.tensor_values])
+        elem = value_info.type.sequence_type.elem_type.tensor_type.elem_type
+        return ("sequence", [numpy_helper.to_array(t) for t in seq.tensor_values], elem)
     if kind == "optional_type":
         opt = onnx.OptionalProto()
         opt.ParseFromString(raw)
-        return ("optional", opt)
+        inner = value_info.type.optional_type.elem_type
+        if opt.HasField("tensor_value"):
+            return ("tensor", numpy_helper.to_array(opt.tensor_value), opt.tensor_value.data_type)
+        if opt.HasField("sequence_value"):
+            elem = inner.sequence_type.elem_type.tensor_type.elem_type
+            return ("sequence", [numpy_helper.to_array(t) for t in opt.sequence_value.tensor_values],
+                    elem)
+        return ("none",)
     t = onnx.TensorProto()
     t.ParseFromString(raw)
     arr = numpy_helper.to_array(t)
@@ -168,8 +181,12 @@ def run_case(case_dir, providers):
         for k in range(n_in):
             vi = inputs[k]
             item = read_pb(os.path.join(ds_dir, "input_%d.pb" % k), vi)
-            if item[0] != "tensor":
-                return "fail", "input %s is a %s: Glia has no %s values yet" % (vi.name, item[0], item[0])
+            if item[0] == "none":
+                continue
+            if item[0] == "sequence":
+                dtype = glia_dtype_for_onnx(Glia, item[2])
+                feeds[vi.name] = Glia.Sequence.new(dtype, [to_glia(Glia, a, item[2]) for a in item[1]])
+                continue
             feeds[vi.name] = to_glia(Glia, item[1], item[2])
         try:
             result = session.run(feeds)
@@ -179,10 +196,26 @@ def run_case(case_dir, providers):
         for k in range(n_out):
             vi = outputs[k]
             item = read_pb(os.path.join(ds_dir, "output_%d.pb" % k), vi)
-            if item[0] != "tensor":
-                return "fail", "output %s is a %s: Glia has no %s values yet" % (vi.name, item[0], item[0])
             if vi.name not in result:
                 return "fail", "%s: output %s missing" % (ds, vi.name)
+            got = result[vi.name]
+            if item[0] == "none":
+                if got is not None:
+                    return "fail", "%s: output %s should be empty" % (ds, vi.name)
+                continue
+            if item[0] == "sequence":
+                if not isinstance(got, Glia.Sequence):
+                    return "fail", "%s: output %s should be a sequence, got %r" % (ds, vi.name, got)
+                if got.get_length() != len(item[1]):
+                    return "fail", "%s: sequence %s has %d items, expected %d" % (
+                        ds, vi.name, got.get_length(), len(item[1]))
+                for j, exp in enumerate(item[1]):
+                    problem = compare("%s[%d]" % (vi.name, j), exp, from_glia(Glia, got.get_item(j)))
+                    if problem:
+                        return "fail", "%s: %s" % (ds, problem)
+                continue
+            if not isinstance(got, Glia.Tensor):
+                return "fail", "%s: output %s should be a tensor, got %r" % (ds, vi.name, got)
             expected = item[1]
             if item[2] == onnx.TensorProto.BFLOAT16:
                 expected = (expected.astype(np.uint32) << 16).view(np.float32)

@@ -31,6 +31,7 @@ typedef struct
   gint rank;
   gint64 dims[ONNX_MAX_RANK];
   const char *dim_params[ONNX_MAX_RANK];
+  GliaValueKind kind;
 } ValueType;
 
 static GliaGraph *build_graph (OnnxLoad *load, Onnx__GraphProto *proto, Scope *parent,
@@ -59,6 +60,7 @@ value_type_unknown (ValueType *type)
 {
   type->dtype = GLIA_DATA_TYPE_UNDEFINED;
   type->rank = -1;
+  type->kind = GLIA_VALUE_KIND_TENSOR;
 }
 
 static gboolean
@@ -80,6 +82,27 @@ read_value_type (OnnxLoad *load, Scope *scope, const char *name, const Onnx__Typ
   value_type_unknown (type);
   if (proto == NULL)
     return TRUE;
+  /* sequence<tensor>, optional<tensor>, optional<sequence<tensor>>: the
+   * kind plus the element tensor type */
+  GliaValueKind kind = GLIA_VALUE_KIND_TENSOR;
+  if (proto->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE && proto->optional_type
+      && proto->optional_type->elem_type) {
+    kind = GLIA_VALUE_KIND_OPTIONAL_TENSOR;
+    proto = proto->optional_type->elem_type;
+  }
+  if (proto->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE && proto->sequence_type
+      && proto->sequence_type->elem_type) {
+    kind = kind == GLIA_VALUE_KIND_OPTIONAL_TENSOR ? GLIA_VALUE_KIND_OPTIONAL_SEQUENCE
+                                                   : GLIA_VALUE_KIND_SEQUENCE;
+    proto = proto->sequence_type->elem_type;
+  }
+  if (kind != GLIA_VALUE_KIND_TENSOR) {
+    gboolean ok = read_value_type (load, scope, name, proto, type, error);
+    type->kind = kind;
+    if (kind == GLIA_VALUE_KIND_SEQUENCE || kind == GLIA_VALUE_KIND_OPTIONAL_SEQUENCE)
+      type->rank = -1; /* items may differ in shape */
+    return ok;
+  }
   if (proto->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || proto->tensor_type == NULL) {
     if (proto->value_case != ONNX__TYPE_PROTO__VALUE__NOT_SET)
       g_debug ("%s: value '%s'%s is not a tensor; its type is left undefined", load->path, name,
@@ -132,6 +155,7 @@ static void
 value_type_of (GliaGraph *graph, gint value, ValueType *type)
 {
   type->dtype = glia_graph_value_get_dtype (graph, value);
+  type->kind = glia_graph_value_get_kind (graph, value);
   type->rank = glia_graph_value_get_rank (graph, value);
   if (type->rank < 0 || type->rank > ONNX_MAX_RANK) {
     type->rank = -1;
@@ -154,10 +178,15 @@ declare_value (Scope *scope, const char *name, const ValueType *type)
   GliaGraph *graph = scope->graph;
   gint id = glia_graph_lookup_value (graph, name);
 
-  if (id < 0)
-    return glia_graph_add_value (graph, name, type->dtype, type->rank,
-                                 type->rank > 0 ? type->dims : NULL,
-                                 has_dim_params (type) ? type->dim_params : NULL);
+  if (id < 0) {
+    id = glia_graph_add_value (graph, name, type->dtype, type->rank,
+                               type->rank > 0 ? type->dims : NULL,
+                               has_dim_params (type) ? type->dim_params : NULL);
+    glia_graph_value_set_kind (graph, id, type->kind);
+    return id;
+  }
+  if (type->kind != GLIA_VALUE_KIND_TENSOR)
+    glia_graph_value_set_kind (graph, id, type->kind);
 
   ValueType merged;
   value_type_of (graph, id, &merged);
