@@ -1,13 +1,16 @@
-/* cpu-norm.c: normalisations. BatchNormalization (inference, and training
- * mode's batch statistics), Softmax and
- * LogSoftmax (both semantics: before opset 13 the input is coerced to 2-D at
- * `axis` and normalised over everything from it; since 13 over the one axis),
- * and LayerNormalization (opset 17).
+/* cpu-norm.c: normalisations. BatchNormalization (with running statistics,
+ * or with the batch's in training mode), Softmax and LogSoftmax (both
+ * semantics: before opset 13 the input is coerced to 2-D at `axis` and
+ * normalised over everything from it; since 13 over the one axis),
+ * LayerNormalization (opset 17), LRN, InstanceNormalization and
+ * MeanVarianceNormalization.
  *
  * Each is a loop over independent "lanes" split across threads: BatchNorm
  * over (n, c) planes with the per-channel affine folded once per run, Softmax
  * over (outer, inner) lanes of the normalised axis, LayerNorm over the rows
- * left of `axis`. Sums are accumulated in double.
+ * left of `axis`, LRN and InstanceNorm over (n, c) planes.
+ * MeanVarianceNormalization, whose axes may be any, runs in one thread. Sums
+ * are accumulated in double.
  */
 #define G_LOG_DOMAIN "Glia-CPU"
 
@@ -69,6 +72,16 @@ batch_norm_create (const GliaGraph *graph, gint node, GError **error)
       return NULL;
     }
   return g_memdup2 (&s, sizeof s);
+}
+
+/* Y like X; in training mode the running mean and variance like the inputs. */
+static gboolean
+batch_norm_infer_shapes (GliaShapeContext *ctx, GError **error)
+{
+  cpu_infer_like_input (ctx, 0, 0, glia_shape_context_get_input_dtype (ctx, 0));
+  for (guint i = 1; i < 3 && i < glia_shape_context_get_n_outputs (ctx); i++)
+    cpu_infer_like_input (ctx, i, i + 2, glia_shape_context_get_input_dtype (ctx, i + 2));
+  return TRUE;
 }
 
 typedef struct
@@ -573,6 +586,287 @@ layer_norm_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   return TRUE;
 }
 
+/* ---- LRN, InstanceNormalization, MeanVarianceNormalization ------------------ */
+
+static void
+norm_store (GliaDataType t, gpointer p, gsize i, double v)
+{
+  if (t == GLIA_DATA_TYPE_FLOAT)
+    ((float *)p)[i] = (float)v;
+  else
+    ((double *)p)[i] = v;
+}
+
+static gboolean
+norm_check_input (GliaKernelContext *ctx, const GliaTensorView *x, guint min_rank, GError **error)
+{
+  if (is_float_or_double (x->dtype) && x->rank >= min_rank)
+    return TRUE;
+  g_autofree char *dx = cpu_dims_to_string (x->rank, x->dims);
+  cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                    "X must be float32 or float64 of rank %u or more, got %s %s", min_rank,
+                    glia_data_type_get_name (x->dtype), dx);
+  return FALSE;
+}
+
+typedef struct
+{
+  double alpha;
+  double beta;
+  double bias;
+  gint64 size;
+} LrnState;
+
+static gpointer
+lrn_create (const GliaGraph *graph, gint node, GError **error)
+{
+  LrnState s;
+  s.alpha = glia_graph_node_get_attr_float (graph, node, "alpha", 1e-4f);
+  s.beta = glia_graph_node_get_attr_float (graph, node, "beta", 0.75f);
+  s.bias = glia_graph_node_get_attr_float (graph, node, "bias", 1.0f);
+  s.size = glia_graph_node_get_attr_int (graph, node, "size", 0);
+  if (s.size < 1) {
+    cpu_node_error (error, graph, node, "attribute 'size' is required and must be positive");
+    return NULL;
+  }
+  return g_memdup2 (&s, sizeof s);
+}
+
+typedef struct
+{
+  const LrnState *s;
+  GliaDataType dtype;
+  gconstpointer x;
+  gpointer y;
+  gsize channels;
+  gsize plane;
+} LrnJob;
+
+/* Planes (n, c): the squares of channels c - floor ((size - 1) / 2) to
+ * c + ceil ((size - 1) / 2) summed at each position. */
+static void
+lrn_planes (gsize begin, gsize end, gpointer user_data)
+{
+  const LrnJob *job = user_data;
+  const LrnState *s = job->s;
+  gint64 below = (s->size - 1) / 2, above = s->size - 1 - below;
+  double scale = s->alpha / (double)s->size;
+  for (gsize p = begin; p < end; p++) {
+    gsize n = p / job->channels;
+    gint64 c = (gint64)(p % job->channels);
+    gint64 c0 = MAX (0, c - below), c1 = MIN ((gint64)job->channels - 1, c + above);
+    for (gsize i = 0; i < job->plane; i++) {
+      double sum = 0.0;
+      for (gint64 k = c0; k <= c1; k++) {
+        double v = load (job->dtype, job->x, (n * job->channels + (gsize)k) * job->plane + i);
+        sum += v * v;
+      }
+      gsize at = p * job->plane + i;
+      norm_store (job->dtype, job->y, at,
+                  load (job->dtype, job->x, at) / pow (s->bias + scale * sum, s->beta));
+    }
+  }
+}
+
+static gboolean
+lrn_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const GliaTensorView *x = cpu_require_input (ctx, 0, error);
+  if (x == NULL || !norm_check_input (ctx, x, 2, error))
+    return FALSE;
+  GliaTensorView *y
+      = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, x->dims, error);
+  if (y == NULL)
+    return FALSE;
+  if (y->n_elements == 0)
+    return TRUE;
+  gsize plane = cpu_numel_range (x->dims, 2, x->rank);
+  LrnJob job = { state, x->dtype, x->data, y->data, (gsize)x->dims[1], plane };
+  glia_kernel_context_parallel_for (ctx, cpu_numel (2, x->dims), MAX (1, CPU_GRAIN / (4 * plane)),
+                                    lrn_planes, &job);
+  return TRUE;
+}
+
+typedef struct
+{
+  double epsilon;
+} InstanceNormState;
+
+static gpointer
+instance_norm_create (const GliaGraph *graph, gint node, GError **error)
+{
+  InstanceNormState s;
+  s.epsilon = glia_graph_node_get_attr_float (graph, node, "epsilon", 1e-5f);
+  if (!(s.epsilon >= 0.0)) {
+    cpu_node_error (error, graph, node, "attribute 'epsilon' must not be negative");
+    return NULL;
+  }
+  return g_memdup2 (&s, sizeof s);
+}
+
+typedef struct
+{
+  GliaDataType dtype;
+  gconstpointer x;
+  gpointer y;
+  const GliaTensorView *scale, *bias;
+  gsize channels;
+  gsize plane;
+  double epsilon;
+} InstanceNormJob;
+
+/* Planes (n, c), each normalised over itself. */
+static void
+instance_norm_planes (gsize begin, gsize end, gpointer user_data)
+{
+  const InstanceNormJob *job = user_data;
+  for (gsize p = begin; p < end; p++) {
+    gsize c = p % job->channels, base = p * job->plane;
+    double sum = 0.0, sq = 0.0;
+    for (gsize i = 0; i < job->plane; i++)
+      sum += load (job->dtype, job->x, base + i);
+    double mean = sum / (double)job->plane;
+    for (gsize i = 0; i < job->plane; i++) {
+      double d = load (job->dtype, job->x, base + i) - mean;
+      sq += d * d;
+    }
+    double a = load (job->scale->dtype, job->scale->data, c)
+               / sqrt (sq / (double)job->plane + job->epsilon);
+    double b = load (job->bias->dtype, job->bias->data, c) - mean * a;
+    for (gsize i = 0; i < job->plane; i++)
+      norm_store (job->dtype, job->y, base + i, load (job->dtype, job->x, base + i) * a + b);
+  }
+}
+
+static gboolean
+instance_norm_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const InstanceNormState *s = state;
+  const GliaTensorView *x = cpu_require_input (ctx, 0, error);
+  const GliaTensorView *scale = x ? cpu_require_input (ctx, 1, error) : NULL;
+  const GliaTensorView *bias = scale ? cpu_require_input (ctx, 2, error) : NULL;
+  if (bias == NULL || !norm_check_input (ctx, x, 2, error))
+    return FALSE;
+  const GliaTensorView *vec[2] = { scale, bias };
+  for (guint i = 0; i < 2; i++)
+    if (!is_float_or_double (vec[i]->dtype) || vec[i]->rank != 1 || vec[i]->dims[0] != x->dims[1]) {
+      g_autofree char *d = cpu_dims_to_string (vec[i]->rank, vec[i]->dims);
+      cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                        "%s must be a float vector of %" G_GINT64_FORMAT " channels, got %s %s",
+                        i ? "B" : "scale", x->dims[1], glia_data_type_get_name (vec[i]->dtype), d);
+      return FALSE;
+    }
+  GliaTensorView *y
+      = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, x->dims, error);
+  if (y == NULL)
+    return FALSE;
+  if (y->n_elements == 0)
+    return TRUE;
+  gsize plane = cpu_numel_range (x->dims, 2, x->rank);
+  InstanceNormJob job
+      = { x->dtype, x->data, y->data, scale, bias, (gsize)x->dims[1], plane, s->epsilon };
+  glia_kernel_context_parallel_for (ctx, cpu_numel (2, x->dims), MAX (1, CPU_GRAIN / (4 * plane)),
+                                    instance_norm_planes, &job);
+  return TRUE;
+}
+
+typedef struct
+{
+  guint n_axes;
+  gint64 axes[GLIA_MAX_RANK];
+} MvnState;
+
+static gpointer
+mvn_create (const GliaGraph *graph, gint node, GError **error)
+{
+  static const gint64 default_axes[] = { 0, 2, 3 };
+  MvnState s;
+  guint n = 0;
+  const gint64 *axes = glia_graph_node_get_attr_ints (graph, node, "axes", &n);
+  if (axes == NULL) {
+    axes = default_axes;
+    n = G_N_ELEMENTS (default_axes);
+  }
+  if (n > GLIA_MAX_RANK) {
+    cpu_node_error (error, graph, node, "attribute 'axes' has too many values");
+    return NULL;
+  }
+  s.n_axes = n;
+  memcpy (s.axes, axes, n * sizeof (gint64));
+  return g_memdup2 (&s, sizeof s);
+}
+
+/* Y = (X - mean) / (std + 1e-9) with the statistics over the axes, as the
+ * operator's function body defines it. Statistics go to one slot per
+ * position of the kept dims; positions map to slots by strides that are 0
+ * along the reduced axes. */
+static gboolean
+mvn_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const MvnState *s = state;
+  const GliaTensorView *x = cpu_require_input (ctx, 0, error);
+  if (x == NULL || !norm_check_input (ctx, x, 0, error))
+    return FALSE;
+  gboolean reduced[GLIA_MAX_RANK] = { FALSE };
+  for (guint i = 0; i < s->n_axes; i++) {
+    guint a;
+    if (!cpu_normalize_axis (s->axes[i], x->rank, &a)) {
+      g_autofree char *dx = cpu_dims_to_string (x->rank, x->dims);
+      cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                        "axis %" G_GINT64_FORMAT " is out of range for X %s", s->axes[i], dx);
+      return FALSE;
+    }
+    reduced[a] = TRUE;
+  }
+  GliaTensorView *y
+      = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, x->dims, error);
+  if (y == NULL)
+    return FALSE;
+  if (y->n_elements == 0)
+    return TRUE;
+
+  gsize slot_stride[GLIA_MAX_RANK], n_slots = 1;
+  for (gint i = (gint)x->rank - 1; i >= 0; i--) {
+    slot_stride[i] = reduced[i] ? 0 : n_slots;
+    if (!reduced[i])
+      n_slots *= (gsize)x->dims[i];
+  }
+  gsize count = x->n_elements / n_slots;
+  double *stats = glia_kernel_context_get_scratch (ctx, 2 * n_slots * sizeof (double), error);
+  if (stats == NULL)
+    return FALSE;
+  double *mean = stats, *sq = stats + n_slots;
+  memset (stats, 0, 2 * n_slots * sizeof (double));
+
+  /* three passes over X: sums, squared deviations, output */
+  for (guint pass = 0; pass < 3; pass++) {
+    gint64 idx[GLIA_MAX_RANK] = { 0 };
+    gsize slot = 0;
+    for (gsize i = 0; i < x->n_elements; i++) {
+      double v = load (x->dtype, x->data, i);
+      if (pass == 0)
+        mean[slot] += v;
+      else if (pass == 1)
+        sq[slot] += (v - mean[slot]) * (v - mean[slot]);
+      else
+        norm_store (x->dtype, y->data, i, (v - mean[slot]) / (sqrt (sq[slot]) + 1e-9));
+      for (gint d = (gint)x->rank - 1; d >= 0; d--) {
+        slot += slot_stride[d];
+        if (++idx[d] < x->dims[d])
+          break;
+        slot -= slot_stride[d] * (gsize)x->dims[d];
+        idx[d] = 0;
+      }
+    }
+    for (gsize k = 0; k < n_slots; k++)
+      if (pass == 0)
+        mean[k] /= (double)count;
+      else if (pass == 1)
+        sq[k] /= (double)count;
+  }
+  return TRUE;
+}
+
 static const GliaOpDef norm_ops[] = {
   {
       .struct_size = sizeof (GliaOpDef),
@@ -581,7 +875,7 @@ static const GliaOpDef norm_ops[] = {
       .since_version = 7,
       .until_version = G_MAXINT,
       .dtypes = DTYPES_FLOAT,
-      .infer_shapes = cpu_infer_same_as_input,
+      .infer_shapes = batch_norm_infer_shapes,
       .create = batch_norm_create,
       .compute = batch_norm_compute,
       .destroy = g_free,
@@ -608,6 +902,44 @@ static const GliaOpDef norm_ops[] = {
       .infer_shapes = layer_norm_infer_shapes,
       .create = layer_norm_create,
       .compute = layer_norm_compute,
+      .destroy = g_free,
+  },
+  {
+      .struct_size = sizeof (GliaOpDef),
+      .domain = "",
+      .name = "LRN",
+      .since_version = 1,
+      .until_version = G_MAXINT,
+      .dtypes = DTYPES_FLOAT,
+      .infer_shapes = cpu_infer_same_as_input,
+      .create = lrn_create,
+      .compute = lrn_compute,
+      .destroy = g_free,
+  },
+  /* Opset 1's consumed_inputs attribute is a legacy of the old optimizer;
+   * it changes nothing. */
+  {
+      .struct_size = sizeof (GliaOpDef),
+      .domain = "",
+      .name = "InstanceNormalization",
+      .since_version = 1,
+      .until_version = G_MAXINT,
+      .dtypes = DTYPES_FLOAT,
+      .infer_shapes = cpu_infer_same_as_input,
+      .create = instance_norm_create,
+      .compute = instance_norm_compute,
+      .destroy = g_free,
+  },
+  {
+      .struct_size = sizeof (GliaOpDef),
+      .domain = "",
+      .name = "MeanVarianceNormalization",
+      .since_version = 9,
+      .until_version = G_MAXINT,
+      .dtypes = DTYPES_FLOAT,
+      .infer_shapes = cpu_infer_same_as_input,
+      .create = mvn_create,
+      .compute = mvn_compute,
       .destroy = g_free,
   },
 };
