@@ -2,12 +2,17 @@
  *
  * Unary ops share one state (the op kind and its attributes) and one loop per
  * element type, with the op switch hoisted out of the loop. Binary ops
- * broadcast numpy-style through CpuBroadcast: the output is walked in rows
- * whose inputs advance by 0 or 1, and a row function per (op, type) has
- * specialised loops for each of the four stride combinations so the common
- * cases vectorise. Max/Min fold their inputs pairwise into the output; Where
- * moves bytes by element size. Cast converts through a double (when a float
- * type is involved) or a 64-bit integer, a block at a time.
+ * (arithmetic, Mod, BitShift, PRelu, comparisons, logic) broadcast
+ * numpy-style through CpuBroadcast: the output is walked in rows whose inputs
+ * advance by 0 or 1, and a row function per (op, type) has specialised loops
+ * for each of the four stride combinations so the common cases vectorise.
+ * The variadic ops (Max, Min, Sum, Mean) fold their inputs pairwise into the
+ * output; Where moves bytes by element size. Cast converts through a double
+ * (when a float type is involved) or a 64-bit integer, a block at a time.
+ *
+ * float16 and bfloat16 have no arithmetic of their own: their unary loops and
+ * row functions convert a block at a time to float32, run the float32 code
+ * and convert the result back.
  */
 #define G_LOG_DOMAIN "Glia-CPU"
 
@@ -17,16 +22,18 @@
 #include <string.h>
 #include <tgmath.h>
 
-#define DTYPE_F32    GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT)
-#define DTYPE_F64    GLIA_DTYPE_BIT (GLIA_DATA_TYPE_DOUBLE)
-#define DTYPE_I32    GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT32)
-#define DTYPE_I64    GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT64)
-#define DTYPE_BOOL   GLIA_DTYPE_BIT (GLIA_DATA_TYPE_BOOL)
-#define DTYPES_FLOAT (DTYPE_F32 | DTYPE_F64)
+#define DTYPE_I32  GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT32)
+#define DTYPE_I64  GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT64)
+#define DTYPE_BOOL GLIA_DTYPE_BIT (GLIA_DATA_TYPE_BOOL)
+/* float, double, float16 and bfloat16 */
+#define DTYPES_FLOAT GLIA_DTYPES_FLOATS
 #define DTYPES_SINT                                                                                \
   (GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT8) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT16) | DTYPE_I32        \
    | DTYPE_I64)
-/* float, double and the eight integer types */
+#define DTYPES_UINT                                                                                \
+  (GLIA_DTYPE_BIT (GLIA_DATA_TYPE_UINT8) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_UINT16)                  \
+   | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_UINT32) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_UINT64))
+/* the four float types and the eight integer types */
 #define DTYPES_NUM   (DTYPES_FLOAT | GLIA_DTYPES_INTS)
 #define DTYPES_BYTES (GLIA_DTYPES_ALL & ~GLIA_DTYPE_BIT (GLIA_DATA_TYPE_STRING))
 /* what the conversion helpers read and write */
@@ -60,7 +67,8 @@ is_float_type (GliaDataType t)
 
 #define CAST_BLOCK 512
 
-/* Loads n elements of @dtype into doubles / int64s. */
+/* Integer <-> int64 conversions; the double ones are cpu_load_doubles() and
+ * cpu_store_doubles(). */
 #define LOAD_CASE(ENUM, T, DST, CONV)                                                              \
   case ENUM:                                                                                       \
     for (gsize i = 0; i < n; i++)                                                                  \
@@ -68,28 +76,6 @@ is_float_type (GliaDataType t)
     break
 
 #define IDENT(x) (x)
-
-static void
-load_doubles (GliaDataType dtype, gconstpointer src, double *dst, gsize n)
-{
-  switch (dtype) {
-    LOAD_CASE (GLIA_DATA_TYPE_FLOAT, float, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_DOUBLE, double, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_FLOAT16, guint16, dst, cpu_half_to_float);
-    LOAD_CASE (GLIA_DATA_TYPE_BFLOAT16, guint16, dst, cpu_bfloat16_to_float);
-    LOAD_CASE (GLIA_DATA_TYPE_INT8, gint8, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_INT16, gint16, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_INT32, gint32, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_INT64, gint64, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_UINT8, guint8, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_UINT16, guint16, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_UINT32, guint32, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_UINT64, guint64, dst, IDENT);
-    LOAD_CASE (GLIA_DATA_TYPE_BOOL, guint8, dst, !!);
-  default:
-    g_assert_not_reached ();
-  }
-}
 
 static void
 load_ints (GliaDataType dtype, gconstpointer src, gint64 *dst, gsize n)
@@ -109,45 +95,11 @@ load_ints (GliaDataType dtype, gconstpointer src, gint64 *dst, gsize n)
   }
 }
 
-/* Float to integer saturates (NaN gives 0) instead of being undefined. */
-#define STORE_SAT(ENUM, T, MIN, MAX)                                                               \
-  case ENUM:                                                                                       \
-    for (gsize i = 0; i < n; i++) {                                                                \
-      double v = src[i];                                                                           \
-      ((T *)dst)[i] = isnan (v)            ? 0                                                     \
-                      : v <= (double)(MIN) ? (MIN)                                                 \
-                      : v >= (double)(MAX) ? (MAX)                                                 \
-                                           : (T)v;                                                 \
-    }                                                                                              \
-    break
-
 #define STORE_CASE(ENUM, T, CONV)                                                                  \
   case ENUM:                                                                                       \
     for (gsize i = 0; i < n; i++)                                                                  \
       ((T *)dst)[i] = CONV (src[i]);                                                               \
     break
-
-static void
-store_doubles (GliaDataType dtype, const double *src, gpointer dst, gsize n)
-{
-  switch (dtype) {
-    STORE_CASE (GLIA_DATA_TYPE_FLOAT, float, (float));
-    STORE_CASE (GLIA_DATA_TYPE_DOUBLE, double, IDENT);
-    STORE_CASE (GLIA_DATA_TYPE_FLOAT16, guint16, (guint16)cpu_float_to_half);
-    STORE_CASE (GLIA_DATA_TYPE_BFLOAT16, guint16, (guint16)cpu_float_to_bfloat16);
-    STORE_SAT (GLIA_DATA_TYPE_INT8, gint8, G_MININT8, G_MAXINT8);
-    STORE_SAT (GLIA_DATA_TYPE_INT16, gint16, G_MININT16, G_MAXINT16);
-    STORE_SAT (GLIA_DATA_TYPE_INT32, gint32, G_MININT32, G_MAXINT32);
-    STORE_SAT (GLIA_DATA_TYPE_INT64, gint64, G_MININT64, G_MAXINT64);
-    STORE_SAT (GLIA_DATA_TYPE_UINT8, guint8, 0, G_MAXUINT8);
-    STORE_SAT (GLIA_DATA_TYPE_UINT16, guint16, 0, G_MAXUINT16);
-    STORE_SAT (GLIA_DATA_TYPE_UINT32, guint32, 0, G_MAXUINT32);
-    STORE_SAT (GLIA_DATA_TYPE_UINT64, guint64, 0, G_MAXUINT64);
-    STORE_CASE (GLIA_DATA_TYPE_BOOL, guint8, 0 !=);
-  default:
-    g_assert_not_reached ();
-  }
-}
 
 /* Integer to integer wraps modulo 2^bits, as C conversions do. */
 static void
@@ -166,6 +118,31 @@ store_ints (GliaDataType dtype, const gint64 *src, gpointer dst, gsize n)
   default:
     g_assert_not_reached ();
   }
+}
+
+/* float16 and bfloat16 go through float32 a block at a time. */
+#define HALF_BLOCK 256
+
+static void
+halves_to_floats (gboolean bf16, const guint16 *src, float *dst, gsize n)
+{
+  if (bf16)
+    for (gsize i = 0; i < n; i++)
+      dst[i] = cpu_bfloat16_to_float (src[i]);
+  else
+    for (gsize i = 0; i < n; i++)
+      dst[i] = cpu_half_to_float (src[i]);
+}
+
+static void
+floats_to_halves (gboolean bf16, const float *src, guint16 *dst, gsize n)
+{
+  if (bf16)
+    for (gsize i = 0; i < n; i++)
+      dst[i] = cpu_float_to_bfloat16 (src[i]);
+  else
+    for (gsize i = 0; i < n; i++)
+      dst[i] = cpu_float_to_half (src[i]);
 }
 
 /* ======================================================================== */
@@ -376,6 +353,25 @@ DEFINE_UNARY_UINT (unary_u16, guint16)
 DEFINE_UNARY_UINT (unary_u32, guint32)
 DEFINE_UNARY_UINT (unary_u64, guint64)
 
+static void
+unary_half (const UnaryJob *job, gsize begin, gsize end)
+{
+  gboolean bf16 = job->dtype == GLIA_DATA_TYPE_BFLOAT16;
+  const guint16 *x = job->x;
+  guint16 *y = job->y;
+  float buf[HALF_BLOCK];
+  UnaryJob fjob = *job;
+  fjob.x = buf;
+  fjob.y = buf;
+  fjob.dtype = GLIA_DATA_TYPE_FLOAT;
+  for (gsize i = begin; i < end; i += HALF_BLOCK) {
+    gsize n = MIN (HALF_BLOCK, end - i);
+    halves_to_floats (bf16, x + i, buf, n);
+    unary_f32 (&fjob, 0, n);
+    floats_to_halves (bf16, buf, y + i, n);
+  }
+}
+
 typedef void (*UnaryFunc) (const UnaryJob *job, gsize begin, gsize end);
 
 static void
@@ -389,6 +385,10 @@ unary_chunk (gsize begin, gsize end, gpointer user_data)
     break;
   case GLIA_DATA_TYPE_DOUBLE:
     fn = unary_f64;
+    break;
+  case GLIA_DATA_TYPE_FLOAT16:
+  case GLIA_DATA_TYPE_BFLOAT16:
+    fn = unary_half;
     break;
   case GLIA_DATA_TYPE_INT8:
     fn = unary_i8;
@@ -470,7 +470,7 @@ read_clip_bound (GliaKernelContext *ctx, guint i, GliaDataType dtype, double *d,
     return FALSE;
   }
   if (is_float_type (dtype))
-    load_doubles (dtype, v->data, d, 1);
+    cpu_load_doubles (dtype, v->data, d, 1);
   else
     load_ints (dtype, v->data, l, 1);
   return TRUE;
@@ -532,7 +532,21 @@ identity_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 typedef struct
 {
   GliaDataType to;
+  /* float to bfloat16 drops the low mantissa bits instead of rounding */
+  gboolean truncate_bf16;
 } CastState;
+
+/* String casts belong to cpu-string.c, registered after this file: leave
+ * them to it. */
+static gboolean
+cast_supports (const GliaGraph *graph, gint node)
+{
+  if (glia_graph_node_get_attr_int (graph, node, "to", 0) == GLIA_DATA_TYPE_STRING)
+    return FALSE;
+  return glia_graph_node_get_n_inputs (graph, node) == 0
+         || glia_graph_value_get_dtype (graph, glia_graph_node_get_input (graph, node, 0))
+                != GLIA_DATA_TYPE_STRING;
+}
 
 static gpointer
 cast_create (const GliaGraph *graph, gint node, GError **error)
@@ -551,6 +565,9 @@ cast_create (const GliaGraph *graph, gint node, GError **error)
   }
   CastState *s = g_new0 (CastState, 1);
   s->to = (GliaDataType)to;
+  /* The ONNX reference of Cast up to opset 18 truncates float32 to bfloat16;
+   * later ones round to nearest even, as cpu_float_to_bfloat16() does. */
+  s->truncate_bf16 = glia_graph_node_get_opset (graph, node) < 19;
   return s;
 }
 
@@ -569,10 +586,25 @@ cast_infer_shapes (GliaShapeContext *ctx, GError **error)
 typedef struct
 {
   GliaDataType from, to;
+  gboolean truncate_bf16;
   const guint8 *src;
   guint8 *dst;
   gsize src_size, dst_size;
 } CastJob;
+
+/* bfloat16 is the high half of a float32; NaNs stay (quiet) NaNs. */
+static void
+store_bfloat16_truncated (const double *src, guint16 *dst, gsize n)
+{
+  for (gsize i = 0; i < n; i++) {
+    float f = (float)src[i];
+    guint32 bits;
+    memcpy (&bits, &f, sizeof bits);
+    dst[i] = (guint16)(bits >> 16);
+    if (f != f)
+      dst[i] |= 0x40;
+  }
+}
 
 static void
 cast_chunk (gsize begin, gsize end, gpointer user_data)
@@ -590,8 +622,11 @@ cast_chunk (gsize begin, gsize end, gpointer user_data)
     gconstpointer src = job->src + i * job->src_size;
     gpointer dst = job->dst + i * job->dst_size;
     if (via_double) {
-      load_doubles (job->from, src, buf.d, n);
-      store_doubles (job->to, buf.d, dst, n);
+      cpu_load_doubles (job->from, src, buf.d, n);
+      if (job->to == GLIA_DATA_TYPE_BFLOAT16 && job->truncate_bf16)
+        store_bfloat16_truncated (buf.d, dst, n);
+      else
+        cpu_store_doubles (job->to, buf.d, dst, n);
     } else {
       load_ints (job->from, src, buf.l, n);
       store_ints (job->to, buf.l, dst, n);
@@ -616,6 +651,7 @@ cast_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   }
   CastJob job = { x->dtype,
                   s->to,
+                  s->truncate_bf16,
                   x->data,
                   y->data,
                   glia_data_type_get_size (x->dtype),
@@ -637,14 +673,27 @@ typedef enum
   BIN_POW,
   BIN_MAX,
   BIN_MIN,
+  BIN_MOD,  /* integer remainder with the divisor's sign (Python's %) */
+  BIN_FMOD, /* remainder with the dividend's sign (C's fmod and %) */
+  BIN_PRELU,
+  BIN_SHIFT_LEFT,
+  BIN_SHIFT_RIGHT,
   BIN_EQUAL,
   BIN_LESS,
   BIN_GREATER,
   BIN_LESS_OR_EQUAL,
   BIN_GREATER_OR_EQUAL,
+  BIN_AND,
+  BIN_OR,
+  BIN_XOR,
   BIN_N_KINDS
 } BinaryKind;
 
+#define DTYPES_PRELU                                                                               \
+  (DTYPES_FLOAT | DTYPE_I32 | DTYPE_I64 | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_UINT32)                   \
+   | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_UINT64))
+
+/* Mod and BitShift pick their kind from an attribute in binary_create(). */
 static const struct
 {
   const char *name;
@@ -659,11 +708,19 @@ static const struct
   { "Pow", BIN_POW, DTYPES_NUM, FALSE },
   { "Max", BIN_MAX, DTYPES_NUM, FALSE },
   { "Min", BIN_MIN, DTYPES_NUM, FALSE },
+  { "Sum", BIN_ADD, DTYPES_FLOAT, FALSE },
+  { "Mean", BIN_ADD, DTYPES_FLOAT, FALSE },
+  { "Mod", BIN_MOD, DTYPES_NUM, FALSE },
+  { "PRelu", BIN_PRELU, DTYPES_PRELU, FALSE },
+  { "BitShift", BIN_SHIFT_LEFT, DTYPES_UINT, FALSE },
   { "Equal", BIN_EQUAL, DTYPES_NUM | DTYPE_BOOL, TRUE },
   { "Less", BIN_LESS, DTYPES_NUM, TRUE },
   { "Greater", BIN_GREATER, DTYPES_NUM, TRUE },
   { "LessOrEqual", BIN_LESS_OR_EQUAL, DTYPES_NUM, TRUE },
   { "GreaterOrEqual", BIN_GREATER_OR_EQUAL, DTYPES_NUM, TRUE },
+  { "And", BIN_AND, DTYPE_BOOL, TRUE },
+  { "Or", BIN_OR, DTYPE_BOOL, TRUE },
+  { "Xor", BIN_XOR, DTYPE_BOOL, TRUE },
 };
 
 typedef struct
@@ -671,6 +728,8 @@ typedef struct
   BinaryKind kind;
   guint64 dtypes;
   gboolean bool_out;
+  /* Mean: divide the folded sum by the number of inputs */
+  gboolean mean;
 } BinaryState;
 
 static guint
@@ -686,12 +745,41 @@ binary_lookup (const char *op)
 static gpointer
 binary_create (const GliaGraph *graph, gint node, GError **error)
 {
-  guint i = binary_lookup (glia_graph_node_get_op_type (graph, node));
-  BinaryState *s = g_new0 (BinaryState, 1);
-  s->kind = binary_kinds[i].kind;
-  s->dtypes = binary_kinds[i].dtypes;
-  s->bool_out = binary_kinds[i].bool_out;
-  return s;
+  const char *op = glia_graph_node_get_op_type (graph, node);
+  guint i = binary_lookup (op);
+  BinaryState s = { binary_kinds[i].kind, binary_kinds[i].dtypes, binary_kinds[i].bool_out,
+                    g_str_equal (op, "Mean") };
+
+  if (s.kind == BIN_MOD) {
+    gint64 fmod_attr = glia_graph_node_get_attr_int (graph, node, "fmod", 0);
+    if (fmod_attr != 0 && fmod_attr != 1) {
+      cpu_node_error (error, graph, node, "attribute 'fmod' must be 0 or 1, got %" G_GINT64_FORMAT,
+                      fmod_attr);
+      return NULL;
+    }
+    GliaDataType t = GLIA_DATA_TYPE_UNDEFINED;
+    if (glia_graph_node_get_n_inputs (graph, node) > 0)
+      t = glia_graph_value_get_dtype (graph, glia_graph_node_get_input (graph, node, 0));
+    if (fmod_attr == 0 && is_float_type (t)) {
+      cpu_node_error (error, graph, node,
+                      "attribute 'fmod' must be 1 for floating-point inputs (%s)",
+                      glia_data_type_get_name (t));
+      return NULL;
+    }
+    if (fmod_attr == 1)
+      s.kind = BIN_FMOD;
+  } else if (s.kind == BIN_SHIFT_LEFT) {
+    const char *dir = glia_graph_node_get_attr_string (graph, node, "direction", NULL, NULL);
+    if (dir == NULL || !(g_str_equal (dir, "LEFT") || g_str_equal (dir, "RIGHT"))) {
+      cpu_node_error (error, graph, node,
+                      "attribute 'direction' must be \"LEFT\" or \"RIGHT\", got %s%s%s",
+                      dir ? "\"" : "", dir ? dir : "nothing", dir ? "\"" : "");
+      return NULL;
+    }
+    if (g_str_equal (dir, "RIGHT"))
+      s.kind = BIN_SHIFT_RIGHT;
+  }
+  return g_memdup2 (&s, sizeof s);
 }
 
 /* Output dtype from the first input; output shape the broadcast of all. */
@@ -808,13 +896,29 @@ DEFINE_IPOW_UNSIGNED (ipow_u16, guint16, guint32)
 DEFINE_IPOW_UNSIGNED (ipow_u32, guint32, guint32)
 DEFINE_IPOW_UNSIGNED (ipow_u64, guint64, guint64)
 
+/* Python-style remainder: C's truncated one, moved into the divisor's sign.
+ * x % -1 is written as 0 so INT_MIN % -1 cannot trap. */
+#define DEFINE_IMOD_SIGNED(NAME, T)                                                                \
+  static inline T NAME (T x, T y)                                                                  \
+  {                                                                                                \
+    if (y == -1)                                                                                   \
+      return 0;                                                                                    \
+    T r = (T)(x % y);                                                                              \
+    return (r != 0 && ((r < 0) != (y < 0))) ? (T)(r + y) : r;                                      \
+  }
+
+DEFINE_IMOD_SIGNED (imod_i8, gint8)
+DEFINE_IMOD_SIGNED (imod_i16, gint16)
+DEFINE_IMOD_SIGNED (imod_i32, gint32)
+DEFINE_IMOD_SIGNED (imod_i64, gint64)
+
 #define FMAX(x, y) (((x) != (x) || (x) > (y)) ? (x) : (y))
 #define FMIN(x, y) (((x) != (x) || (x) < (y)) ? (x) : (y))
 
 /* Arithmetic for one type. Integer arithmetic goes through the wide unsigned
  * type WT, so overflow wraps instead of being undefined (narrow types would
- * otherwise be promoted to int). Integer Div truncates; the caller rejects
- * zero divisors, and a signed x / -1 is written as a negation so
+ * otherwise be promoted to int). Integer Div and Mod truncate; the caller
+ * rejects zero divisors, and a signed x / -1 is written as a negation so
  * INT_MIN / -1 cannot trap. */
 #define DEFINE_BINARY_FLOAT_ROWS(SUF, T)                                                           \
   DEFINE_BINARY_ROW (add_##SUF, T, T, x + y)                                                       \
@@ -823,7 +927,9 @@ DEFINE_IPOW_UNSIGNED (ipow_u64, guint64, guint64)
   DEFINE_BINARY_ROW (div_##SUF, T, T, x / y)                                                       \
   DEFINE_BINARY_ROW (pow_##SUF, T, T, pow (x, y))                                                  \
   DEFINE_BINARY_ROW (max_##SUF, T, T, FMAX (x, y))                                                 \
-  DEFINE_BINARY_ROW (min_##SUF, T, T, FMIN (x, y))
+  DEFINE_BINARY_ROW (min_##SUF, T, T, FMIN (x, y))                                                 \
+  DEFINE_BINARY_ROW (fmod_##SUF, T, T, fmod (x, y))                                                \
+  DEFINE_BINARY_ROW (prelu_##SUF, T, T, x < 0 ? y * x : x)
 
 #define DEFINE_BINARY_INT_ROWS(SUF, T, WT, DIV)                                                    \
   DEFINE_BINARY_ROW (add_##SUF, T, T, (T)((WT)x + (WT)y))                                          \
@@ -846,9 +952,19 @@ DEFINE_IPOW_UNSIGNED (ipow_u64, guint64, guint64)
 
 #define DEFINE_ALL_ROWS_SINT(SUF, T, WT)                                                           \
   DEFINE_BINARY_INT_ROWS (SUF, T, WT, SIGNED_DIV (T, WT))                                          \
+  DEFINE_BINARY_ROW (mod_##SUF, T, T, imod_##SUF (x, y))                                           \
+  DEFINE_BINARY_ROW (fmod_##SUF, T, T, y == -1 ? 0 : (T)(x % y))                                   \
+  DEFINE_BINARY_ROW (prelu_##SUF, T, T, x < 0 ? (T)((WT)y * (WT)x) : x)                            \
   DEFINE_COMPARE_ROWS (SUF, T)
+
+/* A shift by the type's width or more gives 0 (in C it is undefined). */
 #define DEFINE_ALL_ROWS_UINT(SUF, T, WT)                                                           \
   DEFINE_BINARY_INT_ROWS (SUF, T, WT, UNSIGNED_DIV (T, WT))                                        \
+  DEFINE_BINARY_ROW (mod_##SUF, T, T, (T)(x % y))                                                  \
+  DEFINE_BINARY_ROW (fmod_##SUF, T, T, (T)(x % y))                                                 \
+  DEFINE_BINARY_ROW (prelu_##SUF, T, T, ((void)y, x))                                              \
+  DEFINE_BINARY_ROW (shl_##SUF, T, T, y >= 8 * sizeof (T) ? 0 : (T)((WT)x << y))                   \
+  DEFINE_BINARY_ROW (shr_##SUF, T, T, y >= 8 * sizeof (T) ? 0 : (T)(x >> y))                       \
   DEFINE_COMPARE_ROWS (SUF, T)
 
 DEFINE_BINARY_FLOAT_ROWS (f32, float)
@@ -864,26 +980,95 @@ DEFINE_ALL_ROWS_UINT (u16, guint16, guint32)
 DEFINE_ALL_ROWS_UINT (u32, guint32, guint32)
 DEFINE_ALL_ROWS_UINT (u64, guint64, guint64)
 DEFINE_BINARY_ROW (eq_bool, guint8, guint8, (x != 0) == (y != 0))
+DEFINE_BINARY_ROW (and_bool, guint8, guint8, (x != 0) & (y != 0))
+DEFINE_BINARY_ROW (or_bool, guint8, guint8, (x != 0) | (y != 0))
+DEFINE_BINARY_ROW (xor_bool, guint8, guint8, (x != 0) ^ (y != 0))
 
-#define ROWS_FOR(SUF)                                                                              \
+/* float16 / bfloat16 rows: the float32 row on converted blocks. The output
+ * may alias input a (Max, Min, Sum fold into it): each block of a is read
+ * before that block of the output is written. */
+static void
+half_row (BinaryRowFunc f32_row, gboolean bf16, gboolean bool_out, gconstpointer ap, gsize sa,
+          gconstpointer bp, gsize sb, gpointer op, gsize n)
+{
+  const guint16 *a = ap, *b = bp;
+  float fa[HALF_BLOCK], fb[HALF_BLOCK], fo[HALF_BLOCK];
+  for (gsize i = 0; i < n; i += HALF_BLOCK) {
+    gsize m = MIN (HALF_BLOCK, n - i);
+    halves_to_floats (bf16, a + i * sa, fa, sa ? m : 1);
+    halves_to_floats (bf16, b + i * sb, fb, sb ? m : 1);
+    if (bool_out)
+      f32_row (fa, sa, fb, sb, (guint8 *)op + i, m);
+    else {
+      f32_row (fa, sa, fb, sb, fo, m);
+      floats_to_halves (bf16, fo, (guint16 *)op + i, m);
+    }
+  }
+}
+
+#define DEFINE_HALF_ROW(NAME, F32_ROW, BF16, BOOL_OUT)                                             \
+  static void NAME (gconstpointer ap, gsize sa, gconstpointer bp, gsize sb, gpointer op, gsize n)  \
   {                                                                                                \
-    add_##SUF, sub_##SUF, mul_##SUF, div_##SUF, pow_##SUF, max_##SUF, min_##SUF, eq_##SUF,         \
-        lt_##SUF, gt_##SUF, le_##SUF, ge_##SUF                                                     \
+    half_row (F32_ROW, BF16, BOOL_OUT, ap, sa, bp, sb, op, n);                                     \
+  }
+
+#define DEFINE_HALF_ROWS(SUF, BF16)                                                                \
+  DEFINE_HALF_ROW (add_##SUF, add_f32, BF16, FALSE)                                                \
+  DEFINE_HALF_ROW (sub_##SUF, sub_f32, BF16, FALSE)                                                \
+  DEFINE_HALF_ROW (mul_##SUF, mul_f32, BF16, FALSE)                                                \
+  DEFINE_HALF_ROW (div_##SUF, div_f32, BF16, FALSE)                                                \
+  DEFINE_HALF_ROW (pow_##SUF, pow_f32, BF16, FALSE)                                                \
+  DEFINE_HALF_ROW (max_##SUF, max_f32, BF16, FALSE)                                                \
+  DEFINE_HALF_ROW (min_##SUF, min_f32, BF16, FALSE)                                                \
+  DEFINE_HALF_ROW (fmod_##SUF, fmod_f32, BF16, FALSE)                                              \
+  DEFINE_HALF_ROW (prelu_##SUF, prelu_f32, BF16, FALSE)                                            \
+  DEFINE_HALF_ROW (eq_##SUF, eq_f32, BF16, TRUE)                                                   \
+  DEFINE_HALF_ROW (lt_##SUF, lt_f32, BF16, TRUE)                                                   \
+  DEFINE_HALF_ROW (gt_##SUF, gt_f32, BF16, TRUE)                                                   \
+  DEFINE_HALF_ROW (le_##SUF, le_f32, BF16, TRUE)                                                   \
+  DEFINE_HALF_ROW (ge_##SUF, ge_f32, BF16, TRUE)
+
+DEFINE_HALF_ROWS (f16, FALSE)
+DEFINE_HALF_ROWS (bf16, TRUE)
+
+#define ARITH_ROWS(SUF)                                                                            \
+  [BIN_ADD] = add_##SUF, [BIN_SUB] = sub_##SUF, [BIN_MUL] = mul_##SUF, [BIN_DIV] = div_##SUF,      \
+  [BIN_POW] = pow_##SUF, [BIN_MAX] = max_##SUF, [BIN_MIN] = min_##SUF, [BIN_FMOD] = fmod_##SUF,    \
+  [BIN_PRELU] = prelu_##SUF, [BIN_EQUAL] = eq_##SUF, [BIN_LESS] = lt_##SUF,                        \
+  [BIN_GREATER] = gt_##SUF, [BIN_LESS_OR_EQUAL] = le_##SUF, [BIN_GREATER_OR_EQUAL] = ge_##SUF
+
+/* Floats have no BIN_MOD (Mod needs fmod=1 for them); only unsigned types
+ * shift. */
+#define FLOAT_ROWS(SUF)                                                                            \
+  {                                                                                                \
+    ARITH_ROWS (SUF)                                                                               \
+  }
+#define SINT_ROWS(SUF)                                                                             \
+  {                                                                                                \
+    ARITH_ROWS (SUF), [BIN_MOD] = mod_##SUF                                                        \
+  }
+#define UINT_ROWS(SUF)                                                                             \
+  {                                                                                                \
+    ARITH_ROWS (SUF), [BIN_MOD] = mod_##SUF, [BIN_SHIFT_LEFT] = shl_##SUF,                         \
+                      [BIN_SHIFT_RIGHT] = shr_##SUF                                                \
   }
 
 /* Indexed by GliaDataType. */
 static const BinaryRowFunc binary_rows[GLIA_DATA_TYPE_LAST + 1][BIN_N_KINDS] = {
-  [GLIA_DATA_TYPE_FLOAT] = ROWS_FOR (f32),
-  [GLIA_DATA_TYPE_DOUBLE] = ROWS_FOR (f64),
-  [GLIA_DATA_TYPE_INT8] = ROWS_FOR (i8),
-  [GLIA_DATA_TYPE_INT16] = ROWS_FOR (i16),
-  [GLIA_DATA_TYPE_INT32] = ROWS_FOR (i32),
-  [GLIA_DATA_TYPE_INT64] = ROWS_FOR (i64),
-  [GLIA_DATA_TYPE_UINT8] = ROWS_FOR (u8),
-  [GLIA_DATA_TYPE_UINT16] = ROWS_FOR (u16),
-  [GLIA_DATA_TYPE_UINT32] = ROWS_FOR (u32),
-  [GLIA_DATA_TYPE_UINT64] = ROWS_FOR (u64),
-  [GLIA_DATA_TYPE_BOOL] = { [BIN_EQUAL] = eq_bool },
+  [GLIA_DATA_TYPE_FLOAT] = FLOAT_ROWS (f32),
+  [GLIA_DATA_TYPE_DOUBLE] = FLOAT_ROWS (f64),
+  [GLIA_DATA_TYPE_FLOAT16] = FLOAT_ROWS (f16),
+  [GLIA_DATA_TYPE_BFLOAT16] = FLOAT_ROWS (bf16),
+  [GLIA_DATA_TYPE_INT8] = SINT_ROWS (i8),
+  [GLIA_DATA_TYPE_INT16] = SINT_ROWS (i16),
+  [GLIA_DATA_TYPE_INT32] = SINT_ROWS (i32),
+  [GLIA_DATA_TYPE_INT64] = SINT_ROWS (i64),
+  [GLIA_DATA_TYPE_UINT8] = UINT_ROWS (u8),
+  [GLIA_DATA_TYPE_UINT16] = UINT_ROWS (u16),
+  [GLIA_DATA_TYPE_UINT32] = UINT_ROWS (u32),
+  [GLIA_DATA_TYPE_UINT64] = UINT_ROWS (u64),
+  [GLIA_DATA_TYPE_BOOL]
+  = { [BIN_EQUAL] = eq_bool, [BIN_AND] = and_bool, [BIN_OR] = or_bool, [BIN_XOR] = xor_bool },
 };
 
 static BinaryRowFunc
@@ -1005,10 +1190,33 @@ convert_exponent (GliaKernelContext *ctx, const GliaTensorView *e, GliaDataType 
   gsize esz = glia_data_type_get_size (e->dtype), tsz = glia_data_type_get_size (to);
   for (gsize i = 0; i < e->n_elements; i += CAST_BLOCK) {
     gsize n = MIN (CAST_BLOCK, e->n_elements - i);
-    load_doubles (e->dtype, (const guint8 *)e->data + i * esz, buf, n);
-    store_doubles (to, buf, (guint8 *)tmp->data + i * tsz, n);
+    cpu_load_doubles (e->dtype, (const guint8 *)e->data + i * esz, buf, n);
+    cpu_store_doubles (to, buf, (guint8 *)tmp->data + i * tsz, n);
   }
   return tmp;
+}
+
+/* An integer base with a float exponent: the power is taken in double and
+ * truncated into the base's type (2 ** 0.5 is 1, not 2 ** 0). */
+static gboolean
+pow_via_double (GliaKernelContext *ctx, const GliaTensorView *base, const GliaTensorView *e,
+                GliaTensorView *out, GError **error)
+{
+  gsize nb = base->n_elements, ne = e->n_elements, no = out->n_elements;
+  double *buf
+      = glia_kernel_context_get_scratch (ctx, MAX ((nb + ne + no) * sizeof (double), 1), error);
+  if (buf == NULL)
+    return FALSE;
+  GliaTensorView b = *base, x = *e, o = *out;
+  b.dtype = x.dtype = o.dtype = GLIA_DATA_TYPE_DOUBLE;
+  b.data = buf;
+  x.data = buf + nb;
+  o.data = buf + nb + ne;
+  cpu_load_doubles (base->dtype, base->data, b.data, nb);
+  cpu_load_doubles (e->dtype, e->data, x.data, ne);
+  binary_run (ctx, pow_f64, &b, &x, &o);
+  cpu_store_doubles (out->dtype, o.data, out->data, no);
+  return TRUE;
 }
 
 static gboolean
@@ -1029,20 +1237,22 @@ binary_compute (gpointer state, GliaKernelContext *ctx, GError **error)
         || !check_dtype (ctx, in[i], i == 1 && s->kind == BIN_POW ? DTYPES_CAST_NUM : s->dtypes,
                          error))
       return FALSE;
-
-  if (in[0]->dtype != in[1]->dtype) {
-    if (s->kind != BIN_POW) {
-      cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
-                        "inputs have different element types (%s and %s)",
-                        glia_data_type_get_name (in[0]->dtype),
-                        glia_data_type_get_name (in[1]->dtype));
-      return FALSE;
-    }
-    if ((in[1] = convert_exponent (ctx, in[1], in[0]->dtype, &exponent, error)) == NULL)
-      return FALSE;
+  if (in[0]->dtype != in[1]->dtype && s->kind != BIN_POW) {
+    cpu_kernel_error (
+        error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "inputs have different element types (%s and %s)",
+        glia_data_type_get_name (in[0]->dtype), glia_data_type_get_name (in[1]->dtype));
+    return FALSE;
   }
-
-  if (s->kind == BIN_DIV && dtype_in (in[1]->dtype, GLIA_DTYPES_INTS) && has_zero (in[1])) {
+  BinaryRowFunc fn = binary_row_func (s->kind, in[0]->dtype);
+  if (fn == NULL) {
+    /* only Mod without fmod on floats gets here */
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "attribute 'fmod' must be 1 for %s inputs",
+                      glia_data_type_get_name (in[0]->dtype));
+    return FALSE;
+  }
+  if ((s->kind == BIN_DIV || s->kind == BIN_MOD || s->kind == BIN_FMOD)
+      && dtype_in (in[1]->dtype, GLIA_DTYPES_INTS) && has_zero (in[1])) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "integer division by zero");
     return FALSE;
   }
@@ -1051,15 +1261,31 @@ binary_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   gint64 dims[GLIA_MAX_RANK];
   if (!broadcast_shapes_or_error (ctx, 2, in, &rank, dims, error))
     return FALSE;
+  /* PRelu broadcasts the slope to X, never X to the slope. */
+  if (s->kind == BIN_PRELU
+      && (rank != in[0]->rank || memcmp (dims, in[0]->dims, rank * sizeof (gint64)) != 0)) {
+    g_autofree char *x = cpu_dims_to_string (in[0]->rank, in[0]->dims);
+    g_autofree char *slope = cpu_dims_to_string (in[1]->rank, in[1]->dims);
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "slope %s cannot be broadcast to X %s", slope, x);
+    return FALSE;
+  }
   GliaDataType out_dtype = s->bool_out ? GLIA_DATA_TYPE_BOOL : in[0]->dtype;
   GliaTensorView *out = glia_kernel_context_allocate_output (ctx, 0, out_dtype, rank, dims, error);
   if (out == NULL)
     return FALSE;
-  binary_run (ctx, binary_row_func (s->kind, in[0]->dtype), in[0], in[1], out);
+
+  if (in[0]->dtype != in[1]->dtype) {
+    if (!is_float_type (in[0]->dtype) && is_float_type (in[1]->dtype))
+      return pow_via_double (ctx, in[0], in[1], out, error);
+    if ((in[1] = convert_exponent (ctx, in[1], in[0]->dtype, &exponent, error)) == NULL)
+      return FALSE;
+  }
+  binary_run (ctx, fn, in[0], in[1], out);
   return TRUE;
 }
 
-/* ---- Max / Min (variadic) ---------------------------------------------- */
+/* ---- Max / Min / Sum / Mean (variadic) ----------------------------------- */
 
 static gboolean
 variadic_infer_shapes (GliaShapeContext *ctx, GError **error)
@@ -1111,6 +1337,14 @@ variadic_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   binary_run (ctx, fn, in[0], in[1], out);
   for (guint i = 2; i < n; i++)
     binary_run (ctx, fn, out, in[i], out);
+  if (s->mean) {
+    /* the divisor as a scalar of the output's type */
+    guint64 scalar = 0;
+    double count = n;
+    cpu_store_doubles (out->dtype, &count, &scalar, 1);
+    GliaTensorView divisor = { .dtype = out->dtype, .rank = 0, .data = &scalar, .n_elements = 1 };
+    binary_run (ctx, binary_row_func (BIN_DIV, out->dtype), out, &divisor, out);
+  }
   return TRUE;
 }
 
@@ -1244,10 +1478,11 @@ where_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     .create = binary_create, .compute = binary_compute, .destroy = g_free,                         \
   }
 
-#define VARIADIC_DEF(NAME)                                                                         \
+/* Opset 8 turned same-shape inputs into broadcasting ones: a superset. */
+#define VARIADIC_DEF(NAME, DTYPES)                                                                 \
   {                                                                                                \
     .struct_size = sizeof (GliaOpDef), .domain = "", .name = NAME, .since_version = 6,             \
-    .until_version = G_MAXINT, .dtypes = DTYPES_NUM, .infer_shapes = variadic_infer_shapes,        \
+    .until_version = G_MAXINT, .dtypes = DTYPES, .infer_shapes = variadic_infer_shapes,            \
     .create = binary_create, .compute = variadic_compute, .destroy = g_free,                       \
   }
 
@@ -1286,6 +1521,7 @@ static const GliaOpDef elementwise_ops[] = {
       .since_version = 6,
       .until_version = G_MAXINT,
       .dtypes = DTYPES_CAST,
+      .supports = cast_supports,
       .infer_shapes = cast_infer_shapes,
       .create = cast_create,
       .compute = cast_compute,
@@ -1302,8 +1538,18 @@ static const GliaOpDef elementwise_ops[] = {
   BINARY_DEF ("Greater", 7, DTYPES_NUM),
   BINARY_DEF ("LessOrEqual", 12, DTYPES_NUM),
   BINARY_DEF ("GreaterOrEqual", 12, DTYPES_NUM),
-  VARIADIC_DEF ("Max"),
-  VARIADIC_DEF ("Min"),
+  BINARY_DEF ("Mod", 10, DTYPES_NUM),
+  BINARY_DEF ("BitShift", 11, DTYPES_UINT),
+  /* opset 6's slope (same shape as X, or one value) is a case of opset 7's
+   * unidirectional broadcasting; 9 added the integer types */
+  BINARY_DEF ("PRelu", 6, DTYPES_PRELU),
+  BINARY_DEF ("And", 7, DTYPE_BOOL),
+  BINARY_DEF ("Or", 7, DTYPE_BOOL),
+  BINARY_DEF ("Xor", 7, DTYPE_BOOL),
+  VARIADIC_DEF ("Max", DTYPES_NUM),
+  VARIADIC_DEF ("Min", DTYPES_NUM),
+  VARIADIC_DEF ("Sum", DTYPES_FLOAT),
+  VARIADIC_DEF ("Mean", DTYPES_FLOAT),
   {
       .struct_size = sizeof (GliaOpDef),
       .domain = "",

@@ -1,11 +1,14 @@
 /* cpu-pool.c: MaxPool (with optional Indices), AveragePool, GlobalMaxPool
- * and GlobalAveragePool on float32 [N, C, spatial...] tensors.
+ * and GlobalAveragePool on [N, C, spatial...] tensors: float, double,
+ * float16 and bfloat16 for all of them, and int8 / uint8 for MaxPool.
  *
  * Windowed pooling lifts 1-D and 2-D windows to 3-D (CpuWindow) and walks each
  * output position's window directly, splitting the N*C planes across
- * threads. AveragePool's divisor is the number of window positions inside the
- * input, or with count_include_pad inside the explicitly padded input (the
- * extra cells ceil_mode adds past the padding never count).
+ * threads. One loop per element type compares in the type itself (in float
+ * for float16 and bfloat16) and averages in double. AveragePool's divisor is
+ * the number of window positions inside the input, or with count_include_pad
+ * inside the explicitly padded input (the extra cells ceil_mode adds past the
+ * padding never count).
  */
 #define G_LOG_DOMAIN "Glia-CPU"
 
@@ -13,6 +16,12 @@
 
 #include <math.h>
 #include <string.h>
+
+#define DTYPES_FLOAT GLIA_DTYPES_FLOATS
+/* opset 12 added int8 and uint8 to MaxPool */
+#define DTYPES_MAX_POOL                                                                            \
+  (GLIA_DTYPES_FLOATS | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT8)                                       \
+   | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_UINT8))
 
 typedef enum
 {
@@ -130,8 +139,8 @@ typedef struct
 {
   const PoolState *s;
   const CpuWindow *w;
-  const float *x;
-  float *y;
+  gconstpointer x;
+  gpointer y;
   gint64 *indices;
   gsize in_size;
   gsize out_size;
@@ -151,100 +160,142 @@ window_taps (gint64 start, gint64 kernel, gint64 dilation, gint64 in, gint64 pad
   *padded = MIN (p, kernel);
 }
 
-static void
-pool_planes (gsize begin, gsize end, gpointer user_data)
-{
-  const PoolJob *job = user_data;
-  const CpuWindow *w = job->w;
-  const gint64 id_n = w->in[0], ih_n = w->in[1], iw_n = w->in[2];
-  const gboolean is_max = job->s->kind == POOL_MAX;
-
-  for (gsize p = begin; p < end; p++) {
-    const float *x = job->x + p * job->in_size;
-    float *y = job->y + p * job->out_size;
-    gint64 *ind = job->indices ? job->indices + p * job->out_size : NULL;
-    gsize o = 0;
-
-    for (gint64 od = 0; od < w->out[0]; od++) {
-      gint64 d0 = od * w->stride[0] - w->pad_begin[0], d_lo, d_hi, d_pad;
-      window_taps (d0, w->kernel[0], w->dilation[0], id_n, w->pad_end[0], &d_lo, &d_hi, &d_pad);
-      for (gint64 oh = 0; oh < w->out[1]; oh++) {
-        gint64 h0 = oh * w->stride[1] - w->pad_begin[1], h_lo, h_hi, h_pad;
-        window_taps (h0, w->kernel[1], w->dilation[1], ih_n, w->pad_end[1], &h_lo, &h_hi, &h_pad);
-        for (gint64 ow = 0; ow < w->out[2]; ow++, o++) {
-          gint64 w0 = ow * w->stride[2] - w->pad_begin[2], w_lo, w_hi, w_pad;
-          window_taps (w0, w->kernel[2], w->dilation[2], iw_n, w->pad_end[2], &w_lo, &w_hi, &w_pad);
-          float best = -INFINITY;
-          gint64 best_at = -1;
-          double sum = 0.0;
-
-          for (gint64 kd = d_lo; kd < d_hi; kd++) {
-            gint64 id = d0 + kd * w->dilation[0];
-            for (gint64 kh = h_lo; kh < h_hi; kh++) {
-              gint64 ih = h0 + kh * w->dilation[1];
-              const float *row = x + (id * ih_n + ih) * iw_n;
-              if (is_max) {
-                for (gint64 kw = w_lo; kw < w_hi; kw++) {
-                  gint64 iw = w0 + kw * w->dilation[2];
-                  if (row[iw] > best || best_at < 0) {
-                    best = row[iw];
-                    best_at = (id * ih_n + ih) * iw_n + iw;
-                  }
-                }
-              } else {
-                for (gint64 kw = w_lo; kw < w_hi; kw++)
-                  sum += row[w0 + kw * w->dilation[2]];
-              }
-            }
-          }
-
-          if (is_max) {
-            y[o] = best;
-            if (ind) {
-              gint64 at = MAX (best_at, 0);
-              if (job->s->column_major_indices) {
-                gint64 iw = at % iw_n, ih = (at / iw_n) % ih_n, id = at / (iw_n * ih_n);
-                at = id + ih * id_n + iw * id_n * ih_n;
-              }
-              ind[o] = (gint64)(p * job->in_size) + at;
-            }
-          } else {
-            gint64 div = job->s->count_include_pad ? d_pad * h_pad * w_pad
-                                                   : (d_hi - d_lo) * (h_hi - h_lo) * (w_hi - w_lo);
-            y[o] = div > 0 ? (float)(sum / (double)div) : 0.0f;
-          }
-        }
-      }
-    }
+/* Pooling over planes [begin, end) of elements T, compared as V (LOAD reads
+ * one, STORE writes one back); LOWEST is the max of nothing. */
+#define DEFINE_POOL(SUF, T, V, LOAD, STORE, LOWEST)                                                \
+  static void pool_planes_##SUF (const PoolJob *job, gsize begin, gsize end)                       \
+  {                                                                                                \
+    const CpuWindow *w = job->w;                                                                   \
+    const gint64 id_n = w->in[0], ih_n = w->in[1], iw_n = w->in[2];                                \
+    const gboolean is_max = job->s->kind == POOL_MAX;                                              \
+                                                                                                   \
+    for (gsize p = begin; p < end; p++) {                                                          \
+      const T *x = (const T *)job->x + p * job->in_size;                                           \
+      T *y = (T *)job->y + p * job->out_size;                                                      \
+      gint64 *ind = job->indices ? job->indices + p * job->out_size : NULL;                        \
+      gsize o = 0;                                                                                 \
+                                                                                                   \
+      for (gint64 od = 0; od < w->out[0]; od++) {                                                  \
+        gint64 d0 = od * w->stride[0] - w->pad_begin[0], d_lo, d_hi, d_pad;                        \
+        window_taps (d0, w->kernel[0], w->dilation[0], id_n, w->pad_end[0], &d_lo, &d_hi, &d_pad); \
+        for (gint64 oh = 0; oh < w->out[1]; oh++) {                                                \
+          gint64 h0 = oh * w->stride[1] - w->pad_begin[1], h_lo, h_hi, h_pad;                      \
+          window_taps (h0, w->kernel[1], w->dilation[1], ih_n, w->pad_end[1], &h_lo, &h_hi,        \
+                       &h_pad);                                                                    \
+          for (gint64 ow = 0; ow < w->out[2]; ow++, o++) {                                         \
+            gint64 w0 = ow * w->stride[2] - w->pad_begin[2], w_lo, w_hi, w_pad;                    \
+            window_taps (w0, w->kernel[2], w->dilation[2], iw_n, w->pad_end[2], &w_lo, &w_hi,      \
+                         &w_pad);                                                                  \
+            V best = 0;                                                                            \
+            gint64 best_at = -1;                                                                   \
+            double sum = 0.0;                                                                      \
+                                                                                                   \
+            for (gint64 kd = d_lo; kd < d_hi; kd++) {                                              \
+              gint64 id = d0 + kd * w->dilation[0];                                                \
+              for (gint64 kh = h_lo; kh < h_hi; kh++) {                                            \
+                gint64 ih = h0 + kh * w->dilation[1];                                              \
+                const T *row = x + (id * ih_n + ih) * iw_n;                                        \
+                if (is_max) {                                                                      \
+                  for (gint64 kw = w_lo; kw < w_hi; kw++) {                                        \
+                    gint64 iw = w0 + kw * w->dilation[2];                                          \
+                    V v = LOAD (row[iw]);                                                          \
+                    if (v > best || best_at < 0) {                                                 \
+                      best = v;                                                                    \
+                      best_at = (id * ih_n + ih) * iw_n + iw;                                      \
+                    }                                                                              \
+                  }                                                                                \
+                } else {                                                                           \
+                  for (gint64 kw = w_lo; kw < w_hi; kw++)                                          \
+                    sum += (double)LOAD (row[w0 + kw * w->dilation[2]]);                           \
+                }                                                                                  \
+              }                                                                                    \
+            }                                                                                      \
+                                                                                                   \
+            if (is_max) {                                                                          \
+              y[o] = STORE (best);                                                                 \
+              if (ind) {                                                                           \
+                gint64 at = MAX (best_at, 0);                                                      \
+                if (job->s->column_major_indices) {                                                \
+                  gint64 iw = at % iw_n, ih = (at / iw_n) % ih_n, id = at / (iw_n * ih_n);         \
+                  at = id + ih * id_n + iw * id_n * ih_n;                                          \
+                }                                                                                  \
+                ind[o] = (gint64)(p * job->in_size) + at;                                          \
+              }                                                                                    \
+            } else {                                                                               \
+              gint64 div = job->s->count_include_pad                                               \
+                               ? d_pad * h_pad * w_pad                                             \
+                               : (d_hi - d_lo) * (h_hi - h_lo) * (w_hi - w_lo);                    \
+              y[o] = STORE (div > 0 ? sum / (double)div : 0.0);                                    \
+            }                                                                                      \
+          }                                                                                        \
+        }                                                                                          \
+      }                                                                                            \
+    }                                                                                              \
+  }                                                                                                \
+                                                                                                   \
+  static void global_planes_##SUF (const PoolJob *job, gsize begin, gsize end)                     \
+  {                                                                                                \
+    gsize plane = job->in_size;                                                                    \
+    for (gsize p = begin; p < end; p++) {                                                          \
+      const T *x = (const T *)job->x + p * plane;                                                  \
+      T *y = (T *)job->y + p;                                                                      \
+      if (job->s->kind == POOL_MAX) {                                                              \
+        V best = plane ? LOAD (x[0]) : (LOWEST);                                                   \
+        for (gsize i = 1; i < plane; i++) {                                                        \
+          V v = LOAD (x[i]);                                                                       \
+          if (v > best)                                                                            \
+            best = v;                                                                              \
+        }                                                                                          \
+        *y = STORE (best);                                                                         \
+      } else {                                                                                     \
+        double sum = 0.0;                                                                          \
+        for (gsize i = 0; i < plane; i++)                                                          \
+          sum += (double)LOAD (x[i]);                                                              \
+        *y = STORE (plane ? sum / (double)plane : NAN);                                            \
+      }                                                                                            \
+    }                                                                                              \
   }
-}
+
+#define POOL_FLOAT(v) ((float)(v))
+#define POOL_F16(v)   cpu_float_to_half ((float)(v))
+#define POOL_BF16(v)  cpu_float_to_bfloat16 ((float)(v))
+/* Integer averages never happen (AveragePool is float-only); the saturating
+ * round trip keeps the conversion defined anyway. */
+#define POOL_I8(v) ((gint8)CLAMP ((v), G_MININT8, G_MAXINT8))
+#define POOL_U8(v) ((guint8)CLAMP ((v), 0, G_MAXUINT8))
+
+DEFINE_POOL (f32, float, float, (float), POOL_FLOAT, -INFINITY)
+DEFINE_POOL (f64, double, double, (double), (double), -INFINITY)
+DEFINE_POOL (f16, guint16, float, cpu_half_to_float, POOL_F16, -INFINITY)
+DEFINE_POOL (bf16, guint16, float, cpu_bfloat16_to_float, POOL_BF16, -INFINITY)
+DEFINE_POOL (i8, gint8, gint32, (gint32), POOL_I8, G_MININT8)
+DEFINE_POOL (u8, guint8, gint32, (gint32), POOL_U8, 0)
 
 typedef struct
 {
-  gboolean is_max;
-  const float *x;
-  float *y;
-  gsize plane;
-} GlobalJob;
+  const PoolJob *job;
+  GliaDataType dtype;
+  gboolean global;
+} PoolTask;
+
+#define POOL_CASE(ENUM, SUF)                                                                       \
+  case ENUM:                                                                                       \
+    (t->global ? global_planes_##SUF : pool_planes_##SUF) (t->job, begin, end);                    \
+    break
 
 static void
-global_planes (gsize begin, gsize end, gpointer user_data)
+pool_chunk (gsize begin, gsize end, gpointer user_data)
 {
-  const GlobalJob *job = user_data;
-  for (gsize p = begin; p < end; p++) {
-    const float *x = job->x + p * job->plane;
-    if (job->is_max) {
-      float best = job->plane ? x[0] : -INFINITY;
-      for (gsize i = 1; i < job->plane; i++)
-        if (x[i] > best)
-          best = x[i];
-      job->y[p] = best;
-    } else {
-      double sum = 0.0;
-      for (gsize i = 0; i < job->plane; i++)
-        sum += x[i];
-      job->y[p] = job->plane ? (float)(sum / (double)job->plane) : NAN;
-    }
+  const PoolTask *t = user_data;
+  switch (t->dtype) {
+    POOL_CASE (GLIA_DATA_TYPE_FLOAT, f32);
+    POOL_CASE (GLIA_DATA_TYPE_DOUBLE, f64);
+    POOL_CASE (GLIA_DATA_TYPE_FLOAT16, f16);
+    POOL_CASE (GLIA_DATA_TYPE_BFLOAT16, bf16);
+    POOL_CASE (GLIA_DATA_TYPE_INT8, i8);
+    POOL_CASE (GLIA_DATA_TYPE_UINT8, u8);
+  default:
+    g_assert_not_reached ();
   }
 }
 
@@ -255,8 +306,9 @@ pool_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
   if (x == NULL)
     return FALSE;
-  if (x->dtype != GLIA_DATA_TYPE_FLOAT) {
-    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "only float32 is supported, got %s",
+  guint64 dtypes = s->kind == POOL_MAX && !s->global ? DTYPES_MAX_POOL : DTYPES_FLOAT;
+  if (x->dtype <= 0 || x->dtype > GLIA_DATA_TYPE_LAST || !(dtypes & GLIA_DTYPE_BIT (x->dtype))) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "element type %s is not supported",
                       glia_data_type_get_name (x->dtype));
     return FALSE;
   }
@@ -283,36 +335,29 @@ pool_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   if (planes == 0 || y->n_elements == 0)
     return TRUE;
 
-  if (s->global) {
-    GlobalJob job = { s->kind == POOL_MAX, x->data, y->data, in_size };
-    glia_kernel_context_parallel_for (ctx, planes, MAX (1, CPU_GRAIN / MAX (in_size, 1)),
-                                      global_planes, &job);
-    return TRUE;
-  }
-
-  gsize out_size = cpu_numel (CPU_WINDOW_MAX_SPATIAL, w.out);
-  gsize work = out_size * cpu_numel (CPU_WINDOW_MAX_SPATIAL, w.kernel);
+  gsize out_size = s->global ? 1 : cpu_numel (CPU_WINDOW_MAX_SPATIAL, w.out);
+  gsize work = s->global ? in_size : out_size * cpu_numel (CPU_WINDOW_MAX_SPATIAL, w.kernel);
   PoolJob job = { s, &w, x->data, y->data, ind ? ind->data : NULL, in_size, out_size };
-  glia_kernel_context_parallel_for (ctx, planes, MAX (1, CPU_GRAIN / MAX (work, 1)), pool_planes,
-                                    &job);
+  PoolTask task = { &job, x->dtype, s->global };
+  glia_kernel_context_parallel_for (ctx, planes, MAX (1, CPU_GRAIN / MAX (work, 1)), pool_chunk,
+                                    &task);
   return TRUE;
 }
 
-#define POOL_DEF(NAME, SINCE)                                                                      \
+#define POOL_DEF(NAME, SINCE, DTYPES)                                                              \
   {                                                                                                \
     .struct_size = sizeof (GliaOpDef), .domain = "", .name = NAME, .since_version = SINCE,         \
-    .until_version = G_MAXINT, .dtypes = GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT),                    \
-    .infer_shapes = pool_infer_shapes, .create = pool_create, .compute = pool_compute,             \
-    .destroy = g_free,                                                                             \
+    .until_version = G_MAXINT, .dtypes = DTYPES, .infer_shapes = pool_infer_shapes,                \
+    .create = pool_create, .compute = pool_compute, .destroy = g_free,                             \
   }
 
 /* The window attributes each version adds (storage_order 8, ceil_mode and
  * dilations 10, ...) are absent from older nodes, so one def serves all. */
 static const GliaOpDef pool_ops[] = {
-  POOL_DEF ("MaxPool", 1),
-  POOL_DEF ("AveragePool", 1),
-  POOL_DEF ("GlobalMaxPool", 1),
-  POOL_DEF ("GlobalAveragePool", 1),
+  POOL_DEF ("MaxPool", 1, DTYPES_MAX_POOL),
+  POOL_DEF ("AveragePool", 1, DTYPES_FLOAT),
+  POOL_DEF ("GlobalMaxPool", 1, DTYPES_FLOAT),
+  POOL_DEF ("GlobalAveragePool", 1, DTYPES_FLOAT),
 };
 
 void

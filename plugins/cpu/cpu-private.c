@@ -272,7 +272,8 @@ get_ints (GliaDataType dtype, gconstpointer data, gsize n_elements, gint64 *out,
     return FALSE;
   switch (dtype) {
   case GLIA_DATA_TYPE_INT64:
-    memcpy (out, data, n_elements * sizeof (gint64));
+    if (n_elements)
+      memcpy (out, data, n_elements * sizeof (gint64));
     break;
   case GLIA_DATA_TYPE_INT32:
     for (gsize i = 0; i < n_elements; i++)
@@ -567,4 +568,75 @@ cpu_float_to_bfloat16 (float f)
     return (guint16)((bits >> 16) | 0x40);
   bits += 0x7fff + ((bits >> 16) & 1);
   return (guint16)(bits >> 16);
+}
+
+/* ---- element conversions ----------------------------------------------- */
+
+#define CONV_IDENT(x) (x)
+
+#define CONV_LOAD(ENUM, T, CONV)                                                                   \
+  case ENUM:                                                                                       \
+    for (gsize i = 0; i < n; i++)                                                                  \
+      dst[i] = (double)CONV (((const T *)src)[i]);                                                 \
+    break
+
+void
+cpu_load_doubles (GliaDataType dtype, gconstpointer src, double *dst, gsize n)
+{
+  switch (dtype) {
+    CONV_LOAD (GLIA_DATA_TYPE_FLOAT, float, CONV_IDENT);
+    CONV_LOAD (GLIA_DATA_TYPE_DOUBLE, double, CONV_IDENT);
+    CONV_LOAD (GLIA_DATA_TYPE_FLOAT16, guint16, cpu_half_to_float);
+    CONV_LOAD (GLIA_DATA_TYPE_BFLOAT16, guint16, cpu_bfloat16_to_float);
+    CONV_LOAD (GLIA_DATA_TYPE_INT8, gint8, CONV_IDENT);
+    CONV_LOAD (GLIA_DATA_TYPE_INT16, gint16, CONV_IDENT);
+    CONV_LOAD (GLIA_DATA_TYPE_INT32, gint32, CONV_IDENT);
+    CONV_LOAD (GLIA_DATA_TYPE_INT64, gint64, CONV_IDENT);
+    CONV_LOAD (GLIA_DATA_TYPE_UINT8, guint8, CONV_IDENT);
+    CONV_LOAD (GLIA_DATA_TYPE_UINT16, guint16, CONV_IDENT);
+    CONV_LOAD (GLIA_DATA_TYPE_UINT32, guint32, CONV_IDENT);
+    CONV_LOAD (GLIA_DATA_TYPE_UINT64, guint64, CONV_IDENT);
+    CONV_LOAD (GLIA_DATA_TYPE_BOOL, guint8, !!);
+  default:
+    g_assert_not_reached ();
+  }
+}
+
+#define CONV_STORE(ENUM, T, CONV)                                                                  \
+  case ENUM:                                                                                       \
+    for (gsize i = 0; i < n; i++)                                                                  \
+      ((T *)dst)[i] = CONV (src[i]);                                                               \
+    break
+
+#define CONV_STORE_SAT(ENUM, T, LO, HI)                                                            \
+  case ENUM:                                                                                       \
+    for (gsize i = 0; i < n; i++) {                                                                \
+      double v = src[i];                                                                           \
+      ((T *)dst)[i] = v != v ? 0 : v <= (double)(LO) ? (LO) : v >= (double)(HI) ? (HI) : (T)v;     \
+    }                                                                                              \
+    break
+
+void
+cpu_store_doubles (GliaDataType dtype, const double *src, gpointer dst, gsize n)
+{
+  switch (dtype) {
+    CONV_STORE (GLIA_DATA_TYPE_FLOAT, float, (float));
+    CONV_STORE (GLIA_DATA_TYPE_DOUBLE, double, CONV_IDENT);
+    CONV_STORE (GLIA_DATA_TYPE_FLOAT16, guint16, (guint16)cpu_float_to_half);
+    CONV_STORE (GLIA_DATA_TYPE_BFLOAT16, guint16, (guint16)cpu_float_to_bfloat16);
+    CONV_STORE_SAT (GLIA_DATA_TYPE_INT8, gint8, G_MININT8, G_MAXINT8);
+    CONV_STORE_SAT (GLIA_DATA_TYPE_INT16, gint16, G_MININT16, G_MAXINT16);
+    CONV_STORE_SAT (GLIA_DATA_TYPE_INT32, gint32, G_MININT32, G_MAXINT32);
+    CONV_STORE_SAT (GLIA_DATA_TYPE_INT64, gint64, G_MININT64, G_MAXINT64);
+    CONV_STORE_SAT (GLIA_DATA_TYPE_UINT8, guint8, 0, G_MAXUINT8);
+    CONV_STORE_SAT (GLIA_DATA_TYPE_UINT16, guint16, 0, G_MAXUINT16);
+    CONV_STORE_SAT (GLIA_DATA_TYPE_UINT32, guint32, 0, G_MAXUINT32);
+    CONV_STORE_SAT (GLIA_DATA_TYPE_UINT64, guint64, 0, G_MAXUINT64);
+  case GLIA_DATA_TYPE_BOOL:
+    for (gsize i = 0; i < n; i++)
+      ((guint8 *)dst)[i] = src[i] != 0;
+    break;
+  default:
+    g_assert_not_reached ();
+  }
 }

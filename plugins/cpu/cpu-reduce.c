@@ -1,13 +1,21 @@
-/* cpu-reduce.c: ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd
- * (axes as an attribute, or as an input from opset 13 for ReduceSum and 18
- * for the others, with noop_with_empty_axes) and ArgMax / ArgMin.
+/* cpu-reduce.c: ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd,
+ * ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp, ReduceSumSquare (axes as
+ * an attribute, or as an input from opset 13 for ReduceSum and 18 for the
+ * others, with noop_with_empty_axes) and ArgMax / ArgMin, on the float types
+ * and the integer types.
  *
  * A reduction first merges neighbouring dims that are both reduced or both
  * kept. If the innermost group is kept (say its size is `inner`), each output
  * row of `inner` values accumulates whole contiguous vectors, one per reduced
- * position, which vectorises; otherwise each output element walks its
- * reduced positions, whose innermost run is contiguous. Float sums accumulate
- * in double in the second case.
+ * position, into a block of accumulators, which vectorises; otherwise each
+ * output element walks its reduced positions, whose innermost run is
+ * contiguous. Floats (float16 and bfloat16 included) accumulate in double,
+ * signed integers in a wrapping int64, unsigned ones in uint64. Max and Min
+ * propagate NaN. ReduceLogSumExp takes the maximum first and sums exp (x - max)
+ * so large inputs do not overflow. Reducing an empty set gives the
+ * reduction's identity: 0 for the sums, 1 for the product, -inf / +inf (the
+ * type's lowest / highest for integers) for Max / Min, log (0) = -inf for the
+ * log sums, NaN for the mean.
  */
 #define G_LOG_DOMAIN "Glia-CPU"
 
@@ -16,9 +24,8 @@
 #include <math.h>
 #include <string.h>
 
-#define DTYPES_NUM                                                                                 \
-  (GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_DOUBLE)                  \
-   | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT32) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT64))
+/* the four float types and the eight integer types */
+#define DTYPES_NUM (GLIA_DTYPES_FLOATS | GLIA_DTYPES_INTS)
 
 static gboolean
 check_num_dtype (GliaKernelContext *ctx, const GliaTensorView *x, GError **error)
@@ -55,6 +62,11 @@ typedef enum
   RED_MAX,
   RED_MIN,
   RED_PROD,
+  RED_L1,
+  RED_L2,
+  RED_LOG_SUM,
+  RED_LOG_SUM_EXP,
+  RED_SUM_SQUARE,
 } ReduceKind;
 
 static const struct
@@ -63,8 +75,16 @@ static const struct
   ReduceKind kind;
   gint axes_input_since;
 } reduce_kinds[] = {
-  { "ReduceSum", RED_SUM, 13 }, { "ReduceMean", RED_MEAN, 18 }, { "ReduceMax", RED_MAX, 18 },
-  { "ReduceMin", RED_MIN, 18 }, { "ReduceProd", RED_PROD, 18 },
+  { "ReduceSum", RED_SUM, 13 },
+  { "ReduceMean", RED_MEAN, 18 },
+  { "ReduceMax", RED_MAX, 18 },
+  { "ReduceMin", RED_MIN, 18 },
+  { "ReduceProd", RED_PROD, 18 },
+  { "ReduceL1", RED_L1, 18 },
+  { "ReduceL2", RED_L2, 18 },
+  { "ReduceLogSum", RED_LOG_SUM, 18 },
+  { "ReduceLogSumExp", RED_LOG_SUM_EXP, 18 },
+  { "ReduceSumSquare", RED_SUM_SQUARE, 18 },
 };
 
 typedef struct
@@ -215,102 +235,280 @@ kept_offset (const ReduceJob *job, gsize o)
   return off;
 }
 
-/* Identity of each reduction, and the combining step. */
-#define RED_INIT(T, ACC, LOWEST, HIGHEST)                                                          \
-  (job->kind == RED_MAX    ? (ACC)(LOWEST)                                                         \
-   : job->kind == RED_MIN  ? (ACC)(HIGHEST)                                                        \
-   : job->kind == RED_PROD ? (ACC)1                                                                \
-                           : (ACC)0)
+/* Accumulator arithmetic per accumulator type: doubles as usual, int64
+ * wrapping like two's complement instead of overflowing, uint64 wrapping. */
+static inline double
+acc_add_d (double a, double b)
+{
+  return a + b;
+}
+static inline double
+acc_mul_d (double a, double b)
+{
+  return a * b;
+}
+static inline double
+acc_abs_d (double a)
+{
+  return fabs (a);
+}
+static inline gint64
+acc_add_s (gint64 a, gint64 b)
+{
+  return (gint64)((guint64)a + (guint64)b);
+}
+static inline gint64
+acc_mul_s (gint64 a, gint64 b)
+{
+  return (gint64)((guint64)a * (guint64)b);
+}
+static inline gint64
+acc_abs_s (gint64 a)
+{
+  return a < 0 ? (gint64)(0 - (guint64)a) : a;
+}
+static inline guint64
+acc_add_u (guint64 a, guint64 b)
+{
+  return a + b;
+}
+static inline guint64
+acc_mul_u (guint64 a, guint64 b)
+{
+  return a * b;
+}
+static inline guint64
+acc_abs_u (guint64 a)
+{
+  return a;
+}
 
-#define DEFINE_REDUCE(SUF, T, ACC, LOWEST, HIGHEST, EMPTY_MEAN)                                    \
+#define NO_NAN(v) FALSE
+
+/* Lanes of the vector path accumulated at once. */
+#define RED_LANES 256
+
+/* One reduction over a type T with accumulator ACC and its acc_*_OPS
+ * arithmetic. LOAD reads an element as ACC; STORE_ACC and STORE_DOUBLE write an ACC or double
+ * result as T (STORE_DOUBLE saturates for integers); IS_NAN is NO_NAN for integers. */
+#define DEFINE_REDUCE(SUF, T, ACC, OPS, LOAD, STORE_ACC, STORE_DOUBLE, IS_NAN, LOWEST, HIGHEST)    \
+  static inline ACC reduce_init_##SUF (ReduceKind kind)                                            \
+  {                                                                                                \
+    switch (kind) {                                                                                \
+    case RED_MAX:                                                                                  \
+    case RED_LOG_SUM_EXP: /* its first pass is a max */                                            \
+      return (ACC)(LOWEST);                                                                        \
+    case RED_MIN:                                                                                  \
+      return (ACC)(HIGHEST);                                                                       \
+    case RED_PROD:                                                                                 \
+      return (ACC)1;                                                                               \
+    default:                                                                                       \
+      return (ACC)0;                                                                               \
+    }                                                                                              \
+  }                                                                                                \
+                                                                                                   \
+  /* @acc holds the max for RED_LOG_SUM_EXP, @sum the sum of exp (x - max). */                     \
+  static inline T reduce_finish_##SUF (ReduceKind kind, ACC acc, double sum, gsize count)          \
+  {                                                                                                \
+    switch (kind) {                                                                                \
+    case RED_MEAN:                                                                                 \
+      return count ? STORE_ACC (acc / (ACC)count) : STORE_DOUBLE (NAN);                            \
+    case RED_L2:                                                                                   \
+      return STORE_DOUBLE (sqrt ((double)acc));                                                    \
+    case RED_LOG_SUM:                                                                              \
+      return STORE_DOUBLE (log ((double)acc));                                                     \
+    case RED_LOG_SUM_EXP:                                                                          \
+      /* an infinite or NaN max is the answer (and would make NaN below) */                        \
+      return isfinite ((double)acc) && count ? STORE_DOUBLE ((double)acc + log (sum))              \
+             : count                         ? STORE_ACC (acc)                                     \
+                                             : STORE_DOUBLE (-INFINITY);                                                   \
+    default:                                                                                       \
+      return STORE_ACC (acc);                                                                      \
+    }                                                                                              \
+  }                                                                                                \
+                                                                                                   \
   /* Innermost group reduced: one output element at a time. */                                     \
   static void reduce_elements_##SUF (const ReduceJob *job, gsize begin, gsize end)                 \
   {                                                                                                \
     const CpuBroadcast *rb = &job->red;                                                            \
-    gint64 st = rb->strides[0][rb->rank - 1];                                                      \
+    const gint64 st = rb->strides[0][rb->rank - 1];                                                \
+    const ReduceKind kind = job->kind;                                                             \
     for (gsize o = begin; o < end; o++) {                                                          \
       const T *x = (const T *)job->x + kept_offset (job, o);                                       \
-      ACC acc = RED_INIT (T, ACC, LOWEST, HIGHEST);                                                \
+      ACC acc = reduce_init_##SUF (kind);                                                          \
+      double sum = 0;                                                                              \
       CpuBroadcastPos pos;                                                                         \
-      cpu_broadcast_seek (rb, 0, &pos);                                                            \
+      if (job->count)                                                                              \
+        cpu_broadcast_seek (rb, 0, &pos);                                                          \
       for (gsize r = 0; r < rb->n_rows; r++, cpu_broadcast_next_row (rb, &pos)) {                  \
         const T *v = x + pos.offset[0];                                                            \
-        gsize n = rb->row_len;                                                                     \
-        switch (job->kind) {                                                                       \
+        const gsize n = rb->row_len;                                                               \
+        switch (kind) {                                                                            \
         case RED_SUM:                                                                              \
         case RED_MEAN:                                                                             \
+        case RED_LOG_SUM:                                                                          \
           for (gsize i = 0; i < n; i++)                                                            \
-            acc += v[(gint64)i * st];                                                              \
+            acc = acc_add_##OPS (acc, LOAD (v[(gint64)i * st]));                                   \
           break;                                                                                   \
         case RED_PROD:                                                                             \
           for (gsize i = 0; i < n; i++)                                                            \
-            acc *= v[(gint64)i * st];                                                              \
+            acc = acc_mul_##OPS (acc, LOAD (v[(gint64)i * st]));                                   \
           break;                                                                                   \
         case RED_MAX:                                                                              \
-          for (gsize i = 0; i < n; i++)                                                            \
-            if (v[(gint64)i * st] > acc)                                                           \
-              acc = v[(gint64)i * st];                                                             \
+        case RED_LOG_SUM_EXP:                                                                      \
+          for (gsize i = 0; i < n; i++) {                                                          \
+            ACC a = LOAD (v[(gint64)i * st]);                                                      \
+            acc = a > acc || IS_NAN (a) ? a : acc;                                                 \
+          }                                                                                        \
           break;                                                                                   \
         case RED_MIN:                                                                              \
-          for (gsize i = 0; i < n; i++)                                                            \
-            if (v[(gint64)i * st] < acc)                                                           \
-              acc = v[(gint64)i * st];                                                             \
+          for (gsize i = 0; i < n; i++) {                                                          \
+            ACC a = LOAD (v[(gint64)i * st]);                                                      \
+            acc = a < acc || IS_NAN (a) ? a : acc;                                                 \
+          }                                                                                        \
+          break;                                                                                   \
+        case RED_L1:                                                                               \
+          for (gsize i = 0; i < n; i++) {                                                          \
+            ACC a = LOAD (v[(gint64)i * st]);                                                      \
+            acc = acc_add_##OPS (acc, acc_abs_##OPS (a));                                          \
+          }                                                                                        \
+          break;                                                                                   \
+        case RED_L2:                                                                               \
+        case RED_SUM_SQUARE:                                                                       \
+          for (gsize i = 0; i < n; i++) {                                                          \
+            ACC a = LOAD (v[(gint64)i * st]);                                                      \
+            acc = acc_add_##OPS (acc, acc_mul_##OPS (a, a));                                       \
+          }                                                                                        \
           break;                                                                                   \
         }                                                                                          \
       }                                                                                            \
-      if (job->kind == RED_MEAN)                                                                   \
-        acc = job->count ? (ACC)(acc / (ACC)job->count) : (ACC)(EMPTY_MEAN);                       \
-      ((T *)job->y)[o] = (T)acc;                                                                   \
+      if (kind == RED_LOG_SUM_EXP && job->count && isfinite ((double)acc)) {                       \
+        cpu_broadcast_seek (rb, 0, &pos);                                                          \
+        for (gsize r = 0; r < rb->n_rows; r++, cpu_broadcast_next_row (rb, &pos)) {                \
+          const T *v = x + pos.offset[0];                                                          \
+          for (gsize i = 0; i < rb->row_len; i++)                                                  \
+            sum += exp ((double)LOAD (v[(gint64)i * st]) - (double)acc);                           \
+        }                                                                                          \
+      }                                                                                            \
+      ((T *)job->y)[o] = reduce_finish_##SUF (kind, acc, sum, job->count);                         \
     }                                                                                              \
   }                                                                                                \
                                                                                                    \
-  /* Innermost group kept: accumulate whole vectors of job->inner values. */                       \
+  /* Innermost group kept: accumulate whole vectors, RED_LANES lanes at a                          \
+   * time. */                                                                                      \
   static void reduce_vectors_##SUF (const ReduceJob *job, gsize begin, gsize end)                  \
   {                                                                                                \
     const CpuBroadcast *rb = &job->red;                                                            \
-    gint64 st = rb->strides[0][rb->rank - 1];                                                      \
-    gsize inner = job->inner;                                                                      \
+    const gint64 st = rb->strides[0][rb->rank - 1];                                                \
+    const ReduceKind kind = job->kind;                                                             \
+    const gsize inner = job->inner;                                                                \
+    ACC acc[RED_LANES];                                                                            \
+    double sum[RED_LANES];                                                                         \
     for (gsize o = begin; o < end; o++) {                                                          \
       const T *x = (const T *)job->x + kept_offset (job, o);                                       \
       T *y = (T *)job->y + o * inner;                                                              \
-      T init = (T)RED_INIT (T, T, LOWEST, HIGHEST);                                                \
-      for (gsize j = 0; j < inner; j++)                                                            \
-        y[j] = init;                                                                               \
-      CpuBroadcastPos pos;                                                                         \
-      cpu_broadcast_seek (rb, 0, &pos);                                                            \
-      for (gsize r = 0; r < rb->n_rows; r++, cpu_broadcast_next_row (rb, &pos))                    \
-        for (gsize i = 0; i < rb->row_len; i++) {                                                  \
-          const T *v = x + pos.offset[0] + (gint64)i * st;                                         \
-          switch (job->kind) {                                                                     \
-          case RED_SUM:                                                                            \
-          case RED_MEAN:                                                                           \
-            for (gsize j = 0; j < inner; j++)                                                      \
-              y[j] += v[j];                                                                        \
-            break;                                                                                 \
-          case RED_PROD:                                                                           \
-            for (gsize j = 0; j < inner; j++)                                                      \
-              y[j] *= v[j];                                                                        \
-            break;                                                                                 \
-          case RED_MAX:                                                                            \
-            for (gsize j = 0; j < inner; j++)                                                      \
-              y[j] = v[j] > y[j] ? v[j] : y[j];                                                    \
-            break;                                                                                 \
-          case RED_MIN:                                                                            \
-            for (gsize j = 0; j < inner; j++)                                                      \
-              y[j] = v[j] < y[j] ? v[j] : y[j];                                                    \
-            break;                                                                                 \
-          }                                                                                        \
+      for (gsize j0 = 0; j0 < inner; j0 += RED_LANES) {                                            \
+        const gsize nl = MIN (RED_LANES, inner - j0);                                              \
+        const ACC init = reduce_init_##SUF (kind);                                                 \
+        CpuBroadcastPos pos;                                                                       \
+        for (gsize j = 0; j < nl; j++) {                                                           \
+          acc[j] = init;                                                                           \
+          sum[j] = 0;                                                                              \
         }                                                                                          \
-      if (job->kind == RED_MEAN)                                                                   \
-        for (gsize j = 0; j < inner; j++)                                                          \
-          y[j] = job->count ? (T)(y[j] / (T)job->count) : (T)(EMPTY_MEAN);                         \
+        if (job->count)                                                                            \
+          cpu_broadcast_seek (rb, 0, &pos);                                                        \
+        for (gsize r = 0; r < rb->n_rows; r++, cpu_broadcast_next_row (rb, &pos))                  \
+          for (gsize i = 0; i < rb->row_len; i++) {                                                \
+            const T *v = x + pos.offset[0] + (gint64)i * st + j0;                                  \
+            switch (kind) {                                                                        \
+            case RED_SUM:                                                                          \
+            case RED_MEAN:                                                                         \
+            case RED_LOG_SUM:                                                                      \
+              for (gsize j = 0; j < nl; j++)                                                       \
+                acc[j] = acc_add_##OPS (acc[j], LOAD (v[j]));                                      \
+              break;                                                                               \
+            case RED_PROD:                                                                         \
+              for (gsize j = 0; j < nl; j++)                                                       \
+                acc[j] = acc_mul_##OPS (acc[j], LOAD (v[j]));                                      \
+              break;                                                                               \
+            case RED_MAX:                                                                          \
+            case RED_LOG_SUM_EXP:                                                                  \
+              for (gsize j = 0; j < nl; j++) {                                                     \
+                ACC a = LOAD (v[j]);                                                               \
+                acc[j] = a > acc[j] || IS_NAN (a) ? a : acc[j];                                    \
+              }                                                                                    \
+              break;                                                                               \
+            case RED_MIN:                                                                          \
+              for (gsize j = 0; j < nl; j++) {                                                     \
+                ACC a = LOAD (v[j]);                                                               \
+                acc[j] = a < acc[j] || IS_NAN (a) ? a : acc[j];                                    \
+              }                                                                                    \
+              break;                                                                               \
+            case RED_L1:                                                                           \
+              for (gsize j = 0; j < nl; j++) {                                                     \
+                ACC a = LOAD (v[j]);                                                               \
+                acc[j] = acc_add_##OPS (acc[j], acc_abs_##OPS (a));                                \
+              }                                                                                    \
+              break;                                                                               \
+            case RED_L2:                                                                           \
+            case RED_SUM_SQUARE:                                                                   \
+              for (gsize j = 0; j < nl; j++) {                                                     \
+                ACC a = LOAD (v[j]);                                                               \
+                acc[j] = acc_add_##OPS (acc[j], acc_mul_##OPS (a, a));                             \
+              }                                                                                    \
+              break;                                                                               \
+            }                                                                                      \
+          }                                                                                        \
+        if (kind == RED_LOG_SUM_EXP && job->count) {                                               \
+          cpu_broadcast_seek (rb, 0, &pos);                                                        \
+          for (gsize r = 0; r < rb->n_rows; r++, cpu_broadcast_next_row (rb, &pos))                \
+            for (gsize i = 0; i < rb->row_len; i++) {                                              \
+              const T *v = x + pos.offset[0] + (gint64)i * st + j0;                                \
+              for (gsize j = 0; j < nl; j++)                                                       \
+                if (isfinite ((double)acc[j]))                                                     \
+                  sum[j] += exp ((double)LOAD (v[j]) - (double)acc[j]);                            \
+            }                                                                                      \
+        }                                                                                          \
+        for (gsize j = 0; j < nl; j++)                                                             \
+          y[j0 + j] = reduce_finish_##SUF (kind, acc[j], sum[j], job->count);                      \
+      }                                                                                            \
     }                                                                                              \
   }
 
-DEFINE_REDUCE (f32, float, double, -INFINITY, INFINITY, NAN)
-DEFINE_REDUCE (f64, double, double, -INFINITY, INFINITY, NAN)
-DEFINE_REDUCE (i32, gint32, gint64, G_MININT32, G_MAXINT32, 0)
-DEFINE_REDUCE (i64, gint64, gint64, G_MININT64, G_MAXINT64, 0)
+/* Saturating double -> integer, NaN giving 0. */
+#define SAT(T, LO, HI, d)                                                                          \
+  ((d) != (d) ? (T)0 : (d) <= (double)(LO) ? (T)(LO) : (d) >= (double)(HI) ? (T)(HI) : (T)(d))
+
+#define LOAD_F(x)     ((double)(x))
+#define LOAD_F16(x)   ((double)cpu_half_to_float (x))
+#define LOAD_BF16(x)  ((double)cpu_bfloat16_to_float (x))
+#define STORE_F32(v)  ((float)(v))
+#define STORE_F64(v)  ((double)(v))
+#define STORE_F16(v)  cpu_float_to_half ((float)(v))
+#define STORE_BF16(v) cpu_float_to_bfloat16 ((float)(v))
+#define LOAD_I(x)     ((gint64)(x))
+#define LOAD_U(x)     ((guint64)(x))
+
+#define DEFINE_REDUCE_INT(SUF, T, ACC, OPS, LOAD, LO, HI)                                          \
+  static inline T store_double_##SUF (double d)                                                    \
+  {                                                                                                \
+    return SAT (T, LO, HI, d);                                                                     \
+  }                                                                                                \
+  DEFINE_REDUCE (SUF, T, ACC, OPS, LOAD, (T), store_double_##SUF, NO_NAN, LO, HI)
+
+DEFINE_REDUCE (f32, float, double, d, LOAD_F, STORE_F32, STORE_F32, isnan, -INFINITY, INFINITY)
+DEFINE_REDUCE (f64, double, double, d, LOAD_F, STORE_F64, STORE_F64, isnan, -INFINITY, INFINITY)
+DEFINE_REDUCE (f16, guint16, double, d, LOAD_F16, STORE_F16, STORE_F16, isnan, -INFINITY, INFINITY)
+DEFINE_REDUCE (bf16, guint16, double, d, LOAD_BF16, STORE_BF16, STORE_BF16, isnan, -INFINITY,
+               INFINITY)
+DEFINE_REDUCE_INT (i8, gint8, gint64, s, LOAD_I, G_MININT8, G_MAXINT8)
+DEFINE_REDUCE_INT (i16, gint16, gint64, s, LOAD_I, G_MININT16, G_MAXINT16)
+DEFINE_REDUCE_INT (i32, gint32, gint64, s, LOAD_I, G_MININT32, G_MAXINT32)
+DEFINE_REDUCE_INT (i64, gint64, gint64, s, LOAD_I, G_MININT64, G_MAXINT64)
+DEFINE_REDUCE_INT (u8, guint8, guint64, u, LOAD_U, 0, G_MAXUINT8)
+DEFINE_REDUCE_INT (u16, guint16, guint64, u, LOAD_U, 0, G_MAXUINT16)
+DEFINE_REDUCE_INT (u32, guint32, guint64, u, LOAD_U, 0, G_MAXUINT32)
+DEFINE_REDUCE_INT (u64, guint64, guint64, u, LOAD_U, 0, G_MAXUINT64)
 
 typedef struct
 {
@@ -318,24 +516,29 @@ typedef struct
   GliaDataType dtype;
 } ReduceTask;
 
+#define REDUCE_CASE(ENUM, SUF)                                                                     \
+  case ENUM:                                                                                       \
+    (vectors ? reduce_vectors_##SUF : reduce_elements_##SUF) (t->job, begin, end);                 \
+    break
+
 static void
 reduce_chunk (gsize begin, gsize end, gpointer user_data)
 {
   const ReduceTask *t = user_data;
   gboolean vectors = t->job->inner > 1;
   switch (t->dtype) {
-  case GLIA_DATA_TYPE_FLOAT:
-    (vectors ? reduce_vectors_f32 : reduce_elements_f32) (t->job, begin, end);
-    break;
-  case GLIA_DATA_TYPE_DOUBLE:
-    (vectors ? reduce_vectors_f64 : reduce_elements_f64) (t->job, begin, end);
-    break;
-  case GLIA_DATA_TYPE_INT32:
-    (vectors ? reduce_vectors_i32 : reduce_elements_i32) (t->job, begin, end);
-    break;
-  case GLIA_DATA_TYPE_INT64:
-    (vectors ? reduce_vectors_i64 : reduce_elements_i64) (t->job, begin, end);
-    break;
+    REDUCE_CASE (GLIA_DATA_TYPE_FLOAT, f32);
+    REDUCE_CASE (GLIA_DATA_TYPE_DOUBLE, f64);
+    REDUCE_CASE (GLIA_DATA_TYPE_FLOAT16, f16);
+    REDUCE_CASE (GLIA_DATA_TYPE_BFLOAT16, bf16);
+    REDUCE_CASE (GLIA_DATA_TYPE_INT8, i8);
+    REDUCE_CASE (GLIA_DATA_TYPE_INT16, i16);
+    REDUCE_CASE (GLIA_DATA_TYPE_INT32, i32);
+    REDUCE_CASE (GLIA_DATA_TYPE_INT64, i64);
+    REDUCE_CASE (GLIA_DATA_TYPE_UINT8, u8);
+    REDUCE_CASE (GLIA_DATA_TYPE_UINT16, u16);
+    REDUCE_CASE (GLIA_DATA_TYPE_UINT32, u32);
+    REDUCE_CASE (GLIA_DATA_TYPE_UINT64, u64);
   default:
     g_assert_not_reached ();
   }
@@ -513,42 +716,65 @@ typedef struct
   gsize inner;
 } ArgJob;
 
-#define ARG_LANES(T)                                                                               \
+/* V is the type elements are compared in, LOAD reads one. NaN wins over
+ * any number, as in numpy: the first NaN (the last with select_last_index)
+ * is the answer. */
+#define ARG_LANES(T, V, LOAD, IS_NAN)                                                              \
   for (gsize lane = begin; lane < end; lane++) {                                                   \
     gsize o = lane / job->inner, in = lane % job->inner;                                           \
     const T *x = (const T *)job->x + o * job->n * job->inner + in;                                 \
-    T best = x[0];                                                                                 \
+    V best = LOAD (x[0]);                                                                          \
     gsize at = 0;                                                                                  \
     for (gsize i = 1; i < job->n; i++) {                                                           \
-      T v = x[i * job->inner];                                                                     \
-      gboolean better                                                                              \
-          = job->s->is_max ? (last ? v >= best : v > best) : (last ? v <= best : v < best);        \
+      V v = LOAD (x[i * job->inner]);                                                              \
+      gboolean better;                                                                             \
+      if (IS_NAN (best))                                                                           \
+        better = last && IS_NAN (v);                                                               \
+      else if (IS_NAN (v))                                                                         \
+        better = TRUE;                                                                             \
+      else                                                                                         \
+        better = is_max ? (last ? v >= best : v > best) : (last ? v <= best : v < best);           \
       if (better) {                                                                                \
         best = v;                                                                                  \
         at = i;                                                                                    \
       }                                                                                            \
     }                                                                                              \
     job->y[lane] = (gint64)at;                                                                     \
-  }
+  }                                                                                                \
+  break
+
+#define ARG_INT(T) ARG_LANES (T, T, (T), NO_NAN)
 
 static void
 arg_lanes (gsize begin, gsize end, gpointer user_data)
 {
   const ArgJob *job = user_data;
-  gboolean last = job->s->select_last;
+  const gboolean last = job->s->select_last, is_max = job->s->is_max;
   switch (job->dtype) {
   case GLIA_DATA_TYPE_FLOAT:
-    ARG_LANES (float);
-    break;
+    ARG_LANES (float, float, (float), isnan);
   case GLIA_DATA_TYPE_DOUBLE:
-    ARG_LANES (double);
-    break;
+    ARG_LANES (double, double, (double), isnan);
+  case GLIA_DATA_TYPE_FLOAT16:
+    ARG_LANES (guint16, float, cpu_half_to_float, isnan);
+  case GLIA_DATA_TYPE_BFLOAT16:
+    ARG_LANES (guint16, float, cpu_bfloat16_to_float, isnan);
+  case GLIA_DATA_TYPE_INT8:
+    ARG_INT (gint8);
+  case GLIA_DATA_TYPE_INT16:
+    ARG_INT (gint16);
   case GLIA_DATA_TYPE_INT32:
-    ARG_LANES (gint32);
-    break;
+    ARG_INT (gint32);
   case GLIA_DATA_TYPE_INT64:
-    ARG_LANES (gint64);
-    break;
+    ARG_INT (gint64);
+  case GLIA_DATA_TYPE_UINT8:
+    ARG_INT (guint8);
+  case GLIA_DATA_TYPE_UINT16:
+    ARG_INT (guint16);
+  case GLIA_DATA_TYPE_UINT32:
+    ARG_INT (guint32);
+  case GLIA_DATA_TYPE_UINT64:
+    ARG_INT (guint64);
   default:
     g_assert_not_reached ();
   }
@@ -613,6 +839,16 @@ static const GliaOpDef reduce_ops[] = {
   REDUCE_DEF ("ReduceMin", 18, G_MAXINT),
   REDUCE_DEF ("ReduceProd", 1, 17),
   REDUCE_DEF ("ReduceProd", 18, G_MAXINT),
+  REDUCE_DEF ("ReduceL1", 1, 17),
+  REDUCE_DEF ("ReduceL1", 18, G_MAXINT),
+  REDUCE_DEF ("ReduceL2", 1, 17),
+  REDUCE_DEF ("ReduceL2", 18, G_MAXINT),
+  REDUCE_DEF ("ReduceLogSum", 1, 17),
+  REDUCE_DEF ("ReduceLogSum", 18, G_MAXINT),
+  REDUCE_DEF ("ReduceLogSumExp", 1, 17),
+  REDUCE_DEF ("ReduceLogSumExp", 18, G_MAXINT),
+  REDUCE_DEF ("ReduceSumSquare", 1, 17),
+  REDUCE_DEF ("ReduceSumSquare", 18, G_MAXINT),
   /* select_last_index since 12 (absent before, so one def). */
   {
       .struct_size = sizeof (GliaOpDef),
