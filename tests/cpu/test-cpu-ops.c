@@ -618,6 +618,53 @@ test_broadcast (void)
     g_autoptr (GHashTable) out = NULL;
     check_f64 (case_run_ok (c, &out, "y"), 1, DIMS (2), F64 (1.75, 2.25));
   }
+  /* the narrow and unsigned integer types wrap like C's unsigned arithmetic */
+  {
+    g_autoptr (Case) c = case_new (17);
+    gint in[2] = { case_input (c, "a", tensor (GLIA_DATA_TYPE_UINT8, 1, DIMS (3), U8 (250, 7, 3))),
+                   case_const (c, "b", tensor (GLIA_DATA_TYPE_UINT8, 0, NULL, U8 (10))) };
+    case_op (c, "Add", 2, in);
+    g_autoptr (GHashTable) out = NULL;
+    check_bytes (case_run_ok (c, &out, "y"), GLIA_DATA_TYPE_UINT8, 1, DIMS (3), U8 (4, 17, 13));
+  }
+  {
+    g_autoptr (Case) c = case_new (17);
+    gint in[2] = {
+      case_input (c, "a",
+                  tensor (GLIA_DATA_TYPE_INT8, 1, DIMS (3), ((const gint8[]){ -128, 100, -7 }))),
+      case_const (c, "b", tensor (GLIA_DATA_TYPE_INT8, 1, DIMS (3), ((const gint8[]){ -1, 3, 2 })))
+    };
+    case_op (c, "Div", 2, in);
+    g_autoptr (GHashTable) out = NULL;
+    check_bytes (case_run_ok (c, &out, "y"), GLIA_DATA_TYPE_INT8, 1, DIMS (3),
+                 ((const gint8[]){ -128, 33, -3 }));
+  }
+  {
+    g_autoptr (Case) c = case_new (17);
+    gint in[2]
+        = { case_input (
+                c, "a",
+                tensor (GLIA_DATA_TYPE_UINT64, 1, DIMS (2), ((const guint64[]){ G_MAXUINT64, 5 }))),
+            case_input (c, "b",
+                        tensor (GLIA_DATA_TYPE_UINT64, 1, DIMS (2), ((const guint64[]){ 3, 9 }))) };
+    case_op (c, "Max", 2, in);
+    g_autoptr (GHashTable) out = NULL;
+    check_bytes (case_run_ok (c, &out, "y"), GLIA_DATA_TYPE_UINT64, 1, DIMS (2),
+                 ((const guint64[]){ G_MAXUINT64, 9 }));
+  }
+  {
+    g_autoptr (Case) c = case_new (17);
+    gint in[3]
+        = { case_input (
+                c, "x",
+                tensor (GLIA_DATA_TYPE_UINT16, 1, DIMS (3), ((const guint16[]){ 1, 500, 65535 }))),
+            case_const (c, "lo", tensor (GLIA_DATA_TYPE_UINT16, 0, NULL, ((const guint16[]){ 2 }))),
+            -1 };
+    case_op (c, "Clip", 3, in);
+    g_autoptr (GHashTable) out = NULL;
+    check_bytes (case_run_ok (c, &out, "y"), GLIA_DATA_TYPE_UINT16, 1, DIMS (3),
+                 ((const guint16[]){ 2, 500, 65535 }));
+  }
   /* Pow: float base, float or int64 exponent; integer Pow is exact */
   {
     g_autoptr (Case) c = case_new (17);
@@ -626,6 +673,16 @@ test_broadcast (void)
     case_op (c, "Pow", 2, in);
     g_autoptr (GHashTable) out = NULL;
     check_f32 (case_run_ok (c, &out, "y"), 1, DIMS (3), F32 (8, 1, 4));
+  }
+  {
+    g_autoptr (Case) c = case_new (17);
+    gint in[2] = {
+      case_input (c, "a", tf32 (1, DIMS (2), F32 (3, 2))),
+      case_const (c, "b", tensor (GLIA_DATA_TYPE_UINT32, 1, DIMS (2), ((const guint32[]){ 2, 10 })))
+    };
+    case_op (c, "Pow", 2, in);
+    g_autoptr (GHashTable) out = NULL;
+    check_f32 (case_run_ok (c, &out, "y"), 1, DIMS (2), F32 (9, 1024));
   }
   {
     g_autoptr (Case) c = case_new (17);
@@ -1183,6 +1240,18 @@ test_pool (void)
   check_pool (&same, 0, FALSE, "SAME_UPPER");
   check_pool (&same, 1, FALSE, "SAME_UPPER");
 
+  /* Indices in column-major order (storage_order = 1): h + w * H */
+  {
+    g_autoptr (Case) c = case_new (17);
+    gint xv = case_input (c, "x", tf32 (4, DIMS (1, 1, 2, 3), F32 (1, 6, 8, 4, 2, 7)));
+    gint outs[2] = { case_output (c, "y"), case_output (c, "i") };
+    gint node = case_node (c, "MaxPool", 1, &xv, 2, outs);
+    glia_graph_node_set_attr_ints (c->graph, node, "kernel_shape", DIMS (2, 2), 2);
+    glia_graph_node_set_attr_int (c->graph, node, "storage_order", 1);
+    g_autoptr (GHashTable) out = NULL;
+    check_f32 (case_run_ok (c, &out, "y"), 4, DIMS (1, 1, 1, 2), F32 (6, 8));
+    check_i64 (g_hash_table_lookup (out, "i"), 4, DIMS (1, 1, 1, 2), I64 (2, 4));
+  }
   /* MaxPool 1-D, by hand */
   {
     g_autoptr (Case) c = case_new (17);
@@ -1275,7 +1344,41 @@ test_batch_norm (void)
     g_autoptr (GHashTable) out = NULL;
     check_f64 (case_run_ok (c, &out, "y"), 2, DIMS (1, 2), F64 (0, 3));
   }
-  /* training mode is refused when the session is made */
+  /* training mode: the batch's statistics, and updated running ones */
+  {
+    const float momentum = 0.8f;
+    float ty[24], run_mean[3], run_var[3];
+    for (gint ch = 0; ch < 3; ch++) {
+      double m = 0, v = 0;
+      for (gint i = 0; i < 24; i++)
+        if ((i / 4) % 3 == ch)
+          m += x[i] / 8.0;
+      for (gint i = 0; i < 24; i++)
+        if ((i / 4) % 3 == ch)
+          v += (x[i] - m) * (x[i] - m) / 8.0;
+      for (gint i = 0; i < 24; i++)
+        if ((i / 4) % 3 == ch)
+          ty[i] = (float)((x[i] - m) / sqrt (v + eps) * scale[ch] + bias[ch]);
+      run_mean[ch] = (float)(mean[ch] * momentum + m * (1 - momentum));
+      run_var[ch] = (float)(var[ch] * momentum + v * (1 - momentum));
+    }
+    g_autoptr (Case) c = case_new (15);
+    gint in[5] = { case_input (c, "x", tf32 (4, dx, x)),
+                   case_const (c, "scale", tf32 (1, DIMS (3), scale)),
+                   case_const (c, "bias", tf32 (1, DIMS (3), bias)),
+                   case_const (c, "mean", tf32 (1, DIMS (3), mean)),
+                   case_const (c, "var", tf32 (1, DIMS (3), var)) };
+    gint outs[3] = { case_output (c, "y"), case_output (c, "rm"), case_output (c, "rv") };
+    gint node = case_node (c, "BatchNormalization", 5, in, 3, outs);
+    glia_graph_node_set_attr_int (c->graph, node, "training_mode", 1);
+    glia_graph_node_set_attr_float (c->graph, node, "epsilon", eps);
+    glia_graph_node_set_attr_float (c->graph, node, "momentum", momentum);
+    g_autoptr (GHashTable) out = NULL;
+    check_f32 (case_run_ok (c, &out, "y"), 4, dx, ty);
+    check_f32 (g_hash_table_lookup (out, "rm"), 1, DIMS (3), run_mean);
+    check_f32 (g_hash_table_lookup (out, "rv"), 1, DIMS (3), run_var);
+  }
+  /* a bad training_mode value names the node and attribute */
   {
     g_autoptr (Case) c = case_new (15);
     gint in[5] = { case_input (c, "x", tf32 (4, dx, x)),
@@ -1284,7 +1387,7 @@ test_batch_norm (void)
                    case_const (c, "mean", tf32 (1, DIMS (3), mean)),
                    case_const (c, "var", tf32 (1, DIMS (3), var)) };
     gint node = case_op (c, "BatchNormalization", 5, in);
-    glia_graph_node_set_attr_int (c->graph, node, "training_mode", 1);
+    glia_graph_node_set_attr_int (c->graph, node, "training_mode", 2);
     case_run_fails (c, GLIA_ERROR_INVALID_MODEL, "BatchNormalization_0", "training_mode", NULL);
   }
   /* statistics of the wrong length at run time */
@@ -2142,11 +2245,11 @@ test_concurrent_runs (void)
 {
   g_autoptr (Case) c = case_new (13);
   gint x = case_input_full (c, "x", tf32 (3, DIMS (1, 2, 3), F32 (0, 1, 2, 3, 4, 5)), TRUE);
-  gint two = case_const (c, "two", tf32 (0, NULL, F32 (2)));
+  gint two = case_const (c, "two", tf32 (2, DIMS (2, 2), F32 (2, 0, 0, 2)));
   gint t = case_value (c, "t"), m = case_value (c, "m"), y = case_output (c, "y");
   gint tr = case_node (c, "Transpose", 1, &x, 1, &t);
   glia_graph_node_set_attr_ints (c->graph, tr, "perm", I64 (0, 2, 1), 3);
-  case_node (c, "Mul", 2, INS (t, two), 1, &m);
+  case_node (c, "MatMul", 2, INS (t, two), 1, &m); /* times 2, through BLAS */
   gint rs = case_node (c, "ReduceSum", 2,
                        INS (m, case_const (c, "ax", ti64 (1, DIMS (1), I64 (2)))), 1, &y);
   glia_graph_node_set_attr_int (c->graph, rs, "keepdims", 0);

@@ -416,9 +416,12 @@ test_sequence_type (void)
   g_autoptr (GliaModel) model = load_model_ok ("sequence.onnx");
   const GliaGraph *g = glia_model_get_graph (model);
 
+  /* a sequence of float tensors: kind sequence, dtype the element type */
   gint s = value_id (g, "S");
-  g_assert_cmpint (glia_graph_value_get_dtype (g, s), ==, GLIA_DATA_TYPE_UNDEFINED);
+  g_assert_cmpint (glia_graph_value_get_kind (g, s), ==, GLIA_VALUE_KIND_SEQUENCE);
+  g_assert_cmpint (glia_graph_value_get_dtype (g, s), ==, GLIA_DATA_TYPE_FLOAT);
   g_assert_cmpint (glia_graph_value_get_rank (g, s), ==, -1);
+  g_assert_cmpint (glia_graph_value_get_kind (g, value_id (g, "L")), ==, GLIA_VALUE_KIND_TENSOR);
   assert_shape (g, "L", GLIA_DATA_TYPE_INT64, 0, NULL);
 }
 
