@@ -68,7 +68,7 @@ typedef struct
   guint8 **arena; /* per owner */
   GliaTensorView *views;
   guint8 *have;
-  guint8 *none;        /* optional outputs marked empty */
+  guint8 *none;           /* optional outputs marked empty */
   struct _SeqValue **seq; /* sequence values, NULL for tensors */
   gsize *sizes;
   gint *dyn_of_slot;
@@ -94,7 +94,8 @@ struct _GliaKernelContext
   GliaSession *session;
   Frame *frame;
   Step *step;
-  GHashTable *held; /* outputs of the last subgraph run */
+  GHashTable *held;      /* outputs of the last subgraph run */
+  GPtrArray *held_items; /* item view arrays of sequences in held */
 };
 
 static inline Slot *
@@ -387,7 +388,7 @@ glia_kernel_context_get_input_sequence (GliaKernelContext *ctx, guint i, guint *
 {
   SeqValue *sv = input_seq (ctx, i);
   *length = sv ? sv->length : 0;
-  return sv ? (sv->items ? sv->items : (const GliaTensorView *) sv) : NULL;
+  return sv ? (sv->items ? sv->items : (const GliaTensorView *)sv) : NULL;
 }
 
 gboolean
@@ -417,8 +418,7 @@ seq_value_new (GliaDataType dtype, guint length)
 
 gboolean
 glia_kernel_context_set_output_sequence (GliaKernelContext *ctx, guint i, GliaDataType dtype,
-                                         guint length, const GliaTensorView *items,
-                                         GError **error)
+                                         guint length, const GliaTensorView *items, GError **error)
 {
   Step *step = ctx->step;
   Frame *f = ctx->frame;
@@ -659,10 +659,25 @@ tensor_over_view (const GliaTensorView *v, GError **error)
   return glia_tensor_new (v->dtype, v->dims, v->rank, bytes, error);
 }
 
-gboolean
-glia_kernel_context_run_subgraph (GliaKernelContext *ctx, const char *attr_name, guint n_inputs,
-                                  const GliaTensorView *const *inputs, guint n_outputs,
-                                  GliaTensorView *outputs, guint *n_produced, GError **error)
+/* A GliaSequence over item views, without copying. */
+static GliaSequence *
+sequence_over_views (GliaDataType dtype, guint length, const GliaTensorView *items, GError **error)
+{
+  g_autoptr (GPtrArray) tensors = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint k = 0; k < length; k++) {
+    GliaTensor *t = tensor_over_view (&items[k], error);
+    if (t == NULL)
+      return NULL;
+    g_ptr_array_add (tensors, t);
+  }
+  return glia_sequence_new (dtype, (GliaTensor **)tensors->pdata, length, error);
+}
+
+/* Runs subgraph @attr_name of the running node with @inputs; the outputs
+ * (GliaTensor, GliaSequence or NULL) stay in ctx->held. */
+static gboolean
+run_subgraph (GliaKernelContext *ctx, const char *attr_name, guint n_inputs,
+              const GliaValueView *inputs, SubgraphSession **ss_out, GError **error)
 {
   GliaSession *self = ctx->session;
   Step *step = ctx->step;
@@ -680,51 +695,162 @@ glia_kernel_context_run_subgraph (GliaKernelContext *ctx, const char *attr_name,
   g_autoptr (GHashTable) feeds
       = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_object_unref);
   for (guint i = 0; i < MIN (n_inputs, ss->n_declared_inputs); i++) {
-    if (inputs[i] == NULL)
+    const GliaValueView *in = &inputs[i];
+    if (in->none)
       continue;
-    GliaTensor *t = tensor_over_view (inputs[i], error);
-    if (t == NULL)
+    gpointer obj
+        = in->kind == GLIA_VALUE_KIND_SEQUENCE
+              ? (gpointer)sequence_over_views (in->seq_dtype, in->seq_length, in->seq_items, error)
+              : (gpointer)tensor_over_view (&in->tensor, error);
+    if (obj == NULL)
       return FALSE;
-    g_hash_table_insert (feeds, g_ptr_array_index (ss->declared_names, i), t);
+    g_hash_table_insert (feeds, g_ptr_array_index (ss->declared_names, i), obj);
   }
   for (guint i = 0; i < ss->outer_names->len; i++) {
     const char *name = g_ptr_array_index (ss->outer_names, i);
-    const GliaTensorView *v = NULL;
-    for (guint k = step->n_declared_inputs; k < step->n_inputs && v == NULL; k++) {
+    gint found = -1;
+    for (guint k = step->n_declared_inputs; k < step->n_inputs && found < 0; k++) {
       gint slot = step->inputs[k];
-      if (slot >= 0 && ctx->frame->have[slot]
+      if (slot >= 0
           && g_str_equal (glia_graph_value_get_name (self->graph, slot_at (self, slot)->value),
                           name))
-        v = &ctx->frame->views[slot];
+        found = slot;
     }
-    if (v == NULL) {
+    if (found < 0) {
       g_set_error (error, GLIA_ERROR, GLIA_ERROR_FAILED,
                    "the subgraph reads '%s', which is not available here", name);
       return FALSE;
     }
-    GliaTensor *t = tensor_over_view (v, error);
-    if (t == NULL)
+    if (!ctx->frame->have[found])
+      continue; /* an empty optional */
+    SeqValue *sv = ctx->frame->seq[found];
+    gpointer obj = sv ? (gpointer)sequence_over_views (sv->dtype, sv->length, sv->items, error)
+                      : (gpointer)tensor_over_view (&ctx->frame->views[found], error);
+    if (obj == NULL)
       return FALSE;
-    g_hash_table_insert (feeds, (gpointer)name, t);
+    g_hash_table_insert (feeds, (gpointer)name, obj);
   }
   GHashTable *out = _glia_session_execute (ss->session, feeds, error);
   if (out == NULL)
     return FALSE;
   g_clear_pointer (&ctx->held, g_hash_table_unref);
+  g_clear_pointer (&ctx->held_items, g_ptr_array_unref);
   ctx->held = out;
+  *ss_out = ss;
+  return TRUE;
+}
+
+gboolean
+glia_kernel_context_run_subgraph (GliaKernelContext *ctx, const char *attr_name, guint n_inputs,
+                                  const GliaTensorView *const *inputs, guint n_outputs,
+                                  GliaTensorView *outputs, guint *n_produced, GError **error)
+{
+  g_autofree GliaValueView *values = g_new0 (GliaValueView, MAX (n_inputs, 1));
+  for (guint i = 0; i < n_inputs; i++) {
+    values[i].kind = GLIA_VALUE_KIND_TENSOR;
+    if (inputs[i])
+      values[i].tensor = *inputs[i];
+    else
+      values[i].none = TRUE;
+  }
+  SubgraphSession *ss;
+  if (!run_subgraph (ctx, attr_name, n_inputs, values, &ss, error))
+    return FALSE;
   for (guint i = 0; i < MIN (n_outputs, ss->output_names->len); i++) {
-    GObject *o = g_hash_table_lookup (out, g_ptr_array_index (ss->output_names, i));
+    GObject *o = g_hash_table_lookup (ctx->held, g_ptr_array_index (ss->output_names, i));
     if (o == NULL || !GLIA_IS_TENSOR (o)) {
       g_set_error (error, GLIA_ERROR, GLIA_ERROR_UNSUPPORTED_OP,
-                   "subgraph output '%s' is %s; kernels read tensor outputs only",
-                   (char *) g_ptr_array_index (ss->output_names, i),
-                   o ? "a sequence" : "empty");
+                   "subgraph output '%s' is %s; use glia_kernel_context_run_subgraph_values()",
+                   (char *)g_ptr_array_index (ss->output_names, i), o ? "a sequence" : "empty");
       return FALSE;
     }
     glia_tensor_fill_view (GLIA_TENSOR (o), &outputs[i]);
   }
   if (n_produced)
     *n_produced = ss->output_names->len;
+  return TRUE;
+}
+
+gboolean
+glia_kernel_context_run_subgraph_values (GliaKernelContext *ctx, const char *attr_name,
+                                         guint n_inputs, const GliaValueView *inputs,
+                                         guint n_outputs, GliaValueView *outputs, guint *n_produced,
+                                         GError **error)
+{
+  SubgraphSession *ss;
+  if (!run_subgraph (ctx, attr_name, n_inputs, inputs, &ss, error))
+    return FALSE;
+  ctx->held_items = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < MIN (n_outputs, ss->output_names->len); i++) {
+    GObject *o = g_hash_table_lookup (ctx->held, g_ptr_array_index (ss->output_names, i));
+    GliaValueView *v = &outputs[i];
+    memset (v, 0, sizeof *v);
+    if (o == NULL) {
+      v->none = TRUE;
+    } else if (GLIA_IS_SEQUENCE (o)) {
+      GliaSequence *sq = GLIA_SEQUENCE (o);
+      guint len = glia_sequence_get_length (sq);
+      GliaTensorView *items = g_new0 (GliaTensorView, MAX (len, 1));
+      g_ptr_array_add (ctx->held_items, items);
+      for (guint k = 0; k < len; k++)
+        glia_tensor_fill_view (glia_sequence_get_item (sq, k), &items[k]);
+      v->kind = GLIA_VALUE_KIND_SEQUENCE;
+      v->seq_dtype = glia_sequence_get_dtype (sq);
+      v->seq_length = len;
+      v->seq_items = items;
+    } else {
+      v->kind = GLIA_VALUE_KIND_TENSOR;
+      glia_tensor_fill_view (GLIA_TENSOR (o), &v->tensor);
+    }
+  }
+  if (n_produced)
+    *n_produced = ss->output_names->len;
+  return TRUE;
+}
+
+void
+glia_kernel_context_get_input_value (GliaKernelContext *ctx, guint i, GliaValueView *value)
+{
+  memset (value, 0, sizeof *value);
+  SeqValue *sv = input_seq (ctx, i);
+  if (sv) {
+    value->kind = GLIA_VALUE_KIND_SEQUENCE;
+    value->seq_dtype = sv->dtype;
+    value->seq_length = sv->length;
+    value->seq_items = sv->items;
+    return;
+  }
+  const GliaTensorView *t = glia_kernel_context_get_input (ctx, i);
+  value->kind = GLIA_VALUE_KIND_TENSOR;
+  if (t)
+    value->tensor = *t;
+  else
+    value->none = TRUE;
+}
+
+gboolean
+glia_kernel_context_set_output_value (GliaKernelContext *ctx, guint i, const GliaValueView *value,
+                                      GError **error)
+{
+  if (value->none) {
+    glia_kernel_context_set_output_none (ctx, i);
+    return TRUE;
+  }
+  if (value->kind == GLIA_VALUE_KIND_SEQUENCE)
+    return glia_kernel_context_set_output_sequence (ctx, i, value->seq_dtype, value->seq_length,
+                                                    value->seq_items, error);
+  const GliaTensorView *t = &value->tensor;
+  GliaTensorView *y
+      = glia_kernel_context_allocate_output (ctx, i, t->dtype, t->rank, t->dims, error);
+  if (y == NULL)
+    return FALSE;
+  if (t->dtype == GLIA_DATA_TYPE_STRING) {
+    char **d = y->data;
+    char *const *src = t->data;
+    for (gsize e = 0; e < t->n_elements; e++)
+      d[e] = g_strdup (src[e] ? src[e] : "");
+  } else if (t->n_bytes)
+    memcpy (y->data, t->data, t->n_bytes);
   return TRUE;
 }
 
@@ -763,10 +889,12 @@ check_inputs (GliaSession *self, GHashTable *inputs, GObject **by_input, GError 
     if (GLIA_IS_SEQUENCE (obj)) {
       GliaSequence *sq = GLIA_SEQUENCE (obj);
       GliaDataType want = glia_graph_value_get_dtype (g, v);
-      if (!is_seq_kind || (want != GLIA_DATA_TYPE_UNDEFINED && want != glia_sequence_get_dtype (sq))) {
+      if (!is_seq_kind
+          || (want != GLIA_DATA_TYPE_UNDEFINED && want != glia_sequence_get_dtype (sq))) {
         g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
                      "input '%s' must be %s%s, got a sequence of %s", name,
-                     is_seq_kind ? "a sequence of " : "a tensor of ", glia_data_type_get_name (want),
+                     is_seq_kind ? "a sequence of " : "a tensor of ",
+                     glia_data_type_get_name (want),
                      glia_data_type_get_name (glia_sequence_get_dtype (sq)));
         return g_string_free (key, TRUE);
       }
@@ -944,10 +1072,11 @@ run_copy (GliaSession *self, Frame *f, Step *step, GError **error)
 static gboolean
 run_kernel (GliaSession *self, Frame *f, Step *step, GError **error)
 {
-  GliaKernelContext ctx = { self, f, step, NULL };
+  GliaKernelContext ctx = { self, f, step, NULL, NULL };
   GError *local = NULL;
   gboolean ok = step->kernel.compute (step->kernel.state, &ctx, &local);
   g_clear_pointer (&ctx.held, g_hash_table_unref);
+  g_clear_pointer (&ctx.held_items, g_ptr_array_unref);
   if (!ok || local) {
     gint node = step->nodes[0];
     const char *name = glia_graph_node_get_name (self->graph, node);
@@ -1113,9 +1242,9 @@ _glia_session_execute (GliaSession *self, GHashTable *inputs, GError **error)
         g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func (g_object_unref);
         for (guint k = 0; k < sv->length; k++)
           g_ptr_array_add (items, glia_tensor_new_from_view (&sv->items[k]));
-        g_hash_table_insert (outputs, g_strdup (name),
-                             glia_sequence_new (sv->dtype, (GliaTensor **) items->pdata,
-                                                items->len, NULL));
+        g_hash_table_insert (
+            outputs, g_strdup (name),
+            glia_sequence_new (sv->dtype, (GliaTensor **)items->pdata, items->len, NULL));
         continue;
       }
       g_hash_table_insert (outputs, g_strdup (name), take_output (self, f, slot));

@@ -87,6 +87,31 @@ gboolean glia_kernel_context_run_subgraph (GliaKernelContext *ctx, const char *a
                                            guint n_outputs, GliaTensorView *outputs,
                                            guint *n_produced, GError **error);
 
+/* Any value a graph carries: a tensor, a sequence of tensors, or (for
+ * optionals) nothing. Views only: the memory belongs to whoever made it. */
+typedef struct
+{
+  GliaValueKind kind; /* GLIA_VALUE_KIND_TENSOR or GLIA_VALUE_KIND_SEQUENCE */
+  gboolean none;      /* an empty optional: nothing else is set */
+  GliaTensorView tensor;
+  GliaDataType seq_dtype;
+  guint seq_length;
+  const GliaTensorView *seq_items;
+} GliaValueView;
+
+/* Input @i as a value (tensor, sequence, or none when absent). */
+void glia_kernel_context_get_input_value (GliaKernelContext *ctx, guint i, GliaValueView *value);
+/* Sets output @i from @value (copied; none marks an empty optional). */
+gboolean glia_kernel_context_set_output_value (GliaKernelContext *ctx, guint i,
+                                               const GliaValueView *value, GError **error);
+/* glia_kernel_context_run_subgraph() for bodies that take or give sequences
+ * or optionals. Outputs are valid until the next subgraph call or until the
+ * kernel returns. */
+gboolean glia_kernel_context_run_subgraph_values (GliaKernelContext *ctx, const char *attr_name,
+                                                  guint n_inputs, const GliaValueView *inputs,
+                                                  guint n_outputs, GliaValueView *outputs,
+                                                  guint *n_produced, GError **error);
+
 typedef void (*GliaParallelFunc) (gsize begin, gsize end, gpointer user_data);
 
 /* Calls @func over [0, @n) split in contiguous chunks of at least @grain items,

@@ -67,6 +67,71 @@ owned_view (const OwnedTensor *t, GliaTensorView *v)
   v->device = GLIA_DEVICE_TYPE_CPU;
 }
 
+/* A loop-carried value the kernel owns: tensor, sequence, or none. */
+typedef struct
+{
+  gboolean none;
+  GliaValueKind kind;
+  OwnedTensor tensor;
+  GliaDataType seq_dtype;
+  GArray *items;         /* OwnedTensor */
+  GliaTensorView *views; /* item views handed to the body */
+} OwnedValue;
+
+static void
+owned_value_clear (OwnedValue *v)
+{
+  owned_clear (&v->tensor);
+  if (v->items) {
+    for (guint k = 0; k < v->items->len; k++)
+      owned_clear (&g_array_index (v->items, OwnedTensor, k));
+    g_clear_pointer (&v->items, g_array_unref);
+  }
+  g_clear_pointer (&v->views, g_free);
+  v->none = FALSE;
+  v->kind = GLIA_VALUE_KIND_TENSOR;
+}
+
+static void
+owned_value_set (OwnedValue *v, const GliaValueView *src)
+{
+  /* @src may point into @v's own memory only through the body's outputs,
+   * which are separate: clearing first is safe */
+  owned_value_clear (v);
+  v->none = src->none;
+  v->kind = src->kind;
+  if (src->none)
+    return;
+  if (src->kind == GLIA_VALUE_KIND_SEQUENCE) {
+    v->seq_dtype = src->seq_dtype;
+    v->items = g_array_sized_new (FALSE, TRUE, sizeof (OwnedTensor), src->seq_length);
+    g_array_set_size (v->items, src->seq_length);
+    for (guint k = 0; k < src->seq_length; k++)
+      owned_set (&g_array_index (v->items, OwnedTensor, k), &src->seq_items[k]);
+  } else
+    owned_set (&v->tensor, &src->tensor);
+}
+
+static void
+owned_value_view (OwnedValue *v, GliaValueView *out)
+{
+  memset (out, 0, sizeof *out);
+  out->none = v->none;
+  out->kind = v->kind;
+  if (v->none)
+    return;
+  if (v->kind == GLIA_VALUE_KIND_SEQUENCE) {
+    g_free (v->views);
+    v->views = g_new0 (GliaTensorView, MAX (v->items->len, 1));
+    for (guint k = 0; k < v->items->len; k++)
+      owned_view (&g_array_index (v->items, OwnedTensor, k), &v->views[k]);
+    out->seq_dtype = v->seq_dtype;
+    out->seq_length = v->items->len;
+    out->seq_items = v->views;
+  } else
+    owned_view (&v->tensor, &out->tensor);
+}
+
 /* Copies @n elements of a view's data (strings duplicated) to @dst. */
 static void
 copy_elements (GliaDataType dtype, gpointer dst, gconstpointer src, gsize n)
@@ -148,10 +213,10 @@ if_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     return FALSE;
   }
   guint n_out = glia_kernel_context_get_n_outputs (ctx);
-  g_autofree GliaTensorView *outs = g_new0 (GliaTensorView, MAX (n_out, 1));
+  g_autofree GliaValueView *outs = g_new0 (GliaValueView, MAX (n_out, 1));
   guint produced = 0;
-  if (!glia_kernel_context_run_subgraph (ctx, cond ? "then_branch" : "else_branch", 0, NULL, n_out,
-                                         outs, &produced, error))
+  if (!glia_kernel_context_run_subgraph_values (ctx, cond ? "then_branch" : "else_branch", 0, NULL,
+                                                n_out, outs, &produced, error))
     return FALSE;
   if (produced != n_out) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_MODEL,
@@ -160,7 +225,7 @@ if_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     return FALSE;
   }
   for (guint i = 0; i < n_out; i++)
-    if (!emit_copy (ctx, i, &outs[i], error))
+    if (!glia_kernel_context_set_output_value (ctx, i, &outs[i], error))
       return FALSE;
   return TRUE;
 }
@@ -266,44 +331,36 @@ loop_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     return FALSE;
   }
 
-  g_autofree OwnedTensor *carried = g_new0 (OwnedTensor, MAX (n_carried, 1));
+  g_autofree OwnedValue *carried = g_new0 (OwnedValue, MAX (n_carried, 1));
   for (guint i = 0; i < n_carried; i++) {
-    const GliaTensorView *v = glia_kernel_context_get_input (ctx, 2 + i);
-    if (v == NULL) {
-      cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "loop-carried input %u missing",
-                        i);
-      for (guint k = 0; k < i; k++)
-        owned_clear (&carried[k]);
-      return FALSE;
-    }
-    owned_set (&carried[i], v);
+    GliaValueView v;
+    glia_kernel_context_get_input_value (ctx, 2 + i, &v);
+    owned_value_set (&carried[i], &v);
   }
   g_autofree Stack *stacks = g_new0 (Stack, MAX (n_scan, 1));
   for (guint k = 0; k < n_scan; k++)
     stacks[k].bytes = g_byte_array_new ();
 
   guint n_body_in = 2 + n_carried, n_body_out = 1 + n_carried + n_scan;
-  g_autofree GliaTensorView *in_views = g_new0 (GliaTensorView, n_body_in);
-  g_autofree const GliaTensorView **in_ptrs = g_new0 (const GliaTensorView *, n_body_in);
-  g_autofree GliaTensorView *outs = g_new0 (GliaTensorView, n_body_out);
+  g_autofree GliaValueView *in_views = g_new0 (GliaValueView, n_body_in);
+  g_autofree GliaValueView *outs = g_new0 (GliaValueView, n_body_out);
   gboolean ok = TRUE;
   gint64 iter = 0;
   guint8 cond_byte;
   while (ok && iter < max_trip && cond) {
-    in_views[0] = (GliaTensorView){
+    memset (in_views, 0, 2 * sizeof *in_views);
+    in_views[0].tensor = (GliaTensorView){
       .dtype = GLIA_DATA_TYPE_INT64, .rank = 0, .data = &iter, .n_elements = 1, .n_bytes = 8
     };
     cond_byte = 1;
-    in_views[1] = (GliaTensorView){
+    in_views[1].tensor = (GliaTensorView){
       .dtype = GLIA_DATA_TYPE_BOOL, .rank = 0, .data = &cond_byte, .n_elements = 1, .n_bytes = 1
     };
     for (guint i = 0; i < n_carried; i++)
-      owned_view (&carried[i], &in_views[2 + i]);
-    for (guint i = 0; i < n_body_in; i++)
-      in_ptrs[i] = &in_views[i];
+      owned_value_view (&carried[i], &in_views[2 + i]);
     guint produced = 0;
-    ok = glia_kernel_context_run_subgraph (ctx, "body", n_body_in, in_ptrs, n_body_out, outs,
-                                           &produced, error);
+    ok = glia_kernel_context_run_subgraph_values (ctx, "body", n_body_in, in_views, n_body_out,
+                                                  outs, &produced, error);
     if (ok && produced != n_body_out) {
       cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_MODEL,
                         "the body gives %u outputs; the node needs %u", produced, n_body_out);
@@ -311,23 +368,30 @@ loop_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     }
     if (!ok)
       break;
-    ok = read_scalar_bool (&outs[0], &cond);
+    ok = outs[0].kind == GLIA_VALUE_KIND_TENSOR && !outs[0].none
+         && read_scalar_bool (&outs[0].tensor, &cond);
     if (!ok) {
       cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                         "the body's condition output must be a single bool");
       break;
     }
     for (guint i = 0; i < n_carried; i++)
-      owned_set (&carried[i], &outs[1 + i]);
-    for (guint k = 0; k < n_scan && ok; k++)
-      ok = stack_push (&stacks[k], &outs[1 + n_carried + k], ctx, error);
+      owned_value_set (&carried[i], &outs[1 + i]);
+    for (guint k = 0; k < n_scan && ok; k++) {
+      if (outs[1 + n_carried + k].kind != GLIA_VALUE_KIND_TENSOR || outs[1 + n_carried + k].none) {
+        cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_MODEL, "scan outputs must be tensors");
+        ok = FALSE;
+        break;
+      }
+      ok = stack_push (&stacks[k], &outs[1 + n_carried + k].tensor, ctx, error);
+    }
     iter++;
   }
 
   for (guint i = 0; i < n_carried && ok; i++) {
-    GliaTensorView v;
-    owned_view (&carried[i], &v);
-    ok = emit_copy (ctx, i, &v, error);
+    GliaValueView v;
+    owned_value_view (&carried[i], &v);
+    ok = glia_kernel_context_set_output_value (ctx, i, &v, error);
   }
   for (guint k = 0; k < n_scan && ok; k++) {
     Stack *s = &stacks[k];
@@ -364,7 +428,7 @@ loop_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     }
   }
   for (guint i = 0; i < n_carried; i++)
-    owned_clear (&carried[i]);
+    owned_value_clear (&carried[i]);
   for (guint k = 0; k < n_scan; k++)
     stack_free_strings (&stacks[k]);
   return ok;
