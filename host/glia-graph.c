@@ -473,6 +473,17 @@ glia_graph_node_set_attr_tensor (GliaGraph *graph, gint node, const char *name, 
 }
 
 void
+glia_graph_node_set_attr_value_type (GliaGraph *graph, gint node, const char *name,
+                                     GliaValueKind kind, GliaDataType dtype)
+{
+  GliaAttr *a = node_attr_new (graph, node, name, GLIA_ATTR_TYPE);
+  if (a) {
+    a->i = kind;
+    a->tensor.dtype = dtype;
+  }
+}
+
+void
 glia_graph_node_set_attr_graph (GliaGraph *graph, gint node, const char *name, GliaGraph *subgraph)
 {
   GliaAttr *a = node_attr_new (graph, node, name, GLIA_ATTR_GRAPH);
@@ -496,6 +507,8 @@ attr_copy (const GliaAttr *a)
   c->ints = a->ints ? g_memdup2 (a->ints, a->n * sizeof (gint64)) : NULL;
   c->floats = a->floats ? g_memdup2 (a->floats, a->n * sizeof (float)) : NULL;
   c->strings = g_strdupv (a->strings);
+  if (a->type == GLIA_ATTR_TYPE)
+    c->tensor.dtype = a->tensor.dtype;
   if (a->type == GLIA_ATTR_TENSOR)
     const_tensor_init (&c->tensor, a->tensor.dtype, a->tensor.rank, a->tensor.dims, a->tensor.data);
   c->graph = a->graph ? glia_graph_copy (a->graph) : NULL;
@@ -1009,6 +1022,18 @@ glia_graph_node_get_attr_tensor (const GliaGraph *graph, gint node, const char *
 {
   GliaAttr *a = find_attr (graph, node, name);
   return a && a->type == GLIA_ATTR_TENSOR ? &a->tensor : NULL;
+}
+
+gboolean
+glia_graph_node_get_attr_value_type (const GliaGraph *graph, gint node, const char *name,
+                                     GliaValueKind *kind, GliaDataType *dtype)
+{
+  GliaAttr *a = find_attr (graph, node, name);
+  if (a == NULL || a->type != GLIA_ATTR_TYPE)
+    return FALSE;
+  *kind = (GliaValueKind)a->i;
+  *dtype = a->tensor.dtype;
+  return TRUE;
 }
 
 GliaGraph *

@@ -36,6 +36,7 @@ typedef enum
   GLIA_ATTR_STRINGS = 8,
   GLIA_ATTR_TENSORS = 9,
   GLIA_ATTR_GRAPHS = 10,
+  GLIA_ATTR_TYPE = 13,
 } GliaAttrType;
 
 /**
@@ -114,6 +115,9 @@ void glia_graph_node_set_attr_strings (GliaGraph *graph, gint node, const char *
 void glia_graph_node_set_attr_tensor (GliaGraph *graph, gint node, const char *name,
                                       GliaDataType dtype, guint rank, const gint64 *dims,
                                       GBytes *data);
+/* A type attribute (ONNX TYPE_PROTO): a value kind and its element type. */
+void glia_graph_node_set_attr_value_type (GliaGraph *graph, gint node, const char *name,
+                                          GliaValueKind kind, GliaDataType dtype);
 /* Takes a reference on @subgraph. */
 void glia_graph_node_set_attr_graph (GliaGraph *graph, gint node, const char *name,
                                      GliaGraph *subgraph);
@@ -185,5 +189,9 @@ const char *const *glia_graph_node_get_attr_strings (const GliaGraph *graph, gin
 const GliaConstTensor *glia_graph_node_get_attr_tensor (const GliaGraph *graph, gint node,
                                                         const char *name);
 GliaGraph *glia_graph_node_get_attr_graph (const GliaGraph *graph, gint node, const char *name);
+/* FALSE when @name is not a type attribute. */
+gboolean glia_graph_node_get_attr_value_type (const GliaGraph *graph, gint node,
+                                              const char *name, GliaValueKind *kind,
+                                              GliaDataType *dtype);
 
 G_END_DECLS

@@ -341,10 +341,22 @@ set_attribute (OnnxLoad *load, Scope *scope, gint node, const char *node_label,
     glia_graph_node_set_attr_graph (graph, node, name, subgraph);
     return TRUE;
   }
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TYPE_PROTO: {
+    /* tensor, sequence and optional types: a kind and an element type */
+    ValueType type;
+    if (attr->tp == NULL) {
+      onnx_set_error (error, GLIA_ERROR_INVALID_MODEL, load->path,
+                      "attribute '%s' of node %s%s has no type", name, node_label, scope->where);
+      return FALSE;
+    }
+    if (!read_value_type (load, scope, name, attr->tp, &type, error))
+      return FALSE;
+    glia_graph_node_set_attr_value_type (graph, node, name, type.kind, type.dtype);
+    return TRUE;
+  }
   case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSORS:
   case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPHS:
   case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__SPARSE_TENSORS:
-  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TYPE_PROTO:
   case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TYPE_PROTOS: {
     const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value (
         &onnx__attribute_proto__attribute_type__descriptor, attr->type);
