@@ -388,7 +388,7 @@ glia_kernel_context_get_input_sequence (GliaKernelContext *ctx, guint i, guint *
 {
   SeqValue *sv = input_seq (ctx, i);
   *length = sv ? sv->length : 0;
-  return sv ? (sv->items ? sv->items : (const GliaTensorView *)sv) : NULL;
+  return sv ? sv->items : NULL;
 }
 
 gboolean
@@ -1087,11 +1087,15 @@ run_kernel (GliaSession *self, Frame *f, Step *step, GError **error)
                                 provider_at (self, step->provider)->name);
     return FALSE;
   }
+  /* an output someone reads later (or a graph output) must exist, unless the
+   * kernel marked it as an empty optional */
+  gint k = step - (Step *)self->steps->data;
   for (guint i = 0; i < step->n_outputs; i++) {
     gint slot = step->outputs[i];
-    if (slot >= 0 && !f->have[slot] && !f->none[slot] && slot_at (self, slot)->last_step >= 0
-        && (slot_at (self, slot)->is_output
-            || slot_at (self, slot)->last_step > (gint)(step - (Step *)self->steps->data))) {
+    if (slot < 0 || f->have[slot] || f->none[slot])
+      continue;
+    Slot *sl = slot_at (self, slot);
+    if (sl->is_output || sl->last_step > k) {
       gint node = step->nodes[0];
       g_set_error (error, GLIA_ERROR, GLIA_ERROR_FAILED,
                    "node '%s' (%s) did not produce its output '%s'",

@@ -48,9 +48,10 @@ GliaTensorView *glia_kernel_context_allocate_output (GliaKernelContext *ctx, gui
                                                      GliaDataType dtype, guint rank,
                                                      const gint64 *dims, GError **error);
 /* Sequence input @i: its items (views valid during this compute call) and
- * their count in @length. NULL with *length = 0 when input @i is not a
- * sequence (glia_kernel_context_get_input() then gives the tensor, or NULL).
- * A sequence input is never returned by glia_kernel_context_get_input(). */
+ * their count in @length; NULL with *length = 0 when the sequence is empty
+ * or input @i is not a sequence (tell them apart with
+ * glia_kernel_context_input_is_sequence()). A sequence input is never
+ * returned by glia_kernel_context_get_input(). */
 const GliaTensorView *glia_kernel_context_get_input_sequence (GliaKernelContext *ctx, guint i,
                                                               guint *length);
 gboolean glia_kernel_context_input_is_sequence (GliaKernelContext *ctx, guint i);
