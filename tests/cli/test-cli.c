@@ -465,6 +465,32 @@ test_run_odd_names (void)
   remove_tree (tmp);
 }
 
+/* A model with an operator no provider has: the error names op, domain and
+ * opset. */
+static void
+test_run_unknown_op (void)
+{
+  g_autofree char *model = g_test_build_filename (G_TEST_BUILT, "cli", "unknown-op.onnx", NULL);
+  if (!g_file_test (model, G_FILE_TEST_EXISTS)) {
+    g_test_skip ("unknown-op.onnx was not generated (Python lacks onnx)");
+    return;
+  }
+  g_autofree char *tmp = make_tmp_dir ();
+  g_autofree char *input = g_build_filename (tmp, "x.npy", NULL);
+  const float values[] = { 1, 2 };
+  const gint64 shape[] = { 2 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GliaTensor) in = glia_tensor_new_from_data (
+      GLIA_DATA_TYPE_FLOAT, shape, 1, (const guint8 *)values, sizeof values, &error);
+  g_assert_no_error (error);
+  g_assert_true (glia_tensor_save_npy (in, input, &error));
+  g_autofree char *input_arg = g_strconcat ("x=", input, NULL);
+  g_autoptr (Result) r = glia_cli ("run", model, "--input", input_arg, NULL);
+  g_assert_cmpint (r->status, ==, 1);
+  g_assert_nonnull (strstr (r->err, "com.example:Frob (opset 3)"));
+  remove_tree (tmp);
+}
+
 static double
 json_positive (JsonObject *o, const char *key)
 {
@@ -772,6 +798,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/plugins-rejected", test_plugins_rejected);
   g_test_add_func ("/cli/run-digits", test_run_digits);
   g_test_add_func ("/cli/run-odd-names", test_run_odd_names);
+  g_test_add_func ("/cli/run-unknown-op", test_run_unknown_op);
   g_test_add_func ("/cli/inspect", test_inspect);
   g_test_add_func ("/cli/bench-json", test_bench_json);
   g_test_add_func ("/cli/errors", test_errors);
