@@ -78,15 +78,7 @@ conv_geometry (const ConvState *s, guint rank, const gint64 *x, guint w_rank, co
                             w[0], s->group);
     return FALSE;
   }
-  gint64 k_known[CPU_WINDOW_MAX_SPATIAL];
-  for (guint i = 0; i < n_spatial && i < CPU_WINDOW_MAX_SPATIAL; i++)
-    k_known[i] = kernel[i] >= 0 ? kernel[i] : 1;
-  if (!cpu_window_resolve (&s->window, n_spatial, x + 2, k_known, win, why))
-    return FALSE;
-  for (guint i = 0; i < n_spatial; i++)
-    if (kernel[i] < 0)
-      win->out[CPU_WINDOW_MAX_SPATIAL - n_spatial + i] = -1;
-  return TRUE;
+  return cpu_window_resolve_partial (&s->window, n_spatial, x + 2, kernel, win, why);
 }
 
 static gboolean

@@ -39,22 +39,6 @@
 /* what the conversion helpers read and write */
 #define DTYPES_CAST_NUM (GLIA_DTYPES_FLOATS | GLIA_DTYPES_INTS)
 
-static gboolean
-dtype_in (GliaDataType dtype, guint64 mask)
-{
-  return dtype > 0 && dtype <= GLIA_DATA_TYPE_LAST && (mask & GLIA_DTYPE_BIT (dtype)) != 0;
-}
-
-static gboolean
-check_dtype (GliaKernelContext *ctx, const GliaTensorView *v, guint64 mask, GError **error)
-{
-  if (dtype_in (v->dtype, mask))
-    return TRUE;
-  cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "element type %s is not supported",
-                    glia_data_type_get_name (v->dtype));
-  return FALSE;
-}
-
 /* ======================================================================== */
 /* Element conversions (Cast, Clip bounds, Pow exponents)                    */
 /* ======================================================================== */
@@ -62,7 +46,7 @@ check_dtype (GliaKernelContext *ctx, const GliaTensorView *v, guint64 mask, GErr
 static gboolean
 is_float_type (GliaDataType t)
 {
-  return dtype_in (t, GLIA_DTYPES_FLOATS);
+  return cpu_dtype_in (t, GLIA_DTYPES_FLOATS);
 }
 
 #define CAST_BLOCK 512
@@ -481,7 +465,7 @@ unary_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 {
   const UnaryState *s = state;
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
-  if (x == NULL || !check_dtype (ctx, x, s->dtypes, error))
+  if (x == NULL || !cpu_check_dtype (ctx, x, s->dtypes, NULL, error))
     return FALSE;
 
   UnaryJob job = { s, x->data, NULL, x->dtype, -INFINITY, INFINITY, 0, 0 };
@@ -512,7 +496,7 @@ static gboolean
 identity_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 {
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
-  if (x == NULL || !check_dtype (ctx, x, DTYPES_BYTES, error))
+  if (x == NULL || !cpu_check_dtype (ctx, x, DTYPES_BYTES, NULL, error))
     return FALSE;
   GliaTensorView *y
       = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, x->dims, error);
@@ -556,7 +540,7 @@ cast_create (const GliaGraph *graph, gint node, GError **error)
     return NULL;
   }
   gint64 to = glia_graph_node_get_attr_int (graph, node, "to", 0);
-  if (to <= 0 || to > GLIA_DATA_TYPE_LAST || !dtype_in ((GliaDataType)to, DTYPES_CAST)) {
+  if (to <= 0 || to > GLIA_DATA_TYPE_LAST || !cpu_dtype_in ((GliaDataType)to, DTYPES_CAST)) {
     cpu_node_error (error, graph, node,
                     "attribute 'to' = %" G_GINT64_FORMAT
                     " is not a numeric or boolean element type this provider can cast to",
@@ -639,7 +623,7 @@ cast_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 {
   const CastState *s = state;
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
-  if (x == NULL || !check_dtype (ctx, x, DTYPES_CAST, error))
+  if (x == NULL || !cpu_check_dtype (ctx, x, DTYPES_CAST, NULL, error))
     return FALSE;
   GliaTensorView *y = glia_kernel_context_allocate_output (ctx, 0, s->to, x->rank, x->dims, error);
   if (y == NULL)
@@ -1234,8 +1218,8 @@ binary_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   /* Pow's exponent may be of any numeric type. */
   for (guint i = 0; i < 2; i++)
     if ((in[i] = cpu_require_input (ctx, i, error)) == NULL
-        || !check_dtype (ctx, in[i], i == 1 && s->kind == BIN_POW ? DTYPES_CAST_NUM : s->dtypes,
-                         error))
+        || !cpu_check_dtype (ctx, in[i], i == 1 && s->kind == BIN_POW ? DTYPES_CAST_NUM : s->dtypes,
+                             NULL, error))
       return FALSE;
   if (in[0]->dtype != in[1]->dtype && s->kind != BIN_POW) {
     cpu_kernel_error (
@@ -1252,7 +1236,7 @@ binary_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     return FALSE;
   }
   if ((s->kind == BIN_DIV || s->kind == BIN_MOD || s->kind == BIN_FMOD)
-      && dtype_in (in[1]->dtype, GLIA_DTYPES_INTS) && has_zero (in[1])) {
+      && cpu_dtype_in (in[1]->dtype, GLIA_DTYPES_INTS) && has_zero (in[1])) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "integer division by zero");
     return FALSE;
   }
@@ -1306,7 +1290,7 @@ variadic_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   }
   for (guint i = 0; i < n; i++) {
     if ((in[i] = cpu_require_input (ctx, i, error)) == NULL
-        || !check_dtype (ctx, in[i], s->dtypes, error))
+        || !cpu_check_dtype (ctx, in[i], s->dtypes, NULL, error))
       return FALSE;
     if (in[i]->dtype != in[0]->dtype) {
       cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
@@ -1427,7 +1411,7 @@ where_compute (gpointer state, GliaKernelContext *ctx, GError **error)
                       glia_data_type_get_name (in[0]->dtype));
     return FALSE;
   }
-  if (!check_dtype (ctx, in[1], DTYPES_BYTES, error))
+  if (!cpu_check_dtype (ctx, in[1], DTYPES_BYTES, NULL, error))
     return FALSE;
   if (in[1]->dtype != in[2]->dtype) {
     cpu_kernel_error (

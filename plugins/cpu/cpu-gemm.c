@@ -18,12 +18,6 @@
 #define DTYPES_MATMUL                                                                              \
   (DTYPES_BLAS | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT32) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT64))
 
-static gboolean
-fits_blas_int (gint64 v)
-{
-  return v >= 0 && v <= G_MAXINT;
-}
-
 /* ---- MatMul --------------------------------------------------------------- */
 
 typedef struct
@@ -205,7 +199,7 @@ matmul_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     rows = s.m * (gint64)n_batch;
     n_batch = 1;
   }
-  if (!fits_blas_int (rows) || !fits_blas_int (s.k) || !fits_blas_int (s.n)) {
+  if (!cpu_fits_blas_int (rows) || !cpu_fits_blas_int (s.k) || !cpu_fits_blas_int (s.n)) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_RESOURCE_LIMIT,
                       "matrix dimensions exceed the BLAS integer range");
     return FALSE;
@@ -238,27 +232,14 @@ typedef struct
   gboolean trans_b;
 } GemmState;
 
-static gboolean
-parse_bool_attr (const GliaGraph *graph, gint node, const char *name, gboolean *out, GError **error)
-{
-  gint64 v = glia_graph_node_get_attr_int (graph, node, name, 0);
-  if (v != 0 && v != 1) {
-    cpu_node_error (error, graph, node, "attribute '%s' must be 0 or 1, got %" G_GINT64_FORMAT,
-                    name, v);
-    return FALSE;
-  }
-  *out = v == 1;
-  return TRUE;
-}
-
 static gpointer
 gemm_create (const GliaGraph *graph, gint node, GError **error)
 {
   GemmState s;
   s.alpha = glia_graph_node_get_attr_float (graph, node, "alpha", 1.0f);
   s.beta = glia_graph_node_get_attr_float (graph, node, "beta", 1.0f);
-  if (!parse_bool_attr (graph, node, "transA", &s.trans_a, error)
-      || !parse_bool_attr (graph, node, "transB", &s.trans_b, error))
+  if (!cpu_parse_flag (graph, node, "transA", 0, &s.trans_a, error)
+      || !cpu_parse_flag (graph, node, "transB", 0, &s.trans_b, error))
     return NULL;
   if (glia_graph_node_has_attr (graph, node, "broadcast")) {
     cpu_node_error (error, graph, node, "attribute 'broadcast' (before opset 7) is not supported");
@@ -402,7 +383,7 @@ gemm_compute (gpointer state, GliaKernelContext *ctx, GError **error)
       return FALSE;
     }
   }
-  if (!fits_blas_int (dims[0]) || !fits_blas_int (dims[1]) || !fits_blas_int (k)) {
+  if (!cpu_fits_blas_int (dims[0]) || !cpu_fits_blas_int (dims[1]) || !cpu_fits_blas_int (k)) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_RESOURCE_LIMIT,
                       "matrix dimensions exceed the BLAS integer range");
     return FALSE;

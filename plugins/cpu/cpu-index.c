@@ -26,52 +26,12 @@
 /* Helpers                                                                   */
 /* ======================================================================== */
 
-static gboolean
-dtype_in (GliaDataType t, guint64 mask)
-{
-  return t > 0 && t <= GLIA_DATA_TYPE_LAST && (mask & GLIA_DTYPE_BIT (t)) != 0;
-}
-
-static gboolean
-check_dtype (GliaKernelContext *ctx, const GliaTensorView *v, guint64 mask, const char *what,
-             GError **error)
-{
-  if (dtype_in (v->dtype, mask))
-    return TRUE;
-  cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "%s: element type %s is not supported",
-                    what, glia_data_type_get_name (v->dtype));
-  return FALSE;
-}
-
-static gint64
-index_at (const GliaTensorView *v, gsize i)
-{
-  return v->dtype == GLIA_DATA_TYPE_INT32 ? ((const gint32 *)v->data)[i]
-                                          : ((const gint64 *)v->data)[i];
-}
-
-/* Reads a 1-D (or scalar) int32/int64 input into @out. */
-static gboolean
-read_ints_input (GliaKernelContext *ctx, const GliaTensorView *v, const char *what, gint64 *out,
-                 gsize max, gsize *n, GError **error)
-{
-  if (v->rank > 1 || !cpu_view_get_ints (v, out, max, n)) {
-    g_autofree char *d = cpu_dims_to_string (v->rank, v->dims);
-    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
-                      "%s must be a 1-D int32/int64 tensor of at most %" G_GSIZE_FORMAT
-                      " values, got %s %s",
-                      what, max, glia_data_type_get_name (v->dtype), d);
-    return FALSE;
-  }
-  return TRUE;
-}
-
 /* Reads a one-element numeric input as a double. */
 static gboolean
 read_scalar (GliaKernelContext *ctx, const GliaTensorView *v, const char *what, double *out,
              GError **error)
 {
-  if (v->n_elements != 1 || !dtype_in (v->dtype, CPU_DTYPES_NUMERIC)) {
+  if (v->n_elements != 1 || !cpu_dtype_in (v->dtype, CPU_DTYPES_NUMERIC)) {
     g_autofree char *d = cpu_dims_to_string (v->rank, v->dims);
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                       "%s must be a numeric scalar, got %s %s", what,
@@ -89,7 +49,7 @@ shape_context_get_scalar (GliaShapeContext *ctx, guint i, double *out)
   if (i >= glia_shape_context_get_n_inputs (ctx) || !glia_shape_context_has_input (ctx, i))
     return FALSE;
   const GliaConstTensor *c = glia_shape_context_get_input_constant (ctx, i);
-  if (c == NULL || !dtype_in (c->dtype, CPU_DTYPES_NUMERIC) || cpu_numel (c->rank, c->dims) != 1
+  if (c == NULL || !cpu_dtype_in (c->dtype, CPU_DTYPES_NUMERIC) || cpu_numel (c->rank, c->dims) != 1
       || c->data == NULL || g_bytes_get_size (c->data) < glia_data_type_get_size (c->dtype))
     return FALSE;
   cpu_load_doubles (c->dtype, g_bytes_get_data (c->data, NULL), out, 1);
@@ -159,42 +119,13 @@ fill_elems (guint8 *dst, const guint8 *value, gsize n, gsize size, gboolean stri
 static void
 copy_strided (guint8 *dst, const guint8 *src, gint64 stride, gsize n, gsize size, gboolean strings)
 {
-  if (stride == 1 || strings) {
-    if (stride == 1)
-      copy_elems (dst, src, n, size, strings);
-    else
-      for (gsize i = 0; i < n; i++)
-        copy_elems (dst + i * size, src + (gint64)i * stride * (gint64)size, 1, size, TRUE);
-    return;
-  }
-  switch (size) {
-#define STRIDED(T)                                                                                 \
-  for (gsize i = 0; i < n; i++)                                                                    \
-    ((T *)dst)[i] = *(const T *)(src + (gint64)i * stride * (gint64)sizeof (T));                   \
-  break
-  case 1:
-    STRIDED (guint8);
-  case 2:
-    STRIDED (guint16);
-  case 4:
-    STRIDED (guint32);
-  case 8:
-    STRIDED (guint64);
-#undef STRIDED
-  default:
+  if (!strings)
+    cpu_copy_strided (dst, src, stride, n, size);
+  else if (stride == 1)
+    copy_elems (dst, src, n, size, TRUE);
+  else
     for (gsize i = 0; i < n; i++)
-      memcpy (dst + i * size, src + (gint64)i * stride * (gint64)size, size);
-  }
-}
-
-static void
-contiguous_strides (guint rank, const gint64 *dims, gint64 *strides)
-{
-  gint64 s = 1;
-  for (gint i = (gint)rank - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= dims[i];
-  }
+      copy_elems (dst + i * size, src + (gint64)i * stride * (gint64)size, 1, size, TRUE);
 }
 
 /* Multi-index of the row-major position @flat in @dims. */
@@ -347,7 +278,7 @@ constant_of_shape_compute (gpointer state, GliaKernelContext *ctx, GError **erro
   const GliaTensorView *shape = cpu_require_input (ctx, 0, error);
   gint64 dims[GLIA_MAX_RANK];
   gsize n;
-  if (shape == NULL || !read_ints_input (ctx, shape, "shape", dims, GLIA_MAX_RANK, &n, error))
+  if (shape == NULL || !cpu_read_ints_input (ctx, shape, "shape", dims, GLIA_MAX_RANK, &n, error))
     return FALSE;
   for (gsize i = 0; i < n; i++)
     if (dims[i] < 0) {
@@ -432,7 +363,7 @@ check_element_indices (GliaKernelContext *ctx, const GliaTensorView *x, const Gl
   }
   gint64 dim = x->dims[axis];
   for (gsize i = 0; i < ind->n_elements; i++) {
-    gint64 v = index_at (ind, i);
+    gint64 v = cpu_index_at (ind, i);
     if (v < -dim || v >= dim) {
       cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                         "index %" G_GINT64_FORMAT
@@ -474,7 +405,7 @@ gather_elements_chunk (gsize begin, gsize end, gpointer user_data)
   gint64 idx[GLIA_MAX_RANK];
   unravel (begin, ind->rank, ind->dims, idx);
   for (gsize k = begin; k < end; k++) {
-    gsize off = element_offset (ind->rank, idx, job->strides, job->axis, index_at (ind, k),
+    gsize off = element_offset (ind->rank, idx, job->strides, job->axis, cpu_index_at (ind, k),
                                 job->x->dims[job->axis]);
     copy_elems (job->dst + k * job->size, (const guint8 *)job->x->data + off * job->size, 1,
                 job->size, job->strings);
@@ -489,7 +420,7 @@ gather_elements_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
   const GliaTensorView *ind = x ? cpu_require_input (ctx, 1, error) : NULL;
   guint axis;
-  if (ind == NULL || !check_dtype (ctx, ind, DTYPES_INDEX, "indices", error))
+  if (ind == NULL || !cpu_check_dtype (ctx, ind, DTYPES_INDEX, "indices", error))
     return FALSE;
   if (x->rank == 0 || !cpu_normalize_axis (s->axis, x->rank, &axis)) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
@@ -511,7 +442,7 @@ gather_elements_compute (gpointer state, GliaKernelContext *ctx, GError **error)
                             y->data,
                             glia_data_type_get_size (x->dtype),
                             x->dtype == GLIA_DATA_TYPE_STRING };
-  contiguous_strides (x->rank, x->dims, job.strides);
+  cpu_contiguous_strides (x->rank, x->dims, job.strides);
   glia_kernel_context_parallel_for (ctx, y->n_elements, CPU_GRAIN / 4, gather_elements_chunk, &job);
   return TRUE;
 }
@@ -628,7 +559,7 @@ gather_nd_chunk (gsize begin, gsize end, gpointer user_data)
   for (gsize t = begin; t < end; t++) {
     gsize off = (t / job->per_batch) * job->batch_stride;
     for (gint64 c = 0; c < job->k; c++) {
-      gint64 v = index_at (job->ind, t * (gsize)job->k + (gsize)c);
+      gint64 v = cpu_index_at (job->ind, t * (gsize)job->k + (gsize)c);
       gint64 dim = job->x->dims[job->b + c];
       off += (gsize)((v < 0 ? v + dim : v) * job->strides[job->b + c]);
     }
@@ -646,7 +577,7 @@ gather_nd_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   gint64 out[2 * GLIA_MAX_RANK];
   guint out_rank;
   g_autofree char *why = NULL;
-  if (ind == NULL || !check_dtype (ctx, ind, DTYPES_INDEX, "indices", error))
+  if (ind == NULL || !cpu_check_dtype (ctx, ind, DTYPES_INDEX, "indices", error))
     return FALSE;
   if (!gather_nd_dims (s->batch_dims, x->rank, x->dims, ind->rank, ind->dims, &out_rank, out,
                        &why)) {
@@ -655,7 +586,7 @@ gather_nd_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   }
   gint64 b = s->batch_dims, k = ind->dims[ind->rank - 1];
   for (gsize i = 0; i < ind->n_elements; i++) {
-    gint64 v = index_at (ind, i), dim = x->dims[b + (gint64)(i % (gsize)k)];
+    gint64 v = cpu_index_at (ind, i), dim = x->dims[b + (gint64)(i % (gsize)k)];
     if (v < -dim || v >= dim) {
       cpu_kernel_error (
           error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
@@ -679,7 +610,7 @@ gather_nd_compute (gpointer state, GliaKernelContext *ctx, GError **error)
                       y->data,
                       glia_data_type_get_size (x->dtype),
                       x->dtype == GLIA_DATA_TYPE_STRING };
-  contiguous_strides (x->rank, x->dims, job.strides);
+  cpu_contiguous_strides (x->rank, x->dims, job.strides);
   gsize n_tuples = cpu_numel_range (ind->dims, 0, ind->rank - 1);
   glia_kernel_context_parallel_for (ctx, n_tuples, MAX (1, CPU_GRAIN / MAX (job.slice, 1)),
                                     gather_nd_chunk, &job);
@@ -831,7 +762,7 @@ apply_update (GliaDataType dtype, Reduction red, guint8 *dst, const guint8 *src,
 static GliaTensorView *
 scatter_output (GliaKernelContext *ctx, const GliaTensorView *x, Reduction red, GError **error)
 {
-  if (red != REDUCE_NONE && !check_dtype (ctx, x, CPU_DTYPES_NUMERIC, "data", error))
+  if (red != REDUCE_NONE && !cpu_check_dtype (ctx, x, CPU_DTYPES_NUMERIC, "data", error))
     return NULL;
   GliaTensorView *y
       = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, x->dims, error);
@@ -849,7 +780,7 @@ scatter_elements_compute (gpointer state, GliaKernelContext *ctx, GError **error
   const GliaTensorView *ind = x ? cpu_require_input (ctx, 1, error) : NULL;
   const GliaTensorView *upd = ind ? cpu_require_input (ctx, 2, error) : NULL;
   guint axis;
-  if (upd == NULL || !check_dtype (ctx, ind, DTYPES_INDEX, "indices", error))
+  if (upd == NULL || !cpu_check_dtype (ctx, ind, DTYPES_INDEX, "indices", error))
     return FALSE;
   if (x->rank == 0 || !cpu_normalize_axis (s->axis, x->rank, &axis)) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
@@ -874,9 +805,10 @@ scatter_elements_compute (gpointer state, GliaKernelContext *ctx, GError **error
     return FALSE;
   gsize size = glia_data_type_get_size (x->dtype);
   gint64 strides[GLIA_MAX_RANK], idx[GLIA_MAX_RANK] = { 0 };
-  contiguous_strides (x->rank, x->dims, strides);
+  cpu_contiguous_strides (x->rank, x->dims, strides);
   for (gsize k = 0; k < ind->n_elements; k++) {
-    gsize off = element_offset (ind->rank, idx, strides, axis, index_at (ind, k), x->dims[axis]);
+    gsize off
+        = element_offset (ind->rank, idx, strides, axis, cpu_index_at (ind, k), x->dims[axis]);
     apply_update (x->dtype, s->reduction, (guint8 *)y->data + off * size,
                   (const guint8 *)upd->data + k * size, 1, size);
     next_index (ind->rank, ind->dims, idx);
@@ -891,7 +823,7 @@ scatter_nd_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
   const GliaTensorView *ind = x ? cpu_require_input (ctx, 1, error) : NULL;
   const GliaTensorView *upd = ind ? cpu_require_input (ctx, 2, error) : NULL;
-  if (upd == NULL || !check_dtype (ctx, ind, DTYPES_INDEX, "indices", error))
+  if (upd == NULL || !cpu_check_dtype (ctx, ind, DTYPES_INDEX, "indices", error))
     return FALSE;
   gint64 k = ind->rank ? ind->dims[ind->rank - 1] : -1;
   gboolean ok = x->rank >= 1 && ind->rank >= 1 && k >= 1 && k <= (gint64)x->rank
@@ -911,7 +843,7 @@ scatter_nd_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     return FALSE;
   }
   for (gsize i = 0; i < ind->n_elements; i++) {
-    gint64 v = index_at (ind, i), dim = x->dims[i % (gsize)k];
+    gint64 v = cpu_index_at (ind, i), dim = x->dims[i % (gsize)k];
     if (v < -dim || v >= dim) {
       cpu_kernel_error (
           error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
@@ -926,11 +858,11 @@ scatter_nd_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   gsize slice = cpu_numel_range (x->dims, (guint)k, x->rank);
   gsize n_tuples = cpu_numel_range (ind->dims, 0, ind->rank - 1);
   gint64 strides[GLIA_MAX_RANK];
-  contiguous_strides (x->rank, x->dims, strides);
+  cpu_contiguous_strides (x->rank, x->dims, strides);
   for (gsize t = 0; t < n_tuples; t++) {
     gsize off = 0;
     for (gint64 c = 0; c < k; c++) {
-      gint64 v = index_at (ind, t * (gsize)k + (gsize)c);
+      gint64 v = cpu_index_at (ind, t * (gsize)k + (gsize)c);
       off += (gsize)((v < 0 ? v + x->dims[c] : v) * strides[c]);
     }
     apply_update (x->dtype, s->reduction, (guint8 *)y->data + off * size,
@@ -1116,7 +1048,7 @@ static gboolean
 non_zero_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 {
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
-  if (x == NULL || !check_dtype (ctx, x, GLIA_DTYPES_ALL, "input", error))
+  if (x == NULL || !cpu_check_dtype (ctx, x, GLIA_DTYPES_ALL, "input", error))
     return FALSE;
   g_autofree guint8 *mask = g_malloc (MAX (x->n_elements, 1));
   non_zero_mask (x, mask);
@@ -1321,7 +1253,7 @@ unique_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   const UniqueState *s = state;
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
   guint axis = 0;
-  if (x == NULL || !check_dtype (ctx, x, GLIA_DTYPES_ALL, "input", error))
+  if (x == NULL || !cpu_check_dtype (ctx, x, GLIA_DTYPES_ALL, "input", error))
     return FALSE;
   if (s->has_axis && !cpu_normalize_axis (s->axis, x->rank, &axis)) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
@@ -1458,7 +1390,7 @@ one_hot_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   const GliaTensorView *values = dv ? cpu_require_input (ctx, 2, error) : NULL;
   double depth_value;
   guint axis;
-  if (values == NULL || !check_dtype (ctx, ind, CPU_DTYPES_NUMERIC, "indices", error)
+  if (values == NULL || !cpu_check_dtype (ctx, ind, CPU_DTYPES_NUMERIC, "indices", error)
       || !read_scalar (ctx, dv, "depth", &depth_value, error))
     return FALSE;
   if (!(depth_value >= 1 && depth_value < (double)G_MAXINT32)) {
@@ -1566,7 +1498,7 @@ trilu_compute (gpointer state, GliaKernelContext *ctx, GError **error)
       = glia_kernel_context_get_n_inputs (ctx) > 1 ? glia_kernel_context_get_input (ctx, 1) : NULL;
   gint64 k = 0;
   gsize n;
-  if (x == NULL || (kv && !read_ints_input (ctx, kv, "k", &k, 1, &n, error)))
+  if (x == NULL || (kv && !cpu_read_ints_input (ctx, kv, "k", &k, 1, &n, error)))
     return FALSE;
   if (x->rank < 2) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "input must have rank 2 or more");
@@ -1607,7 +1539,7 @@ eye_like_create (const GliaGraph *graph, gint node, GError **error)
   EyeLikeState s = { GLIA_DATA_TYPE_UNDEFINED, glia_graph_node_get_attr_int (graph, node, "k", 0) };
   if (glia_graph_node_has_attr (graph, node, "dtype")) {
     gint64 t = glia_graph_node_get_attr_int (graph, node, "dtype", 0);
-    if (t <= 0 || t > GLIA_DATA_TYPE_LAST || !dtype_in ((GliaDataType)t, CPU_DTYPES_NUMERIC)) {
+    if (t <= 0 || t > GLIA_DATA_TYPE_LAST || !cpu_dtype_in ((GliaDataType)t, CPU_DTYPES_NUMERIC)) {
       cpu_node_error (error, graph, node,
                       "attribute 'dtype' = %" G_GINT64_FORMAT " is not a numeric element type", t);
       return NULL;
@@ -1637,7 +1569,7 @@ eye_like_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   if (x == NULL)
     return FALSE;
   GliaDataType dtype = s->dtype ? s->dtype : x->dtype;
-  if (!dtype_in (dtype, CPU_DTYPES_NUMERIC) || x->rank != 2) {
+  if (!cpu_dtype_in (dtype, CPU_DTYPES_NUMERIC) || x->rank != 2) {
     g_autofree char *d = cpu_dims_to_string (x->rank, x->dims);
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                       "needs a 2-D input and a numeric output type, got %s and %s", d,
@@ -1676,7 +1608,7 @@ range_count (GliaDataType dtype, double start, double limit, double delta)
   if (delta == 0 || !isfinite (start) || !isfinite (limit) || !isfinite (delta))
     return -1;
   double n;
-  if (dtype_in (dtype, GLIA_DTYPES_FLOATS))
+  if (cpu_dtype_in (dtype, GLIA_DTYPES_FLOATS))
     n = ceil ((limit - start) / delta);
   else {
     /* Exact for the integer types whose values a double holds. */
@@ -1711,7 +1643,7 @@ range_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   static const char *const names[] = { "start", "limit", "delta" };
   for (guint i = 0; i < 3; i++) {
     if ((in[i] = cpu_require_input (ctx, i, error)) == NULL
-        || !check_dtype (ctx, in[i], DTYPES_RANGE, names[i], error)
+        || !cpu_check_dtype (ctx, in[i], DTYPES_RANGE, names[i], error)
         || !read_scalar (ctx, in[i], names[i], &v[i], error))
       return FALSE;
     if (in[i]->dtype != in[0]->dtype) {
@@ -1827,7 +1759,7 @@ tile_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   TileJob job = { 0 };
   gint64 reps[GLIA_MAX_RANK];
   gsize n;
-  if (rv == NULL || !read_ints_input (ctx, rv, "repeats", reps, GLIA_MAX_RANK, &n, error))
+  if (rv == NULL || !cpu_read_ints_input (ctx, rv, "repeats", reps, GLIA_MAX_RANK, &n, error))
     return FALSE;
   if (n != x->rank) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
@@ -1857,7 +1789,7 @@ tile_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   job.x = x;
   job.dst = y->data;
   job.rank = x->rank;
-  contiguous_strides (x->rank, x->dims, job.in_strides);
+  cpu_contiguous_strides (x->rank, x->dims, job.in_strides);
   gsize rows = cpu_numel_range (job.out, 0, x->rank - 1);
   glia_kernel_context_parallel_for (ctx, rows, MAX (1, CPU_GRAIN / (gsize)job.out[x->rank - 1]),
                                     tile_chunk, &job);
@@ -2084,17 +2016,18 @@ pad_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   const GliaTensorView *av = NULL, *cv = NULL;
   guint8 value_buf[16] = { 0 };
   const guint8 *value = NULL;
-  if (x == NULL || !check_dtype (ctx, x, GLIA_DTYPES_ALL, "data", error))
+  if (x == NULL || !cpu_check_dtype (ctx, x, GLIA_DTYPES_ALL, "data", error))
     return FALSE;
   gsize size = glia_data_type_get_size (x->dtype);
   guint n_in = glia_kernel_context_get_n_inputs (ctx);
   if (s->from_inputs) {
     const GliaTensorView *pv = cpu_require_input (ctx, 1, error);
-    if (pv == NULL || !read_ints_input (ctx, pv, "pads", pads, 2 * GLIA_MAX_RANK, &n_pads, error))
+    if (pv == NULL
+        || !cpu_read_ints_input (ctx, pv, "pads", pads, 2 * GLIA_MAX_RANK, &n_pads, error))
       return FALSE;
     cv = n_in > 2 ? glia_kernel_context_get_input (ctx, 2) : NULL;
     av = n_in > 3 ? glia_kernel_context_get_input (ctx, 3) : NULL;
-    if (av && !read_ints_input (ctx, av, "axes", axes, GLIA_MAX_RANK, &n_axes, error))
+    if (av && !cpu_read_ints_input (ctx, av, "axes", axes, GLIA_MAX_RANK, &n_axes, error))
       return FALSE;
     if (cv && cv->n_elements > 0) {
       if (cv->dtype != x->dtype) {
@@ -2108,7 +2041,7 @@ pad_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   } else {
     n_pads = s->n_pads;
     memcpy (pads, s->pads, n_pads * sizeof (gint64));
-    if (s->value != 0 && dtype_in (x->dtype, CPU_DTYPES_NUMERIC)) {
+    if (s->value != 0 && cpu_dtype_in (x->dtype, CPU_DTYPES_NUMERIC)) {
       cpu_store_doubles (x->dtype, &s->value, value_buf, 1);
       value = value_buf;
     }
@@ -2153,7 +2086,7 @@ pad_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     m += job.out[i];
   }
   job.dst = y->data;
-  contiguous_strides (x->rank, x->dims, job.in_strides);
+  cpu_contiguous_strides (x->rank, x->dims, job.in_strides);
   gsize rows = cpu_numel_range (job.out, 0, x->rank - 1);
   glia_kernel_context_parallel_for (ctx, rows, MAX (1, CPU_GRAIN / (gsize)job.out[x->rank - 1]),
                                     pad_chunk, &job);
@@ -2337,7 +2270,7 @@ split_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   const GliaTensorView *sv
       = glia_kernel_context_get_n_inputs (ctx) > 1 ? glia_kernel_context_get_input (ctx, 1) : NULL;
   if (sv) {
-    if (!read_ints_input (ctx, sv, "split", given, n + 1, &n_given, error))
+    if (!cpu_read_ints_input (ctx, sv, "split", given, n + 1, &n_given, error))
       return FALSE;
     split = given;
   }
@@ -2399,7 +2332,7 @@ reverse_sequence_compute (gpointer state, GliaKernelContext *ctx, GError **error
   const ReverseSequenceState *s = state;
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
   const GliaTensorView *lens = x ? cpu_require_input (ctx, 1, error) : NULL;
-  if (lens == NULL || !check_dtype (ctx, lens, DTYPES_INDEX, "sequence_lens", error))
+  if (lens == NULL || !cpu_check_dtype (ctx, lens, DTYPES_INDEX, "sequence_lens", error))
     return FALSE;
   if (x->rank < 2 || lens->rank != 1 || lens->dims[0] != x->dims[s->batch_axis]) {
     g_autofree char *dx = cpu_dims_to_string (x->rank, x->dims);
@@ -2411,7 +2344,7 @@ reverse_sequence_compute (gpointer state, GliaKernelContext *ctx, GError **error
   }
   gint64 steps = x->dims[s->time_axis], batch = x->dims[s->batch_axis];
   for (gint64 b = 0; b < batch; b++) {
-    gint64 len = index_at (lens, (gsize)b);
+    gint64 len = cpu_index_at (lens, (gsize)b);
     if (len < 0 || len > steps) {
       cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                         "sequence_lens[%" G_GINT64_FORMAT "] = %" G_GINT64_FORMAT
@@ -2428,7 +2361,7 @@ reverse_sequence_compute (gpointer state, GliaKernelContext *ctx, GError **error
   gsize inner = cpu_numel_range (x->dims, 2, x->rank);
   gboolean strings = x->dtype == GLIA_DATA_TYPE_STRING;
   for (gint64 b = 0; b < batch; b++) {
-    gint64 len = index_at (lens, (gsize)b);
+    gint64 len = cpu_index_at (lens, (gsize)b);
     for (gint64 t = 0; t < steps; t++) {
       gint64 from = t < len ? len - 1 - t : t;
       gsize dst = (gsize)(s->time_axis == 0 ? t * batch + b : b * steps + t);
@@ -2720,7 +2653,7 @@ parse_element (GliaDataType dtype, const char *text, guint8 *dst)
     *dst = !g_ascii_strcasecmp (t, "true");
     return;
   }
-  if (dtype_in (dtype, GLIA_DTYPES_INTS)) {
+  if (cpu_dtype_in (dtype, GLIA_DTYPES_INTS)) {
     /* Integers exactly when the text is one. */
     char *end = NULL;
     if (dtype == GLIA_DATA_TYPE_UINT64 && *t != '-') {
@@ -2824,7 +2757,7 @@ cast_chunk (gsize begin, gsize end, gpointer user_data)
   } else if (job->from == GLIA_DATA_TYPE_STRING) {
     for (gsize i = 0; i < n; i++)
       parse_element (job->to, ((char *const *)src)[i], dst + i * job->dst_size);
-  } else if (dtype_in (job->from, int_types) && dtype_in (job->to, int_types)) {
+  } else if (cpu_dtype_in (job->from, int_types) && cpu_dtype_in (job->to, int_types)) {
     for (gsize i = 0; i < n; i++)
       store_int (job->to, load_int (job->from, src + i * job->src_size), dst + i * job->dst_size);
   } else {
@@ -2842,8 +2775,8 @@ castlike_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 {
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
   const GliaTensorView *like = x ? cpu_require_input (ctx, 1, error) : NULL;
-  if (like == NULL || !check_dtype (ctx, x, DTYPES_CAST, "input", error)
-      || !check_dtype (ctx, like, DTYPES_CAST, "target_type", error))
+  if (like == NULL || !cpu_check_dtype (ctx, x, DTYPES_CAST, "input", error)
+      || !cpu_check_dtype (ctx, like, DTYPES_CAST, "target_type", error))
     return FALSE;
   GliaTensorView *y
       = glia_kernel_context_allocate_output (ctx, 0, like->dtype, x->rank, x->dims, error);

@@ -29,36 +29,6 @@
 /* Elements per block on the double path. */
 #define MATH_BLOCK 256
 
-static gboolean
-dtype_in (GliaDataType dtype, guint64 mask)
-{
-  return dtype > 0 && dtype <= GLIA_DATA_TYPE_LAST && (mask & GLIA_DTYPE_BIT (dtype)) != 0;
-}
-
-static gboolean
-check_dtype (GliaKernelContext *ctx, const GliaTensorView *v, guint64 mask, GError **error)
-{
-  if (dtype_in (v->dtype, mask))
-    return TRUE;
-  cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "element type %s is not supported",
-                    glia_data_type_get_name (v->dtype));
-  return FALSE;
-}
-
-static gboolean
-parse_flag (const GliaGraph *graph, gint node, const char *name, gint64 def, gboolean *out,
-            GError **error)
-{
-  gint64 v = glia_graph_node_get_attr_int (graph, node, name, def);
-  if (v != 0 && v != 1) {
-    cpu_node_error (error, graph, node, "attribute '%s' must be 0 or 1, got %" G_GINT64_FORMAT,
-                    name, v);
-    return FALSE;
-  }
-  *out = v == 1;
-  return TRUE;
-}
-
 /* ======================================================================== */
 /* Unary                                                                     */
 /* ======================================================================== */
@@ -179,8 +149,8 @@ math_create (const GliaGraph *graph, gint node, GError **error)
     s.beta = glia_graph_node_get_attr_float (graph, node, "bias", 0.0f);
     break;
   case MATH_IS_INF:
-    if (!parse_flag (graph, node, "detect_positive", 1, &s.detect_positive, error)
-        || !parse_flag (graph, node, "detect_negative", 1, &s.detect_negative, error))
+    if (!cpu_parse_flag (graph, node, "detect_positive", 1, &s.detect_positive, error)
+        || !cpu_parse_flag (graph, node, "detect_negative", 1, &s.detect_negative, error))
       return NULL;
     break;
   default:
@@ -335,7 +305,7 @@ math_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 {
   const MathState *s = state;
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
-  if (x == NULL || !check_dtype (ctx, x, s->dtypes, error))
+  if (x == NULL || !cpu_check_dtype (ctx, x, s->dtypes, NULL, error))
     return FALSE;
   GliaDataType out_dtype
       = s->kind == MATH_IS_INF || s->kind == MATH_IS_NAN ? GLIA_DATA_TYPE_BOOL : x->dtype;
@@ -388,7 +358,7 @@ dropout_create (const GliaGraph *graph, gint node, GError **error)
   }
   if (opset < 7) {
     gboolean is_test;
-    if (!parse_flag (graph, node, "is_test", 0, &is_test, error))
+    if (!cpu_parse_flag (graph, node, "is_test", 0, &is_test, error))
       return NULL;
     s.training = !is_test;
   }
@@ -430,7 +400,7 @@ read_scalar (GliaKernelContext *ctx, guint i, const char *what, guint64 mask, do
       = i < glia_kernel_context_get_n_inputs (ctx) ? glia_kernel_context_get_input (ctx, i) : NULL;
   if (v == NULL)
     return TRUE;
-  if (!dtype_in (v->dtype, mask) || v->n_elements != 1) {
+  if (!cpu_dtype_in (v->dtype, mask) || v->n_elements != 1) {
     g_autofree char *dims = cpu_dims_to_string (v->rank, v->dims);
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "%s must be a scalar, got %s %s",
                       what, glia_data_type_get_name (v->dtype), dims);
@@ -445,7 +415,7 @@ dropout_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 {
   const DropoutState *s = state;
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
-  if (x == NULL || !check_dtype (ctx, x, DTYPES_FLOAT, error))
+  if (x == NULL || !cpu_check_dtype (ctx, x, DTYPES_FLOAT, NULL, error))
     return FALSE;
 
   double ratio = s->ratio, training = s->training;

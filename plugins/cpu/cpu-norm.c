@@ -54,13 +54,8 @@ batch_norm_create (const GliaGraph *graph, gint node, GError **error)
     cpu_node_error (error, graph, node, "attribute 'epsilon' must not be negative");
     return NULL;
   }
-  gint64 training = glia_graph_node_get_attr_int (graph, node, "training_mode", 0);
-  if (training != 0 && training != 1) {
-    cpu_node_error (error, graph, node,
-                    "attribute 'training_mode' must be 0 or 1, got %" G_GINT64_FORMAT, training);
+  if (!cpu_parse_flag (graph, node, "training_mode", 0, &s.training, error))
     return NULL;
-  }
-  s.training = training == 1;
   s.momentum = glia_graph_node_get_attr_float (graph, node, "momentum", 0.9f);
   if (glia_graph_node_get_attr_int (graph, node, "spatial", 1) != 1) {
     cpu_node_error (error, graph, node, "attribute 'spatial' = 0 is not supported");

@@ -38,19 +38,6 @@ typedef struct
   gboolean column_major_indices;
 } PoolState;
 
-static gboolean
-parse_flag (const GliaGraph *graph, gint node, const char *name, gboolean *out, GError **error)
-{
-  gint64 v = glia_graph_node_get_attr_int (graph, node, name, 0);
-  if (v != 0 && v != 1) {
-    cpu_node_error (error, graph, node, "attribute '%s' must be 0 or 1, got %" G_GINT64_FORMAT,
-                    name, v);
-    return FALSE;
-  }
-  *out = v == 1;
-  return TRUE;
-}
-
 static gpointer
 pool_create (const GliaGraph *graph, gint node, GError **error)
 {
@@ -60,8 +47,8 @@ pool_create (const GliaGraph *graph, gint node, GError **error)
   s.global = g_str_has_prefix (op, "Global");
   if (!s.global) {
     if (!cpu_window_attrs_parse (&s.window, graph, node, TRUE, error)
-        || !parse_flag (graph, node, "count_include_pad", &s.count_include_pad, error)
-        || !parse_flag (graph, node, "storage_order", &s.column_major_indices, error))
+        || !cpu_parse_flag (graph, node, "count_include_pad", 0, &s.count_include_pad, error)
+        || !cpu_parse_flag (graph, node, "storage_order", 0, &s.column_major_indices, error))
       return NULL;
   }
   return g_memdup2 (&s, sizeof s);

@@ -92,7 +92,55 @@ cpu_kernel_has_output (GliaKernelContext *ctx, guint i)
          && glia_graph_node_get_output (graph, node, i) >= 0;
 }
 
+const GliaTensorView *
+cpu_optional_input (GliaKernelContext *ctx, guint i)
+{
+  return i < glia_kernel_context_get_n_inputs (ctx) ? glia_kernel_context_get_input (ctx, i) : NULL;
+}
+
+/* ---- dtypes and attributes --------------------------------------------- */
+
+gboolean
+cpu_check_dtype (GliaKernelContext *ctx, const GliaTensorView *v, guint64 mask, const char *what,
+                 GError **error)
+{
+  if (cpu_dtype_in (v->dtype, mask))
+    return TRUE;
+  if (what)
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "%s: element type %s is not supported", what,
+                      glia_data_type_get_name (v->dtype));
+  else
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "element type %s is not supported",
+                      glia_data_type_get_name (v->dtype));
+  return FALSE;
+}
+
+gboolean
+cpu_parse_flag (const GliaGraph *graph, gint node, const char *name, gint64 def, gboolean *out,
+                GError **error)
+{
+  gint64 v = glia_graph_node_get_attr_int (graph, node, name, def);
+  if (v != 0 && v != 1) {
+    cpu_node_error (error, graph, node, "attribute '%s' must be 0 or 1, got %" G_GINT64_FORMAT,
+                    name, v);
+    return FALSE;
+  }
+  *out = v == 1;
+  return TRUE;
+}
+
 /* ---- shapes ------------------------------------------------------------ */
+
+void
+cpu_contiguous_strides (guint rank, const gint64 *dims, gint64 *strides)
+{
+  gint64 s = 1;
+  for (gint i = (gint)rank - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= dims[i];
+  }
+}
 
 gsize
 cpu_numel_range (const gint64 *dims, guint begin, guint end)
@@ -162,6 +210,34 @@ cpu_infer_same_as_input (GliaShapeContext *ctx, GError **error)
 {
   cpu_infer_like_input (ctx, 0, 0, glia_shape_context_get_input_dtype (ctx, 0));
   return TRUE;
+}
+
+void
+cpu_copy_strided (guint8 *dst, const guint8 *src, gint64 stride, gsize n, gsize size)
+{
+  if (stride == 1) {
+    if (n)
+      memcpy (dst, src, n * size);
+    return;
+  }
+  switch (size) {
+#define STRIDED(T)                                                                                 \
+  for (gsize i = 0; i < n; i++)                                                                    \
+    ((T *)dst)[i] = *(const T *)(src + (gint64)i * stride * (gint64)sizeof (T));                   \
+  break
+  case 1:
+    STRIDED (guint8);
+  case 2:
+    STRIDED (guint16);
+  case 4:
+    STRIDED (guint32);
+  case 8:
+    STRIDED (guint64);
+#undef STRIDED
+  default:
+    for (gsize i = 0; i < n; i++)
+      memcpy (dst + i * size, src + (gint64)i * stride * (gint64)size, size);
+  }
 }
 
 /* ---- broadcasting iteration ------------------------------------------- */
@@ -306,6 +382,21 @@ cpu_const_get_ints (const GliaConstTensor *c, gint64 *out, gsize max, gsize *n)
 }
 
 gboolean
+cpu_read_ints_input (GliaKernelContext *ctx, const GliaTensorView *v, const char *what, gint64 *out,
+                     gsize max, gsize *n, GError **error)
+{
+  if (v->rank > 1 || !cpu_view_get_ints (v, out, max, n)) {
+    g_autofree char *d = cpu_dims_to_string (v->rank, v->dims);
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "%s must be a 1-D int32/int64 tensor of at most %" G_GSIZE_FORMAT
+                      " values, got %s %s",
+                      what, max, glia_data_type_get_name (v->dtype), d);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
 cpu_shape_context_get_ints (GliaShapeContext *ctx, guint i, gint64 *out, gsize max, gsize *n)
 {
   if (i >= glia_shape_context_get_n_inputs (ctx) || !glia_shape_context_has_input (ctx, i))
@@ -363,13 +454,8 @@ cpu_window_attrs_parse (CpuWindowAttrs *attrs, const GliaGraph *graph, gint node
     return FALSE;
   }
 
-  gint64 ceil_mode = glia_graph_node_get_attr_int (graph, node, "ceil_mode", 0);
-  if (ceil_mode != 0 && ceil_mode != 1) {
-    cpu_node_error (error, graph, node,
-                    "attribute 'ceil_mode' must be 0 or 1, got %" G_GINT64_FORMAT, ceil_mode);
+  if (!cpu_parse_flag (graph, node, "ceil_mode", 0, &attrs->ceil_mode, error))
     return FALSE;
-  }
-  attrs->ceil_mode = ceil_mode == 1;
 
   if (!parse_int_list (graph, node, "kernel_shape", attrs->kernel, CPU_WINDOW_MAX_SPATIAL,
                        &attrs->n_kernel, 1, error)
@@ -479,6 +565,21 @@ cpu_window_resolve (const CpuWindowAttrs *attrs, guint n_spatial, const gint64 *
     w->pad_begin[i] = pb;
     w->pad_end[i] = pe;
   }
+  return TRUE;
+}
+
+gboolean
+cpu_window_resolve_partial (const CpuWindowAttrs *attrs, guint n_spatial, const gint64 *in,
+                            const gint64 *kernel, CpuWindow *w, char **why)
+{
+  gint64 known[CPU_WINDOW_MAX_SPATIAL] = { 0 };
+  for (guint i = 0; i < n_spatial && i < CPU_WINDOW_MAX_SPATIAL; i++)
+    known[i] = kernel[i] >= 0 ? kernel[i] : 1;
+  if (!cpu_window_resolve (attrs, n_spatial, in, known, w, why))
+    return FALSE;
+  for (guint i = 0; i < n_spatial; i++)
+    if (kernel[i] < 0)
+      w->out[CPU_WINDOW_MAX_SPATIAL - n_spatial + i] = -1;
   return TRUE;
 }
 

@@ -23,6 +23,14 @@ G_BEGIN_DECLS
 
 extern const GliaProviderInfo cpu_provider_info;
 
+/* An op def in the default domain whose kernel state is freed with g_free(). */
+#define CPU_OP_DEF(NAME, SINCE, UNTIL, DTYPES, INFER, CREATE, COMPUTE)                             \
+  {                                                                                                \
+    .struct_size = sizeof (GliaOpDef), .domain = "", .name = NAME, .since_version = SINCE,         \
+    .until_version = UNTIL, .dtypes = DTYPES, .infer_shapes = INFER, .create = CREATE,             \
+    .compute = COMPUTE, .destroy = g_free,                                                         \
+  }
+
 void cpu_sequence_register (GliaOpTable *table);
 void cpu_elementwise_register (GliaOpTable *table);
 void cpu_gemm_register (GliaOpTable *table);
@@ -35,6 +43,8 @@ void cpu_math_register (GliaOpTable *table);
 void cpu_index_register (GliaOpTable *table);
 void cpu_resize_register (GliaOpTable *table);
 void cpu_loss_register (GliaOpTable *table);
+void cpu_select_register (GliaOpTable *table);
+void cpu_linalg_register (GliaOpTable *table);
 void cpu_rnn_register (GliaOpTable *table);
 void cpu_quant_register (GliaOpTable *table);
 void cpu_conv_transpose_register (GliaOpTable *table);
@@ -62,6 +72,24 @@ char *cpu_dims_to_string (guint rank, const gint64 *dims);
 const GliaTensorView *cpu_require_input (GliaKernelContext *ctx, guint i, GError **error);
 /* Whether the node has output slot @i and it is wanted. */
 gboolean cpu_kernel_has_output (GliaKernelContext *ctx, guint i);
+/* Input @i, or NULL when it is omitted or beyond the node's inputs. */
+const GliaTensorView *cpu_optional_input (GliaKernelContext *ctx, guint i);
+
+/* ---- dtypes and attributes --------------------------------------------- */
+
+/* Whether @dtype is a valid type whose GLIA_DTYPE_BIT is in @mask. */
+static inline gboolean
+cpu_dtype_in (GliaDataType dtype, guint64 mask)
+{
+  return dtype > 0 && dtype <= GLIA_DATA_TYPE_LAST && (mask & GLIA_DTYPE_BIT (dtype)) != 0;
+}
+/* Fails with "[<what>: ]element type <t> is not supported" unless @v's dtype
+ * is in @mask; @what may be NULL. */
+gboolean cpu_check_dtype (GliaKernelContext *ctx, const GliaTensorView *v, guint64 mask,
+                          const char *what, GError **error);
+/* Reads the 0/1 int attribute @name (@def when absent) as a gboolean. */
+gboolean cpu_parse_flag (const GliaGraph *graph, gint node, const char *name, gint64 def,
+                         gboolean *out, GError **error);
 
 /* ---- shapes ------------------------------------------------------------ */
 
@@ -75,6 +103,17 @@ gboolean cpu_normalize_axis (gint64 axis, guint rank, guint *out);
  * broadcast as well as they can. FALSE if the shapes are incompatible. */
 gboolean cpu_broadcast_dims (guint rank_a, const gint64 *a, guint rank_b, const gint64 *b,
                              guint *rank_out, gint64 *out);
+/* Row-major element strides of @dims. */
+void cpu_contiguous_strides (guint rank, const gint64 *dims, gint64 *strides);
+/* Copies @n elements of @size bytes from @src (every @stride elements, any
+ * sign) to contiguous @dst. */
+void cpu_copy_strided (guint8 *dst, const guint8 *src, gint64 stride, gsize n, gsize size);
+/* Whether @v fits a BLAS int dimension. */
+static inline gboolean
+cpu_fits_blas_int (gint64 v)
+{
+  return v >= 0 && v <= G_MAXINT;
+}
 /* Shape inference: output @o gets the dtype @dtype and the shape of input @i. */
 void cpu_infer_like_input (GliaShapeContext *ctx, guint o, guint i, GliaDataType dtype);
 /* Shape inference for ops whose output 0 is input 0's dtype and shape. */
@@ -122,6 +161,17 @@ void cpu_broadcast_next_row (const CpuBroadcast *b, CpuBroadcastPos *pos);
  * its dtype is not an integer or it holds more than @max values. */
 gboolean cpu_view_get_ints (const GliaTensorView *view, gint64 *out, gsize max, gsize *n);
 gboolean cpu_const_get_ints (const GliaConstTensor *c, gint64 *out, gsize max, gsize *n);
+/* Like cpu_view_get_ints() for a 1-D (or scalar) kernel input, failing with
+ * a message naming @what. */
+gboolean cpu_read_ints_input (GliaKernelContext *ctx, const GliaTensorView *v, const char *what,
+                              gint64 *out, gsize max, gsize *n, GError **error);
+/* Element @i of an int32 (else int64) index tensor. */
+static inline gint64
+cpu_index_at (const GliaTensorView *v, gsize i)
+{
+  return v->dtype == GLIA_DATA_TYPE_INT32 ? ((const gint32 *)v->data)[i]
+                                          : ((const gint64 *)v->data)[i];
+}
 /* Shape inference: the constant int values of input @i, if known. */
 gboolean cpu_shape_context_get_ints (GliaShapeContext *ctx, guint i, gint64 *out, gsize max,
                                      gsize *n);
@@ -174,6 +224,10 @@ gboolean cpu_window_attrs_parse (CpuWindowAttrs *attrs, const GliaGraph *graph, 
  * the attributes do not fit the input. */
 gboolean cpu_window_resolve (const CpuWindowAttrs *attrs, guint n_spatial, const gint64 *in,
                              const gint64 *kernel, CpuWindow *w, char **why);
+/* Like cpu_window_resolve(), but kernel dims may be unknown (-1): their
+ * output dims come out unknown too. */
+gboolean cpu_window_resolve_partial (const CpuWindowAttrs *attrs, guint n_spatial, const gint64 *in,
+                                     const gint64 *kernel, CpuWindow *w, char **why);
 
 /* ---- half precision ---------------------------------------------------- */
 
@@ -194,5 +248,99 @@ void cpu_load_doubles (GliaDataType dtype, gconstpointer src, double *dst, gsize
 /* Writes @n doubles as @dtype: integers truncate toward zero and saturate
  * (NaN gives 0), bool is "not zero". */
 void cpu_store_doubles (GliaDataType dtype, const double *src, gpointer dst, gsize n);
+
+/* Element @i of a float-type (GLIA_DTYPES_FLOATS) array as a double. */
+static inline double
+cpu_load_float_at (GliaDataType t, gconstpointer p, gsize i)
+{
+  switch (t) {
+  case GLIA_DATA_TYPE_FLOAT:
+    return ((const float *)p)[i];
+  case GLIA_DATA_TYPE_DOUBLE:
+    return ((const double *)p)[i];
+  case GLIA_DATA_TYPE_FLOAT16:
+    return cpu_half_to_float (((const guint16 *)p)[i]);
+  case GLIA_DATA_TYPE_BFLOAT16:
+    return cpu_bfloat16_to_float (((const guint16 *)p)[i]);
+  default:
+    g_assert_not_reached ();
+  }
+}
+
+/* Stores @v as element @i of a float-type array. */
+static inline void
+cpu_store_float_at (GliaDataType t, gpointer p, gsize i, double v)
+{
+  switch (t) {
+  case GLIA_DATA_TYPE_FLOAT:
+    ((float *)p)[i] = (float)v;
+    break;
+  case GLIA_DATA_TYPE_DOUBLE:
+    ((double *)p)[i] = v;
+    break;
+  case GLIA_DATA_TYPE_FLOAT16:
+    ((guint16 *)p)[i] = cpu_float_to_half ((float)v);
+    break;
+  case GLIA_DATA_TYPE_BFLOAT16:
+    ((guint16 *)p)[i] = cpu_float_to_bfloat16 ((float)v);
+    break;
+  default:
+    g_assert_not_reached ();
+  }
+}
+
+/* Element @i of an integer array, sign-extended to 64 bits; sums and
+ * products of these, stored back with cpu_store_wrapping_at(), wrap as they
+ * would in the element type. */
+static inline guint64
+cpu_load_wrapping_at (GliaDataType t, gconstpointer p, gsize i)
+{
+  switch (t) {
+  case GLIA_DATA_TYPE_INT8:
+    return (guint64)(gint64)((const gint8 *)p)[i];
+  case GLIA_DATA_TYPE_INT16:
+    return (guint64)(gint64)((const gint16 *)p)[i];
+  case GLIA_DATA_TYPE_INT32:
+    return (guint64)(gint64)((const gint32 *)p)[i];
+  case GLIA_DATA_TYPE_INT64:
+    return (guint64)((const gint64 *)p)[i];
+  case GLIA_DATA_TYPE_UINT8:
+    return ((const guint8 *)p)[i];
+  case GLIA_DATA_TYPE_UINT16:
+    return ((const guint16 *)p)[i];
+  case GLIA_DATA_TYPE_UINT32:
+    return ((const guint32 *)p)[i];
+  case GLIA_DATA_TYPE_UINT64:
+    return ((const guint64 *)p)[i];
+  default:
+    g_assert_not_reached ();
+  }
+}
+
+/* Stores the low bits of @v as element @i of an integer array. */
+static inline void
+cpu_store_wrapping_at (GliaDataType t, gpointer p, gsize i, guint64 v)
+{
+  switch (t) {
+  case GLIA_DATA_TYPE_INT8:
+  case GLIA_DATA_TYPE_UINT8:
+    ((guint8 *)p)[i] = (guint8)v;
+    break;
+  case GLIA_DATA_TYPE_INT16:
+  case GLIA_DATA_TYPE_UINT16:
+    ((guint16 *)p)[i] = (guint16)v;
+    break;
+  case GLIA_DATA_TYPE_INT32:
+  case GLIA_DATA_TYPE_UINT32:
+    ((guint32 *)p)[i] = (guint32)v;
+    break;
+  case GLIA_DATA_TYPE_INT64:
+  case GLIA_DATA_TYPE_UINT64:
+    ((guint64 *)p)[i] = v;
+    break;
+  default:
+    g_assert_not_reached ();
+  }
+}
 
 G_END_DECLS

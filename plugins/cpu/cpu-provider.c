@@ -33,6 +33,8 @@ cpu_provider_create (const GliaProviderConfig *config, GError **error)
   cpu_index_register (self->table);
   cpu_resize_register (self->table);
   cpu_loss_register (self->table);
+  cpu_select_register (self->table);
+  cpu_linalg_register (self->table);
   cpu_rnn_register (self->table);
   cpu_quant_register (self->table);
   cpu_conv_transpose_register (self->table);

@@ -28,12 +28,6 @@ is_q8 (GliaDataType t)
   return t == GLIA_DATA_TYPE_UINT8 || t == GLIA_DATA_TYPE_INT8;
 }
 
-static const GliaTensorView *
-optional_input (GliaKernelContext *ctx, guint i)
-{
-  return i < glia_kernel_context_get_n_inputs (ctx) ? glia_kernel_context_get_input (ctx, i) : NULL;
-}
-
 /* Element @i of an int8, uint8 or int32 tensor. */
 static gint32
 int_at (const GliaTensorView *v, gsize i)
@@ -200,7 +194,7 @@ quantize_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   const GliaTensorView *scale = x ? cpu_require_input (ctx, 1, error) : NULL;
   if (scale == NULL)
     return FALSE;
-  const GliaTensorView *zp = optional_input (ctx, 2);
+  const GliaTensorView *zp = cpu_optional_input (ctx, 2);
   if (x->dtype != GLIA_DATA_TYPE_FLOAT && x->dtype != GLIA_DATA_TYPE_INT32) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "x must be float32 or int32, got %s",
                       glia_data_type_get_name (x->dtype));
@@ -237,7 +231,7 @@ dequantize_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   const GliaTensorView *scale = x ? cpu_require_input (ctx, 1, error) : NULL;
   if (scale == NULL)
     return FALSE;
-  const GliaTensorView *zp = optional_input (ctx, 2);
+  const GliaTensorView *zp = cpu_optional_input (ctx, 2);
   if (!is_q8 (x->dtype) && x->dtype != GLIA_DATA_TYPE_INT32) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                       "x must be int8, uint8 or int32, got %s", glia_data_type_get_name (x->dtype));
@@ -532,7 +526,8 @@ matmul_integer_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   if (b == NULL)
     return FALSE;
   QOutput q = { .out_dtype = GLIA_DATA_TYPE_INT32 };
-  return qmatmul_run (ctx, a, optional_input (ctx, 2), b, optional_input (ctx, 3), &q, error);
+  return qmatmul_run (ctx, a, cpu_optional_input (ctx, 2), b, cpu_optional_input (ctx, 3), &q,
+                      error);
 }
 
 static gboolean
@@ -622,15 +617,7 @@ qconv_geometry (const QConvState *s, guint rank, const gint64 *x, guint w_rank, 
     *why = g_strdup_printf ("X %s and W %s do not fit group %" G_GINT64_FORMAT, dx, dw, s->group);
     return FALSE;
   }
-  gint64 known[CPU_WINDOW_MAX_SPATIAL];
-  for (guint i = 0; i < n_spatial && i < CPU_WINDOW_MAX_SPATIAL; i++)
-    known[i] = kernel[i] >= 0 ? kernel[i] : 1;
-  if (!cpu_window_resolve (&s->window, n_spatial, x + 2, known, win, why))
-    return FALSE;
-  for (guint i = 0; i < n_spatial; i++)
-    if (kernel[i] < 0)
-      win->out[CPU_WINDOW_MAX_SPATIAL - n_spatial + i] = -1;
-  return TRUE;
+  return cpu_window_resolve_partial (&s->window, n_spatial, x + 2, kernel, win, why);
 }
 
 static gboolean
@@ -824,8 +811,8 @@ conv_integer_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   if (w == NULL)
     return FALSE;
   QOutput q = { .out_dtype = GLIA_DATA_TYPE_INT32 };
-  return qconv_run (state, ctx, x, optional_input (ctx, 2), w, optional_input (ctx, 3), NULL, &q,
-                    error);
+  return qconv_run (state, ctx, x, cpu_optional_input (ctx, 2), w, cpu_optional_input (ctx, 3),
+                    NULL, &q, error);
 }
 
 static gboolean
@@ -851,7 +838,7 @@ qlinear_conv_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     .y_scale = in[6],
     .y_zp = in[7],
   };
-  return qconv_run (state, ctx, in[0], in[2], in[3], in[5], optional_input (ctx, 8), &q, error);
+  return qconv_run (state, ctx, in[0], in[2], in[3], in[5], cpu_optional_input (ctx, 8), &q, error);
 }
 
 /* ---- table ------------------------------------------------------------------ */

@@ -54,12 +54,6 @@ typedef struct
   gint64 sample_size;
 } RandomState;
 
-static gboolean
-dtype_in (GliaDataType dtype, guint64 mask)
-{
-  return dtype > 0 && dtype <= GLIA_DATA_TYPE_LAST && (mask & GLIA_DTYPE_BIT (dtype)) != 0;
-}
-
 /* Output types each op may produce. */
 static guint64
 allowed_dtypes (RandomKind kind)
@@ -106,7 +100,7 @@ random_parse (const GliaGraph *graph, gint node, RandomState *s, GError **error)
   gint64 dtype = glia_graph_node_get_attr_int (graph, node, "dtype", default_dtype);
   if (dtype != GLIA_DATA_TYPE_UNDEFINED
       && (dtype < 0 || dtype > GLIA_DATA_TYPE_LAST
-          || !dtype_in ((GliaDataType)dtype, allowed_dtypes (s->kind)))) {
+          || !cpu_dtype_in ((GliaDataType)dtype, allowed_dtypes (s->kind)))) {
     cpu_node_error (error, graph, node,
                     "attribute 'dtype' = %" G_GINT64_FORMAT " is not an output type of %s", dtype,
                     op);
@@ -202,7 +196,7 @@ random_infer_shapes (GliaShapeContext *ctx, GError **error)
   default: {
     GliaDataType in = glia_shape_context_get_input_dtype (ctx, 0);
     if (dtype == GLIA_DATA_TYPE_UNDEFINED) {
-      if (in != GLIA_DATA_TYPE_UNDEFINED && !dtype_in (in, allowed_dtypes (s.kind))) {
+      if (in != GLIA_DATA_TYPE_UNDEFINED && !cpu_dtype_in (in, allowed_dtypes (s.kind))) {
         cpu_shape_error (error, ctx,
                          "the input is %s and no 'dtype' attribute names an output type",
                          glia_data_type_get_name (in));
@@ -245,7 +239,7 @@ draw (const RandomState *s, GRand *rand, double *out, gsize n)
 static gboolean
 check_float_input (GliaKernelContext *ctx, const GliaTensorView *x, GError **error)
 {
-  if (dtype_in (x->dtype, GLIA_DTYPES_FLOATS))
+  if (cpu_dtype_in (x->dtype, GLIA_DTYPES_FLOATS))
     return TRUE;
   cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                     "the input must be a float type, got %s", glia_data_type_get_name (x->dtype));
@@ -345,7 +339,7 @@ random_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     if (x == NULL)
       return FALSE;
     GliaDataType dtype = s->dtype ? s->dtype : x->dtype;
-    if (!dtype_in (dtype, GLIA_DTYPES_FLOATS)) {
+    if (!cpu_dtype_in (dtype, GLIA_DTYPES_FLOATS)) {
       cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                         "the input is %s and no 'dtype' attribute names an output type",
                         glia_data_type_get_name (x->dtype));

@@ -37,20 +37,6 @@ check_num_dtype (GliaKernelContext *ctx, const GliaTensorView *x, GError **error
   return FALSE;
 }
 
-static gboolean
-parse_flag (const GliaGraph *graph, gint node, const char *name, gint64 def, gboolean *out,
-            GError **error)
-{
-  gint64 v = glia_graph_node_get_attr_int (graph, node, name, def);
-  if (v != 0 && v != 1) {
-    cpu_node_error (error, graph, node, "attribute '%s' must be 0 or 1, got %" G_GINT64_FORMAT,
-                    name, v);
-    return FALSE;
-  }
-  *out = v == 1;
-  return TRUE;
-}
-
 /* ======================================================================== */
 /* Reduce*                                                                   */
 /* ======================================================================== */
@@ -109,8 +95,8 @@ reduce_create (const GliaGraph *graph, gint node, GError **error)
   g_assert (i < G_N_ELEMENTS (reduce_kinds));
   s.kind = reduce_kinds[i].kind;
   s.axes_from_input = glia_graph_node_get_opset (graph, node) >= reduce_kinds[i].axes_input_since;
-  if (!parse_flag (graph, node, "keepdims", 1, &s.keepdims, error)
-      || !parse_flag (graph, node, "noop_with_empty_axes", 0, &s.noop_with_empty_axes, error))
+  if (!cpu_parse_flag (graph, node, "keepdims", 1, &s.keepdims, error)
+      || !cpu_parse_flag (graph, node, "noop_with_empty_axes", 0, &s.noop_with_empty_axes, error))
     return NULL;
   if (!s.axes_from_input) {
     guint n = 0;
@@ -657,8 +643,8 @@ arg_create (const GliaGraph *graph, gint node, GError **error)
   ArgState s;
   s.is_max = g_str_equal (glia_graph_node_get_op_type (graph, node), "ArgMax");
   s.axis = glia_graph_node_get_attr_int (graph, node, "axis", 0);
-  if (!parse_flag (graph, node, "keepdims", 1, &s.keepdims, error)
-      || !parse_flag (graph, node, "select_last_index", 0, &s.select_last, error))
+  if (!cpu_parse_flag (graph, node, "keepdims", 1, &s.keepdims, error)
+      || !cpu_parse_flag (graph, node, "select_last_index", 0, &s.select_last, error))
     return NULL;
   return g_memdup2 (&s, sizeof s);
 }

@@ -25,23 +25,6 @@
 
 #define DTYPES_BYTES (GLIA_DTYPES_ALL & ~GLIA_DTYPE_BIT (GLIA_DATA_TYPE_STRING))
 
-static gboolean
-dtype_in (GliaDataType t, guint64 mask)
-{
-  return t > 0 && t <= GLIA_DATA_TYPE_LAST && (mask & GLIA_DTYPE_BIT (t)) != 0;
-}
-
-static gboolean
-check_dtype (GliaKernelContext *ctx, const GliaTensorView *v, guint64 mask, const char *what,
-             GError **error)
-{
-  if (dtype_in (v->dtype, mask))
-    return TRUE;
-  cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "%s: element type %s is not supported",
-                    what, glia_data_type_get_name (v->dtype));
-  return FALSE;
-}
-
 /* Doubles needed to hold @v as doubles (none when it already is). */
 static gsize
 doubles_needed (const GliaTensorView *v)
@@ -424,7 +407,7 @@ resize_args_from_constants (const ResizeState *s, GliaShapeContext *ctx, ResizeA
   if (si >= n_in || !glia_shape_context_has_input (ctx, si))
     return FALSE;
   const GliaConstTensor *c = glia_shape_context_get_input_constant (ctx, si);
-  if (c == NULL || !dtype_in (c->dtype, GLIA_DTYPES_FLOATS) || c->data == NULL)
+  if (c == NULL || !cpu_dtype_in (c->dtype, GLIA_DTYPES_FLOATS) || c->data == NULL)
     return FALSE;
   gsize n = cpu_numel (c->rank, c->dims);
   if (n > GLIA_MAX_RANK || g_bytes_get_size (c->data) < n * glia_data_type_get_size (c->dtype))
@@ -503,7 +486,7 @@ resize_args_from_inputs (const ResizeState *s, GliaKernelContext *ctx, ResizeArg
       cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "needs scales or sizes");
       return FALSE;
     }
-    if (!dtype_in (scales->dtype, GLIA_DTYPES_FLOATS) || scales->rank != 1
+    if (!cpu_dtype_in (scales->dtype, GLIA_DTYPES_FLOATS) || scales->rank != 1
         || scales->n_elements > GLIA_MAX_RANK) {
       cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                         "scales must be a 1-D float tensor of one value per dim");
@@ -513,7 +496,8 @@ resize_args_from_inputs (const ResizeState *s, GliaKernelContext *ctx, ResizeArg
     a->n = scales->n_elements;
   }
   if (s->coord == COORD_TF_CROP_AND_RESIZE) {
-    if (roi == NULL || !dtype_in (roi->dtype, GLIA_DTYPES_FLOATS) || roi->n_elements != 2 * a->n) {
+    if (roi == NULL || !cpu_dtype_in (roi->dtype, GLIA_DTYPES_FLOATS)
+        || roi->n_elements != 2 * a->n) {
       cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                         "tf_crop_and_resize needs a float roi of 2 values per dim");
       return FALSE;
@@ -651,11 +635,11 @@ resize_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   ResizeArgs a;
   ResizeJob job = { 0 };
   double scale[GLIA_MAX_RANK];
-  if (x == NULL || !check_dtype (ctx, x, DTYPES_BYTES, "input", error)
+  if (x == NULL || !cpu_check_dtype (ctx, x, DTYPES_BYTES, "input", error)
       || !resize_args_from_inputs (s, ctx, &a, error))
     return FALSE;
   gboolean nearest = s->mode == INTERP_NEAREST;
-  if (!nearest && !check_dtype (ctx, x, CPU_DTYPES_NUMERIC, "input", error))
+  if (!nearest && !cpu_check_dtype (ctx, x, CPU_DTYPES_NUMERIC, "input", error))
     return FALSE;
   g_autofree char *why = NULL;
   if (!resize_geometry (&a, x->rank, x->dims, job.out, scale, &why)) {
@@ -721,7 +705,7 @@ resize_compute (gpointer state, GliaKernelContext *ctx, GError **error)
       = !nearest && x->dtype != GLIA_DATA_TYPE_FLOAT && x->dtype != GLIA_DATA_TYPE_DOUBLE;
   job.dtype = via_doubles ? GLIA_DATA_TYPE_DOUBLE : x->dtype;
   job.size = glia_data_type_get_size (job.dtype);
-  if (dtype_in (job.dtype, CPU_DTYPES_NUMERIC))
+  if (cpu_dtype_in (job.dtype, CPU_DTYPES_NUMERIC))
     cpu_store_doubles (job.dtype, &s->extrapolation, extrapolation, 1);
   job.extrapolation = extrapolation;
   double *out_doubles = NULL;
@@ -743,7 +727,7 @@ resize_compute (gpointer state, GliaKernelContext *ctx, GError **error)
                                     &job);
   if (via_doubles) {
     /* Integers round to nearest before saturating. */
-    if (dtype_in (x->dtype, GLIA_DTYPES_INTS))
+    if (cpu_dtype_in (x->dtype, GLIA_DTYPES_INTS))
       for (gsize i = 0; i < y->n_elements; i++)
         out_doubles[i] = nearbyint (out_doubles[i]);
     cpu_store_doubles (x->dtype, out_doubles, y->data, y->n_elements);
@@ -936,8 +920,8 @@ grid_sample_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   const GridSampleState *s = state;
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
   const GliaTensorView *grid = x ? cpu_require_input (ctx, 1, error) : NULL;
-  if (grid == NULL || !check_dtype (ctx, x, CPU_DTYPES_NUMERIC, "X", error)
-      || !check_dtype (ctx, grid, GLIA_DTYPES_FLOATS, "grid", error))
+  if (grid == NULL || !cpu_check_dtype (ctx, x, CPU_DTYPES_NUMERIC, "X", error)
+      || !cpu_check_dtype (ctx, grid, GLIA_DTYPES_FLOATS, "grid", error))
     return FALSE;
   if (x->rank != 4 || grid->rank != 4 || grid->dims[0] != x->dims[0] || grid->dims[3] != 2) {
     g_autofree char *dx = cpu_dims_to_string (x->rank, x->dims);
@@ -1124,8 +1108,8 @@ roi_align_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
   const GliaTensorView *rois = x ? cpu_require_input (ctx, 1, error) : NULL;
   const GliaTensorView *batch = rois ? cpu_require_input (ctx, 2, error) : NULL;
-  if (batch == NULL || !check_dtype (ctx, x, GLIA_DTYPES_FLOATS, "X", error)
-      || !check_dtype (ctx, rois, GLIA_DTYPES_FLOATS, "rois", error))
+  if (batch == NULL || !cpu_check_dtype (ctx, x, GLIA_DTYPES_FLOATS, "X", error)
+      || !cpu_check_dtype (ctx, rois, GLIA_DTYPES_FLOATS, "rois", error))
     return FALSE;
   if (x->rank != 4 || rois->rank != 2 || rois->dims[1] != 4 || batch->rank != 1
       || batch->dtype != GLIA_DATA_TYPE_INT64 || batch->dims[0] != rois->dims[0]) {
@@ -1272,7 +1256,7 @@ max_unpool_compute (gpointer state, GliaKernelContext *ctx, GError **error)
       = glia_kernel_context_get_n_inputs (ctx) > 2 ? glia_kernel_context_get_input (ctx, 2) : NULL;
   gint64 out[GLIA_MAX_RANK];
   gsize n;
-  if (ind == NULL || !check_dtype (ctx, x, DTYPES_BYTES, "X", error))
+  if (ind == NULL || !cpu_check_dtype (ctx, x, DTYPES_BYTES, "X", error))
     return FALSE;
   gboolean same = ind->dtype == GLIA_DATA_TYPE_INT64 && ind->rank == x->rank;
   for (guint i = 0; same && i < x->rank; i++)

@@ -155,19 +155,6 @@ parse_activations (RnnState *s, const GliaGraph *graph, gint node, GError **erro
   return TRUE;
 }
 
-static gboolean
-parse_flag (const GliaGraph *graph, gint node, const char *name, gboolean *out, GError **error)
-{
-  gint64 v = glia_graph_node_get_attr_int (graph, node, name, 0);
-  if (v != 0 && v != 1) {
-    cpu_node_error (error, graph, node, "attribute '%s' must be 0 or 1, got %" G_GINT64_FORMAT,
-                    name, v);
-    return FALSE;
-  }
-  *out = v == 1;
-  return TRUE;
-}
-
 static gpointer
 rnn_create (const GliaGraph *graph, gint node, GError **error)
 {
@@ -202,7 +189,7 @@ rnn_create (const GliaGraph *graph, gint node, GError **error)
     }
   }
 
-  if (!parse_flag (graph, node, "layout", &s->batch_major, error))
+  if (!cpu_parse_flag (graph, node, "layout", 0, &s->batch_major, error))
     return NULL;
   if (s->batch_major && glia_graph_node_get_opset (graph, node) < 14) {
     cpu_node_error (error, graph, node, "attribute 'layout' exists only since opset 14");
@@ -220,7 +207,7 @@ rnn_create (const GliaGraph *graph, gint node, GError **error)
   }
 
   if (s->kind == RNN_KIND_LSTM
-      && !parse_flag (graph, node, "input_forget", &s->input_forget, error))
+      && !cpu_parse_flag (graph, node, "input_forget", 0, &s->input_forget, error))
     return NULL;
   /* Any non-zero value means "linear before reset", as in other runtimes. */
   if (s->kind == RNN_KIND_GRU)
@@ -653,18 +640,6 @@ check_input (GliaKernelContext *ctx, const GliaTensorView *v, const char *name, 
   return ok;
 }
 
-static const GliaTensorView *
-optional_input (GliaKernelContext *ctx, guint i)
-{
-  return i < glia_kernel_context_get_n_inputs (ctx) ? glia_kernel_context_get_input (ctx, i) : NULL;
-}
-
-static gboolean
-fits_blas_int (gint64 v)
-{
-  return v >= 0 && v <= G_MAXINT;
-}
-
 static gboolean
 rnn_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 {
@@ -675,11 +650,11 @@ rnn_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   const GliaTensorView *r = w ? cpu_require_input (ctx, 2, error) : NULL;
   if (r == NULL)
     return FALSE;
-  const GliaTensorView *b = optional_input (ctx, 3);
-  const GliaTensorView *lens_in = optional_input (ctx, 4);
-  const GliaTensorView *h0 = optional_input (ctx, 5);
-  const GliaTensorView *c0 = lstm ? optional_input (ctx, 6) : NULL;
-  const GliaTensorView *p = lstm ? optional_input (ctx, 7) : NULL;
+  const GliaTensorView *b = cpu_optional_input (ctx, 3);
+  const GliaTensorView *lens_in = cpu_optional_input (ctx, 4);
+  const GliaTensorView *h0 = cpu_optional_input (ctx, 5);
+  const GliaTensorView *c0 = lstm ? cpu_optional_input (ctx, 6) : NULL;
+  const GliaTensorView *p = lstm ? cpu_optional_input (ctx, 7) : NULL;
 
   if (x->dtype != GLIA_DATA_TYPE_FLOAT || x->rank != 3) {
     g_autofree char *dx = cpu_dims_to_string (x->rank, x->dims);
@@ -715,7 +690,8 @@ rnn_compute (gpointer state, GliaKernelContext *ctx, GError **error)
                       glia_data_type_get_name (lens_in->dtype), dl);
     return FALSE;
   }
-  if (!fits_blas_int (seq * batch) || !fits_blas_int (ng * hidden) || !fits_blas_int (input)) {
+  if (!cpu_fits_blas_int (seq * batch) || !cpu_fits_blas_int (ng * hidden)
+      || !cpu_fits_blas_int (input)) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_RESOURCE_LIMIT,
                       "dimensions exceed the BLAS integer range");
     return FALSE;

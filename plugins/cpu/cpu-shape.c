@@ -28,22 +28,6 @@ check_bytes_dtype (GliaKernelContext *ctx, const GliaTensorView *v, GError **err
   return FALSE;
 }
 
-/* Reads an integer list input (shape, axes, starts, ...). */
-static gboolean
-read_ints_input (GliaKernelContext *ctx, const GliaTensorView *v, const char *what, gint64 *out,
-                 gsize max, gsize *n, GError **error)
-{
-  if (v->rank > 1 || !cpu_view_get_ints (v, out, max, n)) {
-    g_autofree char *d = cpu_dims_to_string (v->rank, v->dims);
-    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
-                      "%s must be a 1-D int32/int64 tensor of at most %" G_GSIZE_FORMAT
-                      " values, got %s %s",
-                      what, max, glia_data_type_get_name (v->dtype), d);
-    return FALSE;
-  }
-  return TRUE;
-}
-
 static GliaTensorView *
 copy_to_output (GliaKernelContext *ctx, const GliaTensorView *x, guint rank, const gint64 *dims,
                 GError **error)
@@ -52,35 +36,6 @@ copy_to_output (GliaKernelContext *ctx, const GliaTensorView *x, guint rank, con
   if (y && x->n_bytes)
     memcpy (y->data, x->data, MIN (x->n_bytes, y->n_bytes));
   return y;
-}
-
-/* Copies @n elements of @size bytes from @src (every @stride elements) to
- * contiguous @dst. */
-static void
-copy_strided (guint8 *dst, const guint8 *src, gint64 stride, gsize n, gsize size)
-{
-  if (stride == 1) {
-    memcpy (dst, src, n * size);
-    return;
-  }
-  switch (size) {
-#define STRIDED(T)                                                                                 \
-  for (gsize i = 0; i < n; i++)                                                                    \
-    ((T *)dst)[i] = *(const T *)(src + (gint64)i * stride * (gint64)sizeof (T));                   \
-  break
-  case 1:
-    STRIDED (guint8);
-  case 2:
-    STRIDED (guint16);
-  case 4:
-    STRIDED (guint32);
-  case 8:
-    STRIDED (guint64);
-#undef STRIDED
-  default:
-    for (gsize i = 0; i < n; i++)
-      memcpy (dst + i * size, src + (gint64)i * stride * (gint64)size, size);
-  }
 }
 
 /* A gather of output elements from one input along CpuBroadcast strides
@@ -112,8 +67,8 @@ gather_chunk (gsize begin, gsize end, gpointer user_data)
       for (gsize i = 0; i < n; i++)
         memcpy (job->dst + (begin + i) * job->size, s, job->size);
     } else
-      copy_strided (job->dst + begin * job->size, job->src + off * (gint64)job->size, inner, n,
-                    job->size);
+      cpu_copy_strided (job->dst + begin * job->size, job->src + off * (gint64)job->size, inner, n,
+                        job->size);
     begin += n;
     col = 0;
     cpu_broadcast_next_row (bc, &pos);
@@ -125,16 +80,6 @@ run_gather (GliaKernelContext *ctx, GatherJob *job, gsize n_elements)
 {
   if (n_elements)
     glia_kernel_context_parallel_for (ctx, n_elements, CPU_GRAIN, gather_chunk, job);
-}
-
-static void
-contiguous_strides (guint rank, const gint64 *dims, gint64 *strides)
-{
-  gint64 s = 1;
-  for (gint i = (gint)rank - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= dims[i];
-  }
 }
 
 /* ======================================================================== */
@@ -150,13 +95,8 @@ static gpointer
 reshape_create (const GliaGraph *graph, gint node, GError **error)
 {
   ReshapeState s;
-  gint64 v = glia_graph_node_get_attr_int (graph, node, "allowzero", 0);
-  if (v != 0 && v != 1) {
-    cpu_node_error (error, graph, node,
-                    "attribute 'allowzero' must be 0 or 1, got %" G_GINT64_FORMAT, v);
+  if (!cpu_parse_flag (graph, node, "allowzero", 0, &s.allow_zero, error))
     return NULL;
-  }
-  s.allow_zero = v == 1;
   return g_memdup2 (&s, sizeof s);
 }
 
@@ -281,7 +221,7 @@ reshape_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   gint64 shape[GLIA_MAX_RANK], out[GLIA_MAX_RANK];
   gsize n;
   if (shape_in == NULL || !check_bytes_dtype (ctx, x, error)
-      || !read_ints_input (ctx, shape_in, "shape", shape, GLIA_MAX_RANK, &n, error))
+      || !cpu_read_ints_input (ctx, shape_in, "shape", shape, GLIA_MAX_RANK, &n, error))
     return FALSE;
   g_autofree char *why = NULL;
   if (!reshape_dims (s->allow_zero, x->rank, x->dims, n, shape, out, &why)) {
@@ -453,7 +393,7 @@ transpose_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   }
   gint64 in_strides[GLIA_MAX_RANK], out[GLIA_MAX_RANK];
   gint64 strides[CPU_BROADCAST_MAX_INPUTS][GLIA_MAX_RANK];
-  contiguous_strides (x->rank, x->dims, in_strides);
+  cpu_contiguous_strides (x->rank, x->dims, in_strides);
   for (guint i = 0; i < x->rank; i++) {
     out[i] = x->dims[perm[i]];
     strides[0][i] = in_strides[perm[i]];
@@ -652,7 +592,7 @@ squeeze_compute_common (const AxesState *s, GliaKernelContext *ctx, gboolean squ
       return FALSE;
     }
     n = 0;
-    if (a && !read_ints_input (ctx, a, "axes", axes, GLIA_MAX_RANK, &n, error))
+    if (a && !cpu_read_ints_input (ctx, a, "axes", axes, GLIA_MAX_RANK, &n, error))
       return FALSE;
     have_axes = a != NULL;
   } else
@@ -957,20 +897,13 @@ typedef struct
   gsize block; /* bytes copied per index */
 } GatherIndexJob;
 
-static gint64
-index_at (const GliaTensorView *v, gsize i)
-{
-  return v->dtype == GLIA_DATA_TYPE_INT32 ? ((const gint32 *)v->data)[i]
-                                          : ((const gint64 *)v->data)[i];
-}
-
 static void
 gather_index_chunk (gsize begin, gsize end, gpointer user_data)
 {
   const GatherIndexJob *job = user_data;
   for (gsize k = begin; k < end; k++) {
     gsize o = k / job->n_indices, j = k % job->n_indices;
-    gint64 idx = index_at (job->indices, j);
+    gint64 idx = cpu_index_at (job->indices, j);
     if (idx < 0)
       idx += job->axis_dim;
     memcpy (job->dst + k * job->block,
@@ -1001,7 +934,7 @@ gather_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   }
   gint64 axis_dim = x->dims[axis];
   for (gsize i = 0; i < ind->n_elements; i++) {
-    gint64 idx = index_at (ind, i);
+    gint64 idx = cpu_index_at (ind, i);
     if (idx < -axis_dim || idx >= axis_dim) {
       g_autofree char *d = cpu_dims_to_string (x->rank, x->dims);
       cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
@@ -1211,7 +1144,7 @@ slice_compute (gpointer state, GliaKernelContext *ctx, GError **error)
       const GliaTensorView *v = i + 1 < n_in ? glia_kernel_context_get_input (ctx, i + 1) : NULL;
       if (v == NULL && i < 2)
         return cpu_require_input (ctx, i + 1, error) != NULL;
-      if (v && !read_ints_input (ctx, v, names[i], dst[i], GLIA_MAX_RANK, &counts[i], error))
+      if (v && !cpu_read_ints_input (ctx, v, names[i], dst[i], GLIA_MAX_RANK, &counts[i], error))
         return FALSE;
       if (i == 2)
         a.has_axes = v != NULL;
@@ -1248,7 +1181,7 @@ slice_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 
   gint64 in_strides[GLIA_MAX_RANK];
   gint64 strides[CPU_BROADCAST_MAX_INPUTS][GLIA_MAX_RANK];
-  contiguous_strides (x->rank, x->dims, in_strides);
+  cpu_contiguous_strides (x->rank, x->dims, in_strides);
   GatherJob job
       = { .src = x->data, .base = 0, .dst = y->data, .size = glia_data_type_get_size (x->dtype) };
   for (guint i = 0; i < x->rank; i++) {
@@ -1298,7 +1231,7 @@ expand_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   gsize n;
   guint out_rank;
   if (sv == NULL || !check_bytes_dtype (ctx, x, error)
-      || !read_ints_input (ctx, sv, "shape", shape, GLIA_MAX_RANK, &n, error))
+      || !cpu_read_ints_input (ctx, sv, "shape", shape, GLIA_MAX_RANK, &n, error))
     return FALSE;
   for (gsize i = 0; i < n; i++)
     if (shape[i] < 0) {

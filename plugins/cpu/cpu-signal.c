@@ -25,12 +25,6 @@
 /* Lengths up to this that are not powers of two use the direct DFT. */
 #define DIRECT_DFT_MAX 64
 
-static gboolean
-dtype_in (GliaDataType dtype, guint64 mask)
-{
-  return dtype > 0 && dtype <= GLIA_DATA_TYPE_LAST && (mask & GLIA_DTYPE_BIT (dtype)) != 0;
-}
-
 /* Reads a scalar (rank 0 or one element) int32/int64 input. */
 static gboolean
 read_int_scalar (GliaKernelContext *ctx, guint i, const char *what, gint64 *out, GError **error)
@@ -55,7 +49,7 @@ read_float_scalar (GliaKernelContext *ctx, guint i, const char *what, double *ou
   const GliaTensorView *v = cpu_require_input (ctx, i, error);
   if (v == NULL)
     return FALSE;
-  if (v->n_elements != 1 || v->rank > 1 || !dtype_in (v->dtype, GLIA_DTYPES_FLOATS)) {
+  if (v->n_elements != 1 || v->rank > 1 || !cpu_dtype_in (v->dtype, GLIA_DTYPES_FLOATS)) {
     g_autofree char *d = cpu_dims_to_string (v->rank, v->dims);
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                       "%s must be a floating-point scalar, got %s %s", what,
@@ -78,24 +72,10 @@ shape_int_scalar (GliaShapeContext *ctx, guint i)
 }
 
 static gboolean
-parse_bool_attr (const GliaGraph *graph, gint node, const char *name, gint64 default_value,
-                 gboolean *out, GError **error)
-{
-  gint64 v = glia_graph_node_get_attr_int (graph, node, name, default_value);
-  if (v != 0 && v != 1) {
-    cpu_node_error (error, graph, node, "attribute '%s' must be 0 or 1, got %" G_GINT64_FORMAT,
-                    name, v);
-    return FALSE;
-  }
-  *out = v == 1;
-  return TRUE;
-}
-
-static gboolean
 parse_output_datatype (const GliaGraph *graph, gint node, GliaDataType *out, GError **error)
 {
   gint64 t = glia_graph_node_get_attr_int (graph, node, "output_datatype", GLIA_DATA_TYPE_FLOAT);
-  if (t <= 0 || t > GLIA_DATA_TYPE_LAST || !dtype_in ((GliaDataType)t, DTYPES_GENERATED)) {
+  if (t <= 0 || t > GLIA_DATA_TYPE_LAST || !cpu_dtype_in ((GliaDataType)t, DTYPES_GENERATED)) {
     cpu_node_error (
         error, graph, node,
         "attribute 'output_datatype' = %" G_GINT64_FORMAT " is not a numeric element type", t);
@@ -438,8 +418,8 @@ static gboolean
 dft_parse (const GliaGraph *graph, gint node, DftState *s, GError **error)
 {
   s->axis = glia_graph_node_get_attr_int (graph, node, "axis", 1);
-  return parse_bool_attr (graph, node, "inverse", 0, &s->inverse, error)
-         && parse_bool_attr (graph, node, "onesided", 0, &s->onesided, error);
+  return cpu_parse_flag (graph, node, "inverse", 0, &s->inverse, error)
+         && cpu_parse_flag (graph, node, "onesided", 0, &s->onesided, error);
 }
 
 static gpointer
@@ -504,7 +484,7 @@ dft_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 
   if (x == NULL)
     return FALSE;
-  if (!dtype_in (x->dtype, GLIA_DTYPES_FLOATS)) {
+  if (!cpu_dtype_in (x->dtype, GLIA_DTYPES_FLOATS)) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "element type %s is not supported",
                       glia_data_type_get_name (x->dtype));
     return FALSE;
@@ -587,7 +567,7 @@ static gpointer
 stft_create (const GliaGraph *graph, gint node, GError **error)
 {
   StftState s;
-  if (!parse_bool_attr (graph, node, "onesided", 1, &s.onesided, error))
+  if (!cpu_parse_flag (graph, node, "onesided", 1, &s.onesided, error))
     return NULL;
   return g_memdup2 (&s, sizeof s);
 }
@@ -606,7 +586,7 @@ stft_infer_shapes (GliaShapeContext *ctx, GError **error)
   GliaDataType dtype = glia_shape_context_get_input_dtype (ctx, 0);
   gboolean onesided;
 
-  if (!parse_bool_attr (graph, node, "onesided", 1, &onesided, error))
+  if (!cpu_parse_flag (graph, node, "onesided", 1, &onesided, error))
     return FALSE;
   gint rank = glia_shape_context_get_input_rank (ctx, 0);
   const gint64 *sd = glia_shape_context_get_input_dims (ctx, 0);
@@ -637,7 +617,7 @@ stft_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 
   if (x == NULL)
     return FALSE;
-  if (!dtype_in (x->dtype, GLIA_DTYPES_FLOATS) || x->rank != 3
+  if (!cpu_dtype_in (x->dtype, GLIA_DTYPES_FLOATS) || x->rank != 3
       || (x->dims[2] != 1 && x->dims[2] != 2)) {
     g_autofree char *d = cpu_dims_to_string (x->rank, x->dims);
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
@@ -656,7 +636,7 @@ stft_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   if (has_length && !read_int_scalar (ctx, 3, "frame_length", &n, error))
     return FALSE;
   if (w) {
-    if (w->rank != 1 || !dtype_in (w->dtype, GLIA_DTYPES_FLOATS)) {
+    if (w->rank != 1 || !cpu_dtype_in (w->dtype, GLIA_DTYPES_FLOATS)) {
       g_autofree char *d = cpu_dims_to_string (w->rank, w->dims);
       cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                         "the window must be a 1-D float tensor, got %s %s",
@@ -762,7 +742,7 @@ window_parse (const GliaGraph *graph, gint node, WindowState *s, GError **error)
   s->a0 = window_kinds[i].a0;
   s->a1 = window_kinds[i].a1;
   s->a2 = window_kinds[i].a2;
-  return parse_bool_attr (graph, node, "periodic", 1, &s->periodic, error)
+  return cpu_parse_flag (graph, node, "periodic", 1, &s->periodic, error)
          && parse_output_datatype (graph, node, &s->dtype, error);
 }
 

@@ -28,12 +28,6 @@
   (DTYPE_STRING_BIT | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT32) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT64))
 
 static gboolean
-dtype_in (GliaDataType dtype, guint64 mask)
-{
-  return dtype > 0 && dtype <= GLIA_DATA_TYPE_LAST && (mask & GLIA_DTYPE_BIT (dtype)) != 0;
-}
-
-static gboolean
 check_strings (GliaKernelContext *ctx, const GliaTensorView *x, GError **error)
 {
   const char *const *s = x->data;
@@ -553,7 +547,7 @@ tfidf_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   if (x == NULL)
     return FALSE;
   gboolean is_string = x->dtype == GLIA_DATA_TYPE_STRING;
-  if (!dtype_in (x->dtype, DTYPES_TFIDF) || is_string != s->strings) {
+  if (!cpu_dtype_in (x->dtype, DTYPES_TFIDF) || is_string != s->strings) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                       "the input is %s but the pool holds %s", glia_data_type_get_name (x->dtype),
                       s->strings ? "strings" : "integers");
@@ -609,7 +603,7 @@ string_cast_parse (const GliaGraph *graph, gint node, StringCastState *s, GError
   gint64 to = glia_graph_node_get_attr_int (graph, node, "to", 0);
   if (to != GLIA_DATA_TYPE_STRING
       && (to <= 0 || to > GLIA_DATA_TYPE_LAST
-          || !dtype_in ((GliaDataType)to, CPU_DTYPES_NUMERIC))) {
+          || !cpu_dtype_in ((GliaDataType)to, CPU_DTYPES_NUMERIC))) {
     cpu_node_error (error, graph, node,
                     "attribute 'to' = %" G_GINT64_FORMAT " is not a string or numeric element type",
                     to);
@@ -775,7 +769,7 @@ static gboolean
 parse_element (const char *str, GliaDataType dtype, guint8 *out)
 {
   double d;
-  if (dtype_in (dtype, GLIA_DTYPES_FLOATS)) {
+  if (cpu_dtype_in (dtype, GLIA_DTYPES_FLOATS)) {
     if (!parse_double (str, &d))
       return FALSE;
     store_one (dtype, d, out);
@@ -833,8 +827,8 @@ string_cast_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     return FALSE;
   gboolean from_string = x->dtype == GLIA_DATA_TYPE_STRING;
   gboolean to_string = to == GLIA_DATA_TYPE_STRING;
-  if ((!from_string && !dtype_in (x->dtype, CPU_DTYPES_NUMERIC))
-      || (!to_string && !dtype_in (to, CPU_DTYPES_NUMERIC)) || (!from_string && !to_string)) {
+  if ((!from_string && !cpu_dtype_in (x->dtype, CPU_DTYPES_NUMERIC))
+      || (!to_string && !cpu_dtype_in (to, CPU_DTYPES_NUMERIC)) || (!from_string && !to_string)) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                       "cannot cast %s to %s here (string casts only)",
                       glia_data_type_get_name (x->dtype), glia_data_type_get_name (to));
