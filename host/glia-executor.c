@@ -17,9 +17,6 @@
 #include "glia-session-private.h"
 
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define ALIGNMENT   64
 #define MAX_PLANS   32
@@ -621,25 +618,7 @@ void
 glia_kernel_context_parallel_for (GliaKernelContext *ctx, gsize n, gsize grain,
                                   GliaParallelFunc func, gpointer user_data)
 {
-  if (n == 0)
-    return;
-  grain = MAX (grain, 1);
-  gsize chunks = (n + grain - 1) / grain;
-  guint threads = MIN ((gsize)ctx->session->n_threads, chunks);
-#ifdef _OPENMP
-  if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-    {
-      gsize id = omp_get_thread_num (), nt = omp_get_num_threads ();
-      gsize begin = n * id / nt, end = n * (id + 1) / nt;
-      if (begin < end)
-        func (begin, end, user_data);
-    }
-    return;
-  }
-#endif
-  (void)threads;
-  func (0, n, user_data);
+  _glia_parallel_for (ctx->session->n_threads, n, grain, func, user_data);
 }
 
 /* A tensor over a view's host memory, without copying. */

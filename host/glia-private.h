@@ -30,6 +30,10 @@ GliaTensor *glia_tensor_new_from_view (const GliaTensorView *view);
 gboolean _glia_session_options_check_key (GliaRegistry *registry, const char *key, GError **error);
 GHashTable *_glia_session_options_get_table (GliaSessionOptions *self);
 
+/* glia-parallel.c: splits [0, n) over up to @threads pool threads. */
+void _glia_parallel_for (guint threads, gsize n, gsize grain, GliaParallelFunc func,
+                         gpointer user_data);
+
 /* Pretty dims "[N,64]" of a graph value. */
 char *glia_graph_value_format_shape (const GliaGraph *graph, gint value);
 
