@@ -1087,6 +1087,52 @@ run_kernel (GliaSession *self, Frame *f, Step *step, GError **error)
   return TRUE;
 }
 
+static void
+append_shapes (GString *s, GliaSession *self, Frame *f, const gint *slots, guint n)
+{
+  for (guint i = 0; i < n; i++) {
+    if (i)
+      g_string_append (s, ", ");
+    gint slot = slots[i];
+    if (slot < 0 || !f->have[slot]) {
+      g_string_append (s, "-");
+      continue;
+    }
+    if (f->seq[slot]) {
+      g_string_append_printf (s, "seq<%s>[%u]", glia_data_type_get_name (f->seq[slot]->dtype),
+                              f->seq[slot]->length);
+      continue;
+    }
+    const GliaTensorView *v = &f->views[slot];
+    g_string_append_printf (s, "%s[", glia_data_type_get_name (v->dtype));
+    for (guint d = 0; d < v->rank; d++)
+      g_string_append_printf (s, "%s%" G_GINT64_FORMAT, d ? "," : "", v->dims[d]);
+    g_string_append_c (s, ']');
+  }
+}
+
+/* Profiling: one event per step, with the shapes it saw. */
+static void
+record_event (GliaSession *self, Frame *f, Step *step, guint k, gint64 t0)
+{
+  gint64 t1 = g_get_monotonic_time ();
+  GString *shapes = g_string_new (NULL);
+  append_shapes (shapes, self, f, step->inputs,
+                 step->n_declared_inputs ? step->n_declared_inputs : step->n_inputs);
+  g_string_append (shapes, " -> ");
+  append_shapes (shapes, self, f, step->outputs, step->n_outputs);
+  ProfileEvent e
+      = { k, t0 - self->created_us, t1 - t0, (guint)(GPOINTER_TO_SIZE (g_thread_self ()) % 100000),
+          g_string_free (shapes, FALSE) };
+  /* bounded: a profiled session that runs forever keeps its first events */
+  g_mutex_lock (&self->profile_lock);
+  if (self->profile->len < 1000000)
+    g_array_append_val (self->profile, e);
+  else
+    g_free (e.shapes);
+  g_mutex_unlock (&self->profile_lock);
+}
+
 /* Frees dynamic buffers whose last reader was step @k (recording runs). */
 static void
 release_dead (GliaSession *self, Frame *f, Step *step, guint k)
@@ -1195,8 +1241,11 @@ _glia_session_execute (GliaSession *self, GHashTable *inputs, GError **error)
 
   for (guint k = 0; k < self->steps->len && ok; k++) {
     Step *step = &g_array_index (self->steps, Step, k);
+    gint64 t0 = self->profiling ? g_get_monotonic_time () : 0;
     ok = step->kind == STEP_COPY ? run_copy (self, f, step, error)
                                  : run_kernel (self, f, step, error);
+    if (ok && self->profiling)
+      record_event (self, f, step, k, t0);
     if (ok && plan == NULL)
       release_dead (self, f, step, k);
   }

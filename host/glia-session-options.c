@@ -18,6 +18,7 @@ struct _GliaSessionOptions
   guint optimization_level;
   guint64 memory_limit;
   gboolean allow_fallback;
+  gboolean profiling;
 };
 
 enum
@@ -28,6 +29,7 @@ enum
   PROP_OPTIMIZATION_LEVEL,
   PROP_MEMORY_LIMIT,
   PROP_ALLOW_FALLBACK,
+  PROP_PROFILING,
   N_PROPS
 };
 
@@ -64,6 +66,9 @@ glia_session_options_get_property (GObject *object, guint id, GValue *value, GPa
   case PROP_ALLOW_FALLBACK:
     g_value_set_boolean (value, self->allow_fallback);
     break;
+  case PROP_PROFILING:
+    g_value_set_boolean (value, self->profiling);
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
   }
@@ -89,6 +94,9 @@ glia_session_options_set_property (GObject *object, guint id, const GValue *valu
     break;
   case PROP_ALLOW_FALLBACK:
     self->allow_fallback = g_value_get_boolean (value);
+    break;
+  case PROP_PROFILING:
+    self->profiling = g_value_get_boolean (value);
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
@@ -140,6 +148,14 @@ glia_session_options_class_init (GliaSessionOptionsClass *klass)
    */
   props[PROP_ALLOW_FALLBACK] = g_param_spec_boolean ("allow-fallback", NULL, NULL, TRUE,
                                                      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * GliaSessionOptions:profiling:
+   *
+   * Whether runs record one timed event per step, for
+   * glia_session_write_profile().
+   */
+  props[PROP_PROFILING] = g_param_spec_boolean ("profiling", NULL, NULL, FALSE,
+                                                G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (oc, N_PROPS, props);
 }
 
@@ -411,6 +427,31 @@ glia_session_options_set_allow_fallback (GliaSessionOptions *self, gboolean allo
 {
   g_return_if_fail (GLIA_IS_SESSION_OPTIONS (self));
   g_object_set (self, "allow-fallback", allow, NULL);
+}
+
+/**
+ * glia_session_options_set_profiling:
+ * @self: a #GliaSessionOptions
+ * @profiling: whether runs record per-step timings
+ */
+void
+glia_session_options_set_profiling (GliaSessionOptions *self, gboolean profiling)
+{
+  g_return_if_fail (GLIA_IS_SESSION_OPTIONS (self));
+  g_object_set (self, "profiling", profiling, NULL);
+}
+
+/**
+ * glia_session_options_get_profiling:
+ * @self: a #GliaSessionOptions
+ *
+ * Returns: whether runs record per-step timings
+ */
+gboolean
+glia_session_options_get_profiling (GliaSessionOptions *self)
+{
+  g_return_val_if_fail (GLIA_IS_SESSION_OPTIONS (self), FALSE);
+  return self->profiling;
 }
 
 /**

@@ -25,5 +25,7 @@ void glia_session_options_set_memory_limit (GliaSessionOptions *self, guint64 by
 guint64 glia_session_options_get_memory_limit (GliaSessionOptions *self);
 void glia_session_options_set_allow_fallback (GliaSessionOptions *self, gboolean allow);
 gboolean glia_session_options_get_allow_fallback (GliaSessionOptions *self);
+void glia_session_options_set_profiling (GliaSessionOptions *self, gboolean profiling);
+gboolean glia_session_options_get_profiling (GliaSessionOptions *self);
 
 G_END_DECLS

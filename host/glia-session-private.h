@@ -81,6 +81,11 @@ struct _GliaSession
   GMutex subgraph_lock;
   GHashTable *subgraphs; /* GliaGraph* (in graph) -> SubgraphSession* */
 
+  gboolean profiling;
+  gint64 created_us;
+  GMutex profile_lock;
+  GArray *profile; /* ProfileEvent, when profiling */
+
   GMutex plan_lock;
   GHashTable *plans; /* signature -> Plan* */
 };
@@ -102,6 +107,15 @@ SubgraphSession *_glia_session_get_subgraph (GliaSession *self, const GliaGraph 
 /* Names of values a graph (and its nested subgraphs) reads without
  * defining them; sorted, unique. */
 GPtrArray *_glia_graph_free_values (const GliaGraph *graph);
+
+typedef struct
+{
+  guint step;
+  gint64 start_us; /* since the session was made */
+  gint64 duration_us;
+  guint thread;
+  char *shapes; /* "float32[1,64] -> float32[1,32]" */
+} ProfileEvent;
 
 /* glia-executor.c */
 GHashTable *_glia_session_execute (GliaSession *self, GHashTable *inputs, GError **error);

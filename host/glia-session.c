@@ -18,11 +18,19 @@
  */
 #include "glia-session-private.h"
 
+#include <json-glib/json-glib.h>
+
 #include <string.h>
 
 G_DEFINE_FINAL_TYPE (GliaSession, glia_session, G_TYPE_OBJECT)
 
 static void subgraph_session_free (gpointer p);
+
+static void
+profile_event_clear (gpointer p)
+{
+  g_free (((ProfileEvent *)p)->shapes);
+}
 static gboolean node_implicit_inputs (const GliaGraph *g, gint node, GArray *out, GError **error);
 
 static gint
@@ -80,6 +88,8 @@ glia_session_finalize (GObject *object)
 {
   GliaSession *self = GLIA_SESSION (object);
   g_clear_pointer (&self->subgraphs, g_hash_table_unref);
+  g_clear_pointer (&self->profile, g_array_unref);
+  g_mutex_clear (&self->profile_lock);
   g_mutex_clear (&self->subgraph_lock);
   g_clear_object (&self->options);
   if (self->plans)
@@ -124,6 +134,7 @@ glia_session_init (GliaSession *self)
 {
   g_mutex_init (&self->plan_lock);
   g_mutex_init (&self->subgraph_lock);
+  g_mutex_init (&self->profile_lock);
   self->subgraphs = g_hash_table_new_full (NULL, NULL, NULL, subgraph_session_free);
   self->plans = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, _glia_plan_free);
 }
@@ -1185,6 +1196,12 @@ glia_session_new_full (GliaModel *model, GliaSessionOptions *options, GliaRegist
   self->model = g_object_ref (model);
   self->registry = g_object_ref (registry);
   self->options = options ? g_object_ref (options) : NULL;
+  self->created_us = g_get_monotonic_time ();
+  self->profiling = options && glia_session_options_get_profiling (options);
+  if (self->profiling) {
+    self->profile = g_array_new (FALSE, FALSE, sizeof (ProfileEvent));
+    g_array_set_clear_func (self->profile, profile_event_clear);
+  }
   self->graph = glia_graph_copy (glia_model_get_graph (model));
   guint threads = options ? glia_session_options_get_threads (options) : 0;
   self->n_threads = threads ? threads : g_get_num_processors ();
@@ -1383,6 +1400,79 @@ glia_session_get_n_dynamic_allocations (GliaSession *self)
 {
   g_return_val_if_fail (GLIA_IS_SESSION (self), 0);
   return (guint64)g_atomic_pointer_get (&self->n_dynamic_allocs);
+}
+
+/**
+ * glia_session_write_profile:
+ * @self: a #GliaSession made with #GliaSessionOptions:profiling on
+ * @path: (type filename): where to write
+ * @error: return location for a #GError
+ *
+ * Writes the steps timed so far as Chrome trace-event JSON (open it in
+ * Perfetto or chrome://tracing): one complete ("X") event per step, named
+ * after its node, with the operator, provider, and input and output shapes.
+ *
+ * Returns: %FALSE with @error set if profiling is off or the file cannot be written
+ */
+gboolean
+glia_session_write_profile (GliaSession *self, const char *path, GError **error)
+{
+  g_return_val_if_fail (GLIA_IS_SESSION (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  if (!self->profiling) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "the session was made without profiling (GliaSessionOptions:profiling)");
+    return FALSE;
+  }
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "traceEvents");
+  json_builder_begin_array (b);
+  g_mutex_lock (&self->profile_lock);
+  for (guint i = 0; i < self->profile->len; i++) {
+    ProfileEvent *e = &g_array_index (self->profile, ProfileEvent, i);
+    Step *step = &g_array_index (self->steps, Step, e->step);
+    gint node = step->n_nodes ? step->nodes[0] : -1;
+    const char *op
+        = step->kind == STEP_COPY ? "copy" : glia_graph_node_get_op_type (self->graph, node);
+    const char *name = node >= 0 ? glia_graph_node_get_name (self->graph, node) : NULL;
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "name");
+    json_builder_add_string_value (b, name && *name ? name : op);
+    json_builder_set_member_name (b, "cat");
+    json_builder_add_string_value (b, provider_at (self, step->provider)->name);
+    json_builder_set_member_name (b, "ph");
+    json_builder_add_string_value (b, "X");
+    json_builder_set_member_name (b, "ts");
+    json_builder_add_int_value (b, e->start_us);
+    json_builder_set_member_name (b, "dur");
+    json_builder_add_int_value (b, e->duration_us);
+    json_builder_set_member_name (b, "pid");
+    json_builder_add_int_value (b, 1);
+    json_builder_set_member_name (b, "tid");
+    json_builder_add_int_value (b, e->thread);
+    json_builder_set_member_name (b, "args");
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "op");
+    json_builder_add_string_value (b, op);
+    json_builder_set_member_name (b, "provider");
+    json_builder_add_string_value (b, provider_at (self, step->provider)->name);
+    json_builder_set_member_name (b, "nodes");
+    json_builder_add_int_value (b, step->n_nodes);
+    json_builder_set_member_name (b, "shapes");
+    json_builder_add_string_value (b, e->shapes ? e->shapes : "");
+    json_builder_end_object (b);
+    json_builder_end_object (b);
+  }
+  g_mutex_unlock (&self->profile_lock);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "displayTimeUnit");
+  json_builder_add_string_value (b, "ms");
+  json_builder_end_object (b);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  return json_generator_to_file (gen, path, error);
 }
 
 /**

@@ -30,5 +30,6 @@ guint glia_session_get_n_copies (GliaSession *self);
 char **glia_session_get_providers (GliaSession *self);
 guint glia_session_get_n_plans (GliaSession *self);
 guint64 glia_session_get_n_dynamic_allocations (GliaSession *self);
+gboolean glia_session_write_profile (GliaSession *self, const char *path, GError **error);
 
 G_END_DECLS

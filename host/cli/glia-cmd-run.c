@@ -17,6 +17,7 @@ typedef struct
   GliaCliSessionArgs session;
   char **inputs;
   char *output_dir;
+  char *profile;
 } RunArgs;
 
 /* A file name in @dir for output @name that no other output of this run
@@ -60,22 +61,53 @@ run_model (const char *model_path, RunArgs *args)
     return GLIA_CLI_EXIT_ERROR;
   }
 
+  if (args->profile)
+    glia_session_options_set_profiling (options, TRUE);
   g_autoptr (GliaSession) session = glia_session_new (model, options, &error);
   if (session == NULL)
     return glia_cli_fail (error);
   g_autoptr (GHashTable) outputs = glia_session_run (session, inputs, &error);
   if (outputs == NULL)
     return glia_cli_fail (error);
+  if (args->profile && !glia_session_write_profile (session, args->profile, &error)) {
+    g_prefix_error (&error, "--profile: ");
+    return glia_cli_fail (error);
+  }
 
   g_auto (GStrv) names = glia_model_get_output_names (model);
   g_autoptr (GHashTable) taken = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr (GPtrArray) written = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; names[i] != NULL; i++) {
-    GliaTensor *tensor = g_hash_table_lookup (outputs, names[i]);
-    if (tensor == NULL) {
+    gpointer value = NULL;
+    if (!g_hash_table_lookup_extended (outputs, names[i], NULL, &value)) {
       glia_cli_print_error ("the run did not produce output '%s'", names[i]);
       return GLIA_CLI_EXIT_ERROR;
     }
+    if (value == NULL) {
+      printf ("%s: (empty optional)\n", names[i]);
+      continue;
+    }
+    if (GLIA_IS_SEQUENCE (value)) {
+      /* sequences: one line and one file per item, NAME_<k> */
+      GliaSequence *seq = value;
+      printf ("%s: sequence of %u %s tensors\n", names[i], glia_sequence_get_length (seq),
+              glia_data_type_get_name (glia_sequence_get_dtype (seq)));
+      for (guint k = 0; k < glia_sequence_get_length (seq); k++) {
+        g_autofree char *item_name = g_strdup_printf ("%s_%u", names[i], k);
+        g_autofree char *summary = glia_tensor_to_string (glia_sequence_get_item (seq, k), 8);
+        printf ("  [%u]: %s\n", k, summary);
+        if (args->output_dir == NULL)
+          continue;
+        g_autofree char *path = output_path (args->output_dir, item_name, taken);
+        if (!glia_tensor_save_npy (glia_sequence_get_item (seq, k), path, &error)) {
+          g_prefix_error (&error, "output '%s' item %u: ", names[i], k);
+          return glia_cli_fail (error);
+        }
+        g_ptr_array_add (written, g_filename_display_name (path));
+      }
+      continue;
+    }
+    GliaTensor *tensor = value;
     g_autofree char *summary = glia_tensor_to_string (tensor, 8);
     printf ("%s: %s\n", names[i], summary);
     if (args->output_dir == NULL)
@@ -101,6 +133,9 @@ glia_cli_cmd_run (int argc, char **argv)
       "Feed model input NAME from an .npy file (one per input)", "NAME=FILE.npy" },
     { "output-dir", 'o', 0, G_OPTION_ARG_FILENAME, &args.output_dir,
       "Write each output to DIR/<output name>.npy (DIR is created if needed)", "DIR" },
+    { "profile", 0, 0, G_OPTION_ARG_FILENAME, &args.profile,
+      "Write a Chrome trace-event JSON of the run (one event per node; opens in Perfetto)",
+      "FILE" },
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GOptionContext) context = glia_cli_option_context_new (
@@ -127,5 +162,6 @@ glia_cli_cmd_run (int argc, char **argv)
   glia_cli_session_args_clear (&args.session);
   g_strfreev (args.inputs);
   g_free (args.output_dir);
+  g_free (args.profile);
   return status;
 }

@@ -465,6 +465,39 @@ test_run_odd_names (void)
   remove_tree (tmp);
 }
 
+/* --profile writes a Chrome trace with one event per node. */
+static void
+test_run_profile (void)
+{
+  g_autofree char *tmp = make_tmp_dir ();
+  g_autofree char *trace = g_build_filename (tmp, "trace.json", NULL);
+  g_autofree char *model = source_path ("models/digits/digits.onnx");
+  g_autofree char *pixels = source_path ("models/digits/heldout_pixels.npy");
+  g_autofree char *input_arg = g_strconcat ("pixels=", pixels, NULL);
+  g_autoptr (Result) r = glia_cli ("run", model, "--input", input_arg, "--profile", trace, NULL);
+  g_assert_cmpint (r->status, ==, 0);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_assert_true (json_parser_load_from_file (parser, trace, &error));
+  JsonObject *root = json_node_get_object (json_parser_get_root (parser));
+  JsonArray *events = json_object_get_array_member (root, "traceEvents");
+  /* digits: Mul, Gemm, Relu, Gemm, Softmax, ArgMax */
+  g_assert_cmpuint (json_array_get_length (events), ==, 6);
+  gboolean saw_gemm = FALSE;
+  for (guint i = 0; i < json_array_get_length (events); i++) {
+    JsonObject *e = json_array_get_object_element (events, i);
+    g_assert_cmpstr (json_object_get_string_member (e, "ph"), ==, "X");
+    g_assert_cmpint (json_object_get_int_member (e, "dur"), >=, 0);
+    JsonObject *a = json_object_get_object_member (e, "args");
+    g_assert_cmpstr (json_object_get_string_member (a, "provider"), ==, "cpu");
+    if (g_str_equal (json_object_get_string_member (a, "op"), "Gemm")
+        && strstr (json_object_get_string_member (a, "shapes"), "float32[360,64]"))
+      saw_gemm = TRUE;
+  }
+  g_assert_true (saw_gemm);
+  remove_tree (tmp);
+}
+
 /* A model with an operator no provider has: the error names op, domain and
  * opset. */
 static void
@@ -799,6 +832,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/run-digits", test_run_digits);
   g_test_add_func ("/cli/run-odd-names", test_run_odd_names);
   g_test_add_func ("/cli/run-unknown-op", test_run_unknown_op);
+  g_test_add_func ("/cli/run-profile", test_run_profile);
   g_test_add_func ("/cli/inspect", test_inspect);
   g_test_add_func ("/cli/bench-json", test_bench_json);
   g_test_add_func ("/cli/errors", test_errors);

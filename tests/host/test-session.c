@@ -503,6 +503,41 @@ test_device_input (void)
   g_assert_nonnull (strstr (error->message, "cuda memory"));
 }
 
+/* Profiling records one event per step and run; without it, writing fails. */
+static void
+test_profile (void)
+{
+  g_autoptr (GliaModel) model = chain_model (N, FALSE);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("glia-profile-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "trace.json", NULL);
+  g_autoptr (GliaSession) plain
+      = make_session (model, (const char *[]){ "testa", "testb", NULL }, FALSE, &error);
+  g_assert_false (glia_session_write_profile (plain, path, &error));
+  g_assert_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  g_autoptr (GliaSessionOptions) opts = glia_session_options_new ();
+  glia_session_options_set_providers (opts, (const char *[]){ "testa", "testb", NULL });
+  glia_session_options_set_profiling (opts, TRUE);
+  g_autoptr (GliaSession) s = glia_session_new_full (model, opts, registry, &error);
+  g_assert_no_error (error);
+  run_and_check (s, N, FALSE);
+  run_and_check (s, N, FALSE);
+  g_assert_true (glia_session_write_profile (s, path, &error));
+  g_autofree char *text = NULL;
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  /* 4 kernels + 2 copies per run, 2 runs */
+  guint events = 0;
+  for (const char *p = text; (p = strstr (p, "\"ph\":\"X\"")); p++)
+    events++;
+  g_assert_cmpuint (events, ==, 12);
+  g_assert_nonnull (strstr (text, "\"cat\":\"testa\""));
+  g_assert_nonnull (strstr (text, "float32[1000] -> float32[1000]"));
+  g_remove (path);
+  g_rmdir (dir);
+}
+
 static void
 async_done (GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -632,6 +667,7 @@ main (int argc, char **argv)
   g_test_add_func ("/session/concurrent-runs", test_concurrent_runs);
   g_test_add_func ("/session/run-async", test_run_async);
   g_test_add_func ("/session/device-input", test_device_input);
+  g_test_add_func ("/session/profile", test_profile);
   g_test_add_func ("/session/invalid-graphs", test_invalid_graphs);
   g_test_add_func ("/session/corrupt-model-file", test_corrupt_model_file);
   int ret = g_test_run ();
