@@ -384,14 +384,13 @@ running_uninstalled (void)
 }
 
 static char *
-default_cache_path (void)
+default_cache_path (gboolean uninstalled)
 {
   const char *env = g_getenv ("GLIA_REGISTRY_CACHE");
   if (env != NULL)
     return *env ? g_strdup (env) : NULL;
   return g_build_filename (g_get_user_cache_dir (), "glia-" GLIA_API_VERSION,
-                           running_uninstalled () ? "registry-uninstalled.json" : "registry.json",
-                           NULL);
+                           uninstalled ? "registry-uninstalled.json" : "registry.json", NULL);
 }
 
 /**
@@ -418,11 +417,12 @@ glia_registry_get_default (void)
         if (*dirs[i])
           glia_registry_add_search_path (r, dirs[i]);
     }
-    if (running_uninstalled ())
+    gboolean uninstalled = running_uninstalled ();
+    if (uninstalled)
       glia_registry_add_search_path (r, GLIA_BUILD_ROOT "/plugins");
     else
       glia_registry_add_search_path (r, GLIA_PLUGINDIR);
-    g_autofree char *cache = default_cache_path ();
+    g_autofree char *cache = default_cache_path (uninstalled);
     glia_registry_set_cache_file (r, cache);
     g_autoptr (GError) error = NULL;
     if (!glia_registry_scan (r, &error))

@@ -704,19 +704,29 @@ scan_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     const GliaTensorView *lens = glia_kernel_context_get_input (ctx, 0);
     gint64 batch = scans[0]->dims[0];
     gint64 max_len = scans[0]->dims[1];
+    /* sequence_lens, read once: one length per batch entry, within the scan axis */
+    g_autofree gint64 *seq_lens = g_new (gint64, MAX (batch, 1));
+    for (gint64 b = 0; b < batch; b++)
+      seq_lens[b] = max_len;
+    if (lens) {
+      gsize n;
+      if (!cpu_view_get_ints (lens, seq_lens, batch, &n) || (gint64)n != batch) {
+        cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                          "sequence_lens must hold %" G_GINT64_FORMAT " integers", batch);
+        return FALSE;
+      }
+      for (gint64 b = 0; b < batch; b++)
+        if (seq_lens[b] < 0 || seq_lens[b] > max_len) {
+          cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                            "sequence_lens[%" G_GINT64_FORMAT "] = %" G_GINT64_FORMAT
+                            " is outside [0, %" G_GINT64_FORMAT "]",
+                            b, seq_lens[b], max_len);
+          return FALSE;
+        }
+    }
     GliaTensorView **outs_y = g_new0 (GliaTensorView *, n_out);
     for (gint64 b = 0; b < batch && ok; b++) {
-      gint64 seq_len = max_len;
-      if (lens) {
-        gint64 all[4096];
-        gsize n;
-        if (!cpu_view_get_ints (lens, all, G_N_ELEMENTS (all), &n) || (gint64)n != batch) {
-          cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "bad sequence_lens");
-          ok = FALSE;
-          break;
-        }
-        seq_len = all[b];
-      }
+      gint64 seq_len = seq_lens[b];
       /* per-batch views without the batch axis */
       g_autofree GliaTensorView *sv = g_new0 (GliaTensorView, n_state + m);
       g_autofree const GliaTensorView **sp = g_new0 (const GliaTensorView *, n_state + m);

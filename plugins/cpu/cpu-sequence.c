@@ -258,6 +258,11 @@ split_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
   if (x == NULL)
     return FALSE;
+  if (x->dtype == GLIA_DATA_TYPE_STRING) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "string tensors cannot be split yet");
+    return FALSE;
+  }
   guint axis;
   if (!cpu_normalize_axis (st->axis, x->rank, &axis)) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "axis out of range");
@@ -327,11 +332,6 @@ split_compute (gpointer state, GliaKernelContext *ctx, GError **error)
               sizes[p] * inner * esize);
     it->data = buf;
     offset += sizes[p];
-  }
-  if (x->dtype == GLIA_DATA_TYPE_STRING) {
-    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
-                      "string tensors cannot be split yet");
-    return FALSE;
   }
   return glia_kernel_context_set_output_sequence (ctx, 0, x->dtype, n_parts, items, error);
 }
