@@ -248,7 +248,7 @@ glia_graph_value_set_kind (GliaGraph *graph, gint value, GliaValueKind kind)
 {
   GliaValue *v = get_value (graph, value);
   g_return_if_fail (v != NULL);
-  g_return_if_fail ((guint) kind <= GLIA_VALUE_KIND_OPTIONAL_SEQUENCE);
+  g_return_if_fail ((guint)kind <= GLIA_VALUE_KIND_OPTIONAL_SEQUENCE);
   v->kind = kind;
 }
 
@@ -1041,4 +1041,243 @@ glia_graph_node_get_attr_graph (const GliaGraph *graph, gint node, const char *n
 {
   GliaAttr *a = find_attr (graph, node, name);
   return a && a->type == GLIA_ATTR_GRAPH ? a->graph : NULL;
+}
+
+/* ---- editing --------------------------------------------------------------- */
+
+void
+glia_graph_node_set_input (GliaGraph *graph, gint node, guint i, gint value)
+{
+  GliaNode *n = get_node (graph, node);
+  g_return_if_fail (n != NULL && i <= n->inputs->len);
+  g_return_if_fail (value < 0 || get_value (graph, value) != NULL);
+  if (value < 0)
+    value = -1;
+  if (i == n->inputs->len)
+    g_array_append_val (n->inputs, value);
+  else
+    g_array_index (n->inputs, gint, i) = value;
+}
+
+void
+glia_graph_node_truncate_inputs (GliaGraph *graph, gint node, guint n_inputs)
+{
+  GliaNode *n = get_node (graph, node);
+  g_return_if_fail (n != NULL);
+  if (n_inputs < n->inputs->len)
+    g_array_set_size (n->inputs, n_inputs);
+}
+
+void
+glia_graph_node_set_output (GliaGraph *graph, gint node, guint i, gint value)
+{
+  GliaNode *n = get_node (graph, node);
+  g_return_if_fail (n != NULL && i <= n->outputs->len);
+  GliaValue *v = get_value (graph, value);
+  g_return_if_fail (v != NULL);
+  if (i < n->outputs->len) {
+    GliaValue *old = get_value (graph, g_array_index (n->outputs, gint, i));
+    if (old && old->producer == node)
+      old->producer = -1;
+    g_array_index (n->outputs, gint, i) = value;
+  } else
+    g_array_append_val (n->outputs, value);
+  if (v->producer >= 0 && v->producer != node) {
+    GliaNode *prev = get_node (graph, v->producer);
+    for (guint k = 0; prev && k < prev->outputs->len; k++)
+      if (g_array_index (prev->outputs, gint, k) == value)
+        g_array_index (prev->outputs, gint, k) = -1;
+  }
+  v->producer = node;
+}
+
+void
+glia_graph_node_set_op_type (GliaGraph *graph, gint node, const char *op_type, const char *domain)
+{
+  GliaNode *n = get_node (graph, node);
+  g_return_if_fail (n != NULL && op_type != NULL);
+  g_free (n->op_type);
+  g_free (n->domain);
+  n->op_type = g_strdup (op_type);
+  n->domain = g_strdup (normalize_domain (domain));
+}
+
+gboolean
+glia_graph_node_remove_attr (GliaGraph *graph, gint node, const char *name)
+{
+  GliaNode *n = get_node (graph, node);
+  g_return_val_if_fail (n != NULL && name != NULL, FALSE);
+  for (guint i = 0; i < n->attrs->len; i++)
+    if (g_str_equal (((GliaAttr *)g_ptr_array_index (n->attrs, i))->name, name)) {
+      g_ptr_array_remove_index (n->attrs, i);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+void
+glia_graph_remove_nodes (GliaGraph *graph, const gint *nodes, guint n_nodes)
+{
+  g_return_if_fail (graph != NULL);
+  guint total = graph->nodes->len;
+  g_autofree guint8 *dead = g_new0 (guint8, MAX (total, 1));
+  for (guint i = 0; i < n_nodes; i++)
+    if (nodes[i] >= 0 && (guint)nodes[i] < total)
+      dead[nodes[i]] = 1;
+  GPtrArray *kept = g_ptr_array_new_full (total, node_free);
+  for (guint i = 0; i < total; i++) {
+    GliaNode *n = g_ptr_array_index (graph->nodes, i);
+    if (dead[i])
+      node_free (n);
+    else
+      g_ptr_array_add (kept, n);
+  }
+  g_ptr_array_set_free_func (graph->nodes, NULL);
+  g_ptr_array_unref (graph->nodes);
+  graph->nodes = kept;
+  for (guint v = 0; v < graph->values->len; v++)
+    ((GliaValue *)g_ptr_array_index (graph->values, v))->producer = -1;
+  for (guint i = 0; i < kept->len; i++) {
+    GliaNode *n = g_ptr_array_index (kept, i);
+    for (guint k = 0; k < n->outputs->len; k++) {
+      GliaValue *v = get_value (graph, g_array_index (n->outputs, gint, k));
+      if (v && v->producer < 0)
+        v->producer = i;
+    }
+  }
+}
+
+guint
+glia_graph_replace_uses (GliaGraph *graph, gint old_value, gint new_value)
+{
+  g_return_val_if_fail (get_value (graph, old_value) != NULL, 0);
+  g_return_val_if_fail (get_value (graph, new_value) != NULL, 0);
+  guint count = 0;
+  for (guint i = 0; i < graph->nodes->len; i++) {
+    GliaNode *n = g_ptr_array_index (graph->nodes, i);
+    for (guint k = 0; k < n->inputs->len; k++)
+      if (g_array_index (n->inputs, gint, k) == old_value) {
+        g_array_index (n->inputs, gint, k) = new_value;
+        count++;
+      }
+  }
+  return count;
+}
+
+static gboolean
+graph_defines_name (const GliaGraph *g, const char *name)
+{
+  gint v = glia_graph_lookup_value (g, name);
+  if (v < 0)
+    return FALSE;
+  const GliaValue *val = get_value (g, v);
+  return val->constant || val->producer >= 0 || glia_graph_value_is_input (g, v);
+}
+
+/* Whether @sub (or a subgraph nested in it) reads @name from outside. */
+static gboolean
+subgraph_reads_name (const GliaGraph *sub, const char *name)
+{
+  if (graph_defines_name (sub, name))
+    return FALSE;
+  gint v = glia_graph_lookup_value (sub, name);
+  if (v >= 0) {
+    for (guint i = 0; i < sub->nodes->len; i++) {
+      GliaNode *n = g_ptr_array_index (sub->nodes, i);
+      for (guint k = 0; k < n->inputs->len; k++)
+        if (g_array_index (n->inputs, gint, k) == v)
+          return TRUE;
+    }
+    for (guint i = 0; i < sub->outputs->len; i++)
+      if (g_array_index (sub->outputs, gint, i) == v)
+        return TRUE;
+  }
+  for (guint i = 0; i < sub->nodes->len; i++) {
+    GliaNode *n = g_ptr_array_index (sub->nodes, i);
+    for (guint k = 0; k < n->attrs->len; k++) {
+      GliaAttr *a = g_ptr_array_index (n->attrs, k);
+      if (a->graph && subgraph_reads_name (a->graph, name))
+        return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+gint *
+glia_graph_value_get_consumers (const GliaGraph *graph, gint value, guint *n, gboolean *by_subgraph)
+{
+  g_return_val_if_fail (n != NULL, NULL);
+  *n = 0;
+  if (by_subgraph)
+    *by_subgraph = FALSE;
+  GliaValue *v = get_value (graph, value);
+  g_return_val_if_fail (v != NULL, NULL);
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (gint));
+  for (guint i = 0; i < graph->nodes->len; i++) {
+    GliaNode *nd = g_ptr_array_index (graph->nodes, i);
+    gboolean uses = FALSE;
+    for (guint k = 0; k < nd->inputs->len && !uses; k++)
+      uses = g_array_index (nd->inputs, gint, k) == value;
+    for (guint k = 0; k < nd->attrs->len && !uses; k++) {
+      GliaAttr *a = g_ptr_array_index (nd->attrs, k);
+      if (a->graph && subgraph_reads_name (a->graph, v->name)) {
+        uses = TRUE;
+        if (by_subgraph)
+          *by_subgraph = TRUE;
+      }
+    }
+    if (uses) {
+      gint id = i;
+      g_array_append_val (out, id);
+    }
+  }
+  *n = out->len;
+  if (out->len == 0) {
+    g_array_unref (out);
+    return NULL;
+  }
+  return (gint *)g_array_free (out, FALSE);
+}
+
+gboolean
+glia_graph_value_is_output (const GliaGraph *graph, gint value)
+{
+  for (guint i = 0; i < graph->outputs->len; i++)
+    if (g_array_index (graph->outputs, gint, i) == value)
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+glia_graph_value_is_input (const GliaGraph *graph, gint value)
+{
+  for (guint i = 0; i < graph->inputs->len; i++)
+    if (g_array_index (graph->inputs, gint, i) == value)
+      return TRUE;
+  return FALSE;
+}
+
+void
+glia_graph_value_clear_constant (GliaGraph *graph, gint value)
+{
+  GliaValue *v = get_value (graph, value);
+  g_return_if_fail (v != NULL);
+  if (v->constant) {
+    const_tensor_clear (v->constant);
+    g_clear_pointer (&v->constant, g_free);
+  }
+}
+
+char *
+glia_graph_make_unique_name (const GliaGraph *graph, const char *prefix)
+{
+  g_return_val_if_fail (graph != NULL && prefix != NULL, NULL);
+  if (!g_hash_table_contains (graph->value_ids, prefix))
+    return g_strdup (prefix);
+  for (guint i = 1;; i++) {
+    char *name = g_strdup_printf ("%s_%u", prefix, i);
+    if (!g_hash_table_contains (graph->value_ids, name))
+      return name;
+    g_free (name);
+  }
 }

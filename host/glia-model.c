@@ -21,6 +21,15 @@ struct _GliaModel
   GliaGraph *graph;
 };
 
+/**
+ * GliaModel:
+ *
+ * A loaded model: its graph (operators, values, attributes, opset imports)
+ * and its weights, immutable once loaded. Load one with
+ * glia_model_new_from_file(), inspect its inputs, outputs and metadata, and
+ * make one or more #GliaSession from it to run it; sessions share the
+ * model's weights.
+ */
 G_DEFINE_FINAL_TYPE (GliaModel, glia_model, G_TYPE_OBJECT)
 
 static void
@@ -64,6 +73,10 @@ glia_model_new_from_file (const char *path, GError **error)
  * @path: (type filename): a model file
  * @registry: the registry whose loaders to use
  * @error: return location for a #GError
+ *
+ * Loads a model with the loaders of @registry: each loader probes the file's contents and the most
+ * confident one reads it. Use it with a registry of your own (for example one whose search path
+ * holds your plugins); glia_model_new_from_file() uses the default registry.
  *
  * Returns: (transfer full): the model, or %NULL with @error set
  */
@@ -162,6 +175,8 @@ glia_model_new_from_graph (GliaGraph *graph, GError **error)
  * glia_model_get_path:
  * @self: a #GliaModel
  *
+ * Gets the file @self was loaded from.
+ *
  * Returns: (transfer none) (nullable) (type filename): the file the model came from
  */
 const char *
@@ -174,6 +189,8 @@ glia_model_get_path (GliaModel *self)
 /**
  * glia_model_get_loader_name:
  * @self: a #GliaModel
+ *
+ * Gets the name of the loader plugin feature that read @self ("onnx", ...).
  *
  * Returns: (transfer none): the loader that read the model ("memory" for built graphs)
  */
@@ -213,6 +230,9 @@ value_names (GliaModel *self, gboolean inputs)
  * glia_model_get_input_names:
  * @self: a #GliaModel
  *
+ * Lists the graph inputs a run must be given, in the model's order. Inputs that have a default
+ * value (an initializer, in old ONNX models) are optional and not listed.
+ *
  * Returns: (transfer full) (array zero-terminated=1): the inputs a run must feed
  */
 char **
@@ -225,6 +245,8 @@ glia_model_get_input_names (GliaModel *self)
 /**
  * glia_model_get_output_names:
  * @self: a #GliaModel
+ *
+ * Lists the graph outputs, in the model's order.
  *
  * Returns: (transfer full) (array zero-terminated=1): the outputs a run produces
  */
@@ -239,6 +261,9 @@ glia_model_get_output_names (GliaModel *self)
  * glia_model_get_value_dtype:
  * @self: a #GliaModel
  * @name: an input, output or intermediate value name
+ *
+ * Gets the element type a model declares for one of its values. For sequence and optional values
+ * it is the element type of their tensors.
  *
  * Returns: the value's declared element type, %GLIA_DATA_TYPE_UNDEFINED if unknown
  */
@@ -255,6 +280,9 @@ glia_model_get_value_dtype (GliaModel *self, const char *name)
  * @self: a #GliaModel
  * @name: a value name
  * @rank: (out): the rank, -1 when unknown
+ *
+ * Gets the shape a model declares for one of its values; a symbolic dimension's name is given by
+ * glia_model_get_value_dim_param().
  *
  * Returns: (transfer full) (array length=rank) (nullable): the declared
  *   dimensions, -1 for unknown or symbolic ones
@@ -301,6 +329,9 @@ glia_graph_value_format_shape (const GliaGraph *graph, gint value)
  * @self: a #GliaModel
  * @name: a value name
  *
+ * Describes the declared type and shape of a value in one short string, as `glia inspect` prints
+ * them.
+ *
  * Returns: (transfer full) (nullable): "float32[N,64]"-style type and shape,
  *   symbolic dimensions by name, unknown ones as "?"; %NULL if there is no such value
  */
@@ -321,6 +352,9 @@ glia_model_describe_value (GliaModel *self, const char *name)
  * @self: a #GliaModel
  * @key: a metadata key ("producer_name", ...)
  *
+ * Gets a metadata entry of the model file. For ONNX these are the model's metadata_props and
+ * producer_name, producer_version, domain, doc_string, graph_name, ir_version and model_version.
+ *
  * Returns: (transfer none) (nullable): the value
  */
 const char *
@@ -334,6 +368,9 @@ glia_model_get_metadata (GliaModel *self, const char *key)
  * glia_model_get_graph: (skip)
  * @self: a #GliaModel
  *
+ * Gets the graph of @self, for C code using the graph accessors of glia-graph.h (installed with
+ * the plugin API). The graph must not be changed.
+ *
  * Returns: (transfer none): the model's graph, read-only
  */
 const GliaGraph *
@@ -346,6 +383,8 @@ glia_model_get_graph (GliaModel *self)
 /**
  * glia_model_get_metadata_keys:
  * @self: a #GliaModel
+ *
+ * Lists the metadata keys of @self, for glia_model_get_metadata().
  *
  * Returns: (transfer full) (array zero-terminated=1): the metadata keys, sorted
  */
@@ -361,6 +400,8 @@ glia_model_get_metadata_keys (GliaModel *self)
 /**
  * glia_model_get_opset_domains:
  * @self: a #GliaModel
+ *
+ * Lists the operator domains the model imports.
  *
  * Returns: (transfer full) (array zero-terminated=1): the operator domains the
  *   model imports, sorted ("" is the default ONNX domain)
@@ -379,6 +420,8 @@ glia_model_get_opset_domains (GliaModel *self)
  * @self: a #GliaModel
  * @domain: an operator domain, "" for the default ONNX domain
  *
+ * Gets the opset version the model imports for an operator domain.
+ *
  * Returns: the imported opset version of @domain, 0 if not imported
  */
 gint
@@ -393,6 +436,8 @@ glia_model_get_opset_version (GliaModel *self, const char *domain)
  * @self: a #GliaModel
  * @name: a value name
  * @axis: a dimension index
+ *
+ * Gets the symbolic name of one dimension of a value.
  *
  * Returns: (transfer none) (nullable): the symbolic name of dimension @axis
  *   ("N", "batch"), or %NULL when it is fixed or unnamed

@@ -6,6 +6,13 @@
 
 G_BEGIN_DECLS
 
+/**
+ * GliaGraph:
+ *
+ * The graph IR of a model (nodes, values, attributes, opset imports,
+ * subgraphs). Opaque here: C code reads and builds graphs with the functions
+ * of `glia-graph.h`, part of the plugin API; bindings see only #GliaModel.
+ */
 typedef struct _GliaGraph GliaGraph;
 
 #define GLIA_TYPE_MODEL (glia_model_get_type ())

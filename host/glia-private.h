@@ -17,6 +17,8 @@ const GliaOpDef *glia_registry_find_custom_op (GliaRegistry *self, const char *d
                                                const char *name, gint opset);
 gboolean glia_registry_has_custom_domain (GliaRegistry *self, const char *domain);
 gboolean glia_registry_is_plugin_loaded (GliaRegistry *self, const char *name);
+/* Optimization passes plugins registered (GliaPassInfo*), their plugins loaded. */
+GPtrArray *glia_registry_get_passes (GliaRegistry *self);
 
 /* glia-tensor.c */
 GliaTensor *glia_tensor_new_take (GliaDataType dtype, const gint64 *shape, guint rank,

@@ -33,9 +33,11 @@ typedef enum
   FEATURE_LOADER,
   FEATURE_OP_SET,
   FEATURE_MODULE,
+  FEATURE_PASS,
 } FeatureKind;
 
-static const char *const feature_kind_names[] = { "provider", "loader", "op-set", "module" };
+static const char *const feature_kind_names[]
+    = { "provider", "loader", "op-set", "module", "pass" };
 
 typedef struct _PluginEntry PluginEntry;
 
@@ -96,6 +98,13 @@ struct _GliaPluginInfo
   GStrv features;
 };
 
+/**
+ * GliaPluginInfo:
+ *
+ * What the registry knows about one plugin file: its descriptor (name,
+ * version, license, plugin ABI), its status, the features it registers, and,
+ * for a rejected plugin, why. `glia plugins` prints these.
+ */
 G_DEFINE_FINAL_TYPE (GliaPluginInfo, glia_plugin_info, G_TYPE_OBJECT)
 
 static void
@@ -127,6 +136,8 @@ glia_plugin_info_init (GliaPluginInfo *self)
  * glia_plugin_info_get_name:
  * @self: a #GliaPluginInfo
  *
+ * Gets the name the plugin declares in its descriptor.
+ *
  * Returns: (transfer none) (nullable): the plugin's name, NULL when it was
  *   rejected before its descriptor could be read
  */
@@ -141,6 +152,8 @@ glia_plugin_info_get_name (GliaPluginInfo *self)
  * glia_plugin_info_get_path:
  * @self: a #GliaPluginInfo
  *
+ * Gets the plugin's shared object file.
+ *
  * Returns: (transfer none): the plugin's file
  */
 const char *
@@ -153,6 +166,8 @@ glia_plugin_info_get_path (GliaPluginInfo *self)
 /**
  * glia_plugin_info_get_version:
  * @self: a #GliaPluginInfo
+ *
+ * Gets the plugin's own version, as its descriptor declares it.
  *
  * Returns: (transfer none) (nullable): the plugin's own version
  */
@@ -167,6 +182,8 @@ glia_plugin_info_get_version (GliaPluginInfo *self)
  * glia_plugin_info_get_description:
  * @self: a #GliaPluginInfo
  *
+ * Gets the plugin's description, as its descriptor declares it.
+ *
  * Returns: (transfer none) (nullable): one line describing the plugin
  */
 const char *
@@ -180,6 +197,8 @@ glia_plugin_info_get_description (GliaPluginInfo *self)
  * glia_plugin_info_get_license:
  * @self: a #GliaPluginInfo
  *
+ * Gets the plugin's license, as its descriptor declares it.
+ *
  * Returns: (transfer none) (nullable): the plugin's license (SPDX)
  */
 const char *
@@ -192,6 +211,9 @@ glia_plugin_info_get_license (GliaPluginInfo *self)
 /**
  * glia_plugin_info_get_abi_major:
  * @self: a #GliaPluginInfo
+ *
+ * Gets the major version of the plugin ABI the plugin was compiled against. The host loads only
+ * plugins of its own major (docs/plugin-abi.md).
  *
  * Returns: the plugin ABI major the plugin was built for; 0 when the plugin
  *   was rejected before its descriptor could be read
@@ -207,6 +229,9 @@ glia_plugin_info_get_abi_major (GliaPluginInfo *self)
  * glia_plugin_info_get_abi_minor:
  * @self: a #GliaPluginInfo
  *
+ * Gets the minor version of the plugin ABI the plugin was compiled against. The host loads plugins
+ * of its own minor or an older one, and refuses a newer one.
+ *
  * Returns: the plugin ABI minor the plugin was built for (see
  *   glia_plugin_info_get_abi_major() for rejected plugins)
  */
@@ -221,6 +246,8 @@ glia_plugin_info_get_abi_minor (GliaPluginInfo *self)
  * glia_plugin_info_get_status:
  * @self: a #GliaPluginInfo
  *
+ * Gets whether the plugin is usable, and whether it is loaded in this process yet.
+ *
  * Returns: whether the plugin is loaded, known from the cache, or rejected
  */
 GliaPluginStatus
@@ -234,6 +261,9 @@ glia_plugin_info_get_status (GliaPluginInfo *self)
  * glia_plugin_info_get_error:
  * @self: a #GliaPluginInfo
  *
+ * Gets the reason a rejected plugin was refused: a message naming the file and what is wrong (an
+ * ABI mismatch, a failing init, ...).
+ *
  * Returns: (transfer none) (nullable): why the plugin was rejected
  */
 const char *
@@ -246,6 +276,9 @@ glia_plugin_info_get_error (GliaPluginInfo *self)
 /**
  * glia_plugin_info_get_features:
  * @self: a #GliaPluginInfo
+ *
+ * Lists the features (execution providers, model loaders, custom operator sets, ...) the plugin
+ * registers.
  *
  * Returns: (transfer none) (array zero-terminated=1): the features the plugin
  *   registers, as "kind:name" ("provider:cpu", "loader:onnx", "op-set:com.example")
@@ -268,10 +301,22 @@ struct _GliaRegistry
   char *cache_path;
   gboolean scanned;
   GPtrArray *plugins;      /* PluginEntry* */
-  GHashTable *features[4]; /* name -> Feature* (borrowed from the plugin entries) */
+  GHashTable *features[5]; /* name -> Feature* (borrowed from the plugin entries) */
   GHashTable *rank_overrides;
 };
 
+/**
+ * GliaRegistry:
+ *
+ * Finds plugins and the features they register: execution providers, model
+ * loaders, custom operator sets and modules. A scan reads each plugin's
+ * feature metadata, from a cache when the file has not changed, without
+ * loading more plugins than it must; models and sessions then load only the
+ * plugins they use.
+ *
+ * Most programs use glia_registry_get_default(); a registry of your own,
+ * with its own search path, is for tests and for programs that ship plugins.
+ */
 G_DEFINE_FINAL_TYPE (GliaRegistry, glia_registry, G_TYPE_OBJECT)
 
 static void
@@ -372,15 +417,41 @@ glia_registry_new (void)
   return g_object_new (GLIA_TYPE_REGISTRY, NULL);
 }
 
-/* Whether this libglia is the one in the build tree (running uninstalled). */
-static gboolean
-running_uninstalled (void)
+/* The directory holding this libglia (symlinks resolved), or NULL. */
+static char *
+library_dir (void)
 {
   Dl_info info;
   if (dladdr ((void *)glia_registry_new, &info) == 0 || info.dli_fname == NULL)
-    return FALSE;
+    return NULL;
   g_autofree char *real = realpath (info.dli_fname, NULL);
-  return real && g_str_has_prefix (real, GLIA_BUILD_ROOT "/");
+  return real ? g_path_get_dirname (real) : NULL;
+}
+
+/* Whether this libglia is the one in the build tree (running uninstalled).
+ * Only the build's own host/ counts: a copy installed into a staging
+ * directory inside the build tree is an installed library. */
+static gboolean
+running_uninstalled (void)
+{
+  g_autofree char *dir = library_dir ();
+  return dir && g_str_equal (dir, GLIA_BUILD_ROOT "/host");
+}
+
+/* The installed plugin directory: $libdir/glia-1.0/plugins next to this
+ * library. That is GLIA_PLUGINDIR unless the installed tree was moved (a
+ * DESTDIR staging install, a relocated bundle), in which case the plugins
+ * that came with this library are the ones to use. */
+static char *
+installed_plugin_dir (void)
+{
+  g_autofree char *dir = library_dir ();
+  if (dir) {
+    g_autofree char *next = g_build_filename (dir, "glia-" GLIA_API_VERSION, "plugins", NULL);
+    if (g_file_test (next, G_FILE_TEST_IS_DIR))
+      return g_steal_pointer (&next);
+  }
+  return g_strdup (GLIA_PLUGINDIR);
 }
 
 static char *
@@ -397,8 +468,9 @@ default_cache_path (gboolean uninstalled)
  * glia_registry_get_default:
  *
  * The process-wide registry. Its search path is `GLIA_PLUGIN_PATH`
- * (colon-separated), then the installed plugin directory (or the build tree's
- * plugins when libglia runs uninstalled). Its cache is `GLIA_REGISTRY_CACHE`
+ * (colon-separated), then the installed plugin directory,
+ * `$libdir/glia-1.0/plugins` next to libglia (or the build tree's plugins
+ * when libglia runs uninstalled). Its cache is `GLIA_REGISTRY_CACHE`
  * (empty: no cache), by default in the user cache directory. It is scanned on
  * first use.
  *
@@ -420,8 +492,10 @@ glia_registry_get_default (void)
     gboolean uninstalled = running_uninstalled ();
     if (uninstalled)
       glia_registry_add_search_path (r, GLIA_BUILD_ROOT "/plugins");
-    else
-      glia_registry_add_search_path (r, GLIA_PLUGINDIR);
+    else {
+      g_autofree char *plugindir = installed_plugin_dir ();
+      glia_registry_add_search_path (r, plugindir);
+    }
     g_autofree char *cache = default_cache_path (uninstalled);
     glia_registry_set_cache_file (r, cache);
     g_autoptr (GError) error = NULL;
@@ -593,6 +667,26 @@ glia_plugin_register_module (GliaPlugin *plugin, const GliaModuleInfo *info, GEr
   if (!f)
     return FALSE;
   f->description = g_strdup (info->description);
+  f->info = info;
+  return TRUE;
+}
+
+gboolean
+glia_plugin_register_pass (GliaPlugin *plugin, const GliaPassInfo *info, GError **error)
+{
+  g_return_val_if_fail (plugin != NULL && info != NULL, FALSE);
+  if (info->struct_size < G_STRUCT_OFFSET (GliaPassInfo, _reserved) || info->apply == NULL
+      || info->level < 1 || info->level > 3) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_PLUGIN,
+                 "optimization pass '%s' lacks apply or has a level outside 1..3",
+                 info->name ? info->name : "(null)");
+    return FALSE;
+  }
+  Feature *f = plugin_add_feature (plugin, FEATURE_PASS, info->name, error);
+  if (!f)
+    return FALSE;
+  f->description = g_strdup (info->description);
+  f->rank = info->level;
   f->info = info;
   return TRUE;
 }
@@ -1150,6 +1244,8 @@ glia_registry_scan (GliaRegistry *self, GError **error)
  * glia_registry_get_plugins:
  * @self: a #GliaRegistry
  *
+ * Lists the plugins the last scan found, with their status.
+ *
  * Returns: (transfer full) (element-type GliaPluginInfo): every plugin found,
  *   rejected ones included, in search order
  */
@@ -1170,6 +1266,8 @@ glia_registry_get_plugins (GliaRegistry *self)
  * glia_registry_find_plugin:
  * @self: a #GliaRegistry
  * @name: a plugin name
+ *
+ * Looks up a usable (not rejected) plugin by name.
  *
  * Returns: (transfer none) (nullable): the usable plugin called @name
  */
@@ -1233,6 +1331,9 @@ feature_names (GliaRegistry *self, FeatureKind kind)
  * glia_registry_get_provider_names:
  * @self: a #GliaRegistry
  *
+ * Lists the execution providers of the usable plugins, as a session without a provider list would
+ * try them.
+ *
  * Returns: (transfer full) (array zero-terminated=1): the usable providers,
  *   highest rank first (ties by name)
  */
@@ -1247,6 +1348,8 @@ glia_registry_get_provider_names (GliaRegistry *self)
  * glia_registry_get_loader_names:
  * @self: a #GliaRegistry
  *
+ * Lists the model loaders of the usable plugins.
+ *
  * Returns: (transfer full) (array zero-terminated=1): the usable model loaders
  */
 char **
@@ -1260,6 +1363,9 @@ glia_registry_get_loader_names (GliaRegistry *self)
  * glia_registry_get_provider_rank:
  * @self: a #GliaRegistry
  * @name: a provider name
+ *
+ * Gets the rank of an execution provider: sessions that name no providers use those of rank above
+ * 0, highest first. `GLIA_FEATURE_RANK=cpu:10,onednn:300` overrides the ranks the plugins declare.
  *
  * Returns: the provider's rank after `GLIA_FEATURE_RANK` overrides, -1 if unknown
  */
@@ -1279,6 +1385,9 @@ glia_registry_get_provider_rank (GliaRegistry *self, const char *name)
  * @self: a #GliaRegistry
  * @provider: a provider name
  * @key: an option key without the `ep.<name>.` prefix
+ *
+ * Checks whether a provider accepts an option key, as session creation does for every
+ * `ep.<provider>.<key>` option.
  *
  * Returns: whether @provider exists and accepts @key (known without loading it)
  */
@@ -1379,4 +1488,25 @@ glia_registry_find_custom_op (GliaRegistry *self, const char *domain, const char
     g_warning ("%s", error->message);
   g_rec_mutex_unlock (&self->lock);
   return found;
+}
+
+/* Every registered optimization pass (GliaPassInfo*), loading the plugins
+ * that declare them; sorted by name. A plugin that fails to load is warned
+ * about and skipped. */
+GPtrArray *
+glia_registry_get_passes (GliaRegistry *self)
+{
+  g_rec_mutex_lock (&self->lock);
+  GPtrArray *out = g_ptr_array_new ();
+  g_autoptr (GPtrArray) arr = features_sorted (self, FEATURE_PASS);
+  for (guint i = 0; i < arr->len; i++) {
+    Feature *f = g_ptr_array_index (arr, i);
+    g_autoptr (GError) local = NULL;
+    if (feature_ensure_loaded (self, f, &local))
+      g_ptr_array_add (out, (gpointer)f->info);
+    else
+      g_warning ("%s", local->message);
+  }
+  g_rec_mutex_unlock (&self->lock);
+  return out;
 }

@@ -13,6 +13,8 @@ G_DECLARE_FINAL_TYPE (GliaPluginInfo, glia_plugin_info, GLIA, PLUGIN_INFO, GObje
  * @GLIA_PLUGIN_STATUS_KNOWN: described by the cache, not loaded in this process
  * @GLIA_PLUGIN_STATUS_LOADED: loaded and initialised
  * @GLIA_PLUGIN_STATUS_REJECTED: refused (see glia_plugin_info_get_error())
+ *
+ * The state of a plugin file found by a #GliaRegistry.
  */
 typedef enum
 {

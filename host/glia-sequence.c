@@ -9,6 +9,14 @@ struct _GliaSequence
   GPtrArray *items;
 };
 
+/**
+ * GliaSequence:
+ *
+ * An immutable list of tensors of one element type, whose shapes may differ:
+ * the value of an ONNX sequence input or output. Pass one to
+ * glia_session_run() where the model takes a sequence; runs return one for a
+ * sequence output.
+ */
 G_DEFINE_FINAL_TYPE (GliaSequence, glia_sequence, G_TYPE_OBJECT)
 
 static void
@@ -38,6 +46,9 @@ glia_sequence_init (GliaSequence *self)
  * @n_tensors: number of items (0 for an empty sequence)
  * @error: return location for a #GError
  *
+ * Makes a sequence (an ONNX sequence value) of tensors that all have the element type @dtype;
+ * their shapes may differ.
+ *
  * Returns: (transfer full): a new sequence holding references to @tensors, or
  *   %NULL if a tensor's element type is not @dtype
  */
@@ -45,8 +56,8 @@ GliaSequence *
 glia_sequence_new (GliaDataType dtype, GliaTensor **tensors, guint n_tensors, GError **error)
 {
   if (glia_data_type_get_size (dtype) == 0) {
-    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                 "invalid sequence element type %d", dtype);
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "invalid sequence element type %d",
+                 dtype);
     return NULL;
   }
   for (guint i = 0; i < n_tensors; i++)
@@ -66,6 +77,8 @@ glia_sequence_new (GliaDataType dtype, GliaTensor **tensors, guint n_tensors, GE
  * glia_sequence_get_dtype:
  * @self: a #GliaSequence
  *
+ * Gets the element type shared by the tensors of @self.
+ *
  * Returns: the element type of the items
  */
 GliaDataType
@@ -78,6 +91,8 @@ glia_sequence_get_dtype (GliaSequence *self)
 /**
  * glia_sequence_get_length:
  * @self: a #GliaSequence
+ *
+ * Gets the number of tensors in @self.
  *
  * Returns: the number of items
  */
@@ -92,6 +107,8 @@ glia_sequence_get_length (GliaSequence *self)
  * glia_sequence_get_item:
  * @self: a #GliaSequence
  * @index: an item index
+ *
+ * Gets one tensor of @self.
  *
  * Returns: (transfer none) (nullable): item @index, %NULL if out of range
  */

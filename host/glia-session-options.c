@@ -35,6 +35,16 @@ enum
 
 static GParamSpec *props[N_PROPS];
 
+/**
+ * GliaSessionOptions:
+ *
+ * How a #GliaSession is set up: which execution providers it may use and in
+ * which order, their options (`ep.<provider>.<key>`), the intra-op thread
+ * count, the graph optimization level, a memory limit, whether unclaimed
+ * nodes fall back to the CPU provider, and profiling. Every setting is also a
+ * property. One options object may serve many sessions; a session keeps a
+ * reference to its options, so do not change them while it is in use.
+ */
 G_DEFINE_FINAL_TYPE (GliaSessionOptions, glia_session_options, G_TYPE_OBJECT)
 
 static void
@@ -129,9 +139,14 @@ glia_session_options_class_init (GliaSessionOptionsClass *klass)
   /**
    * GliaSessionOptions:optimization-level:
    *
-   * Graph optimization level, 0 (none) to 3 (all).
+   * Graph optimization level: 0 runs the graph as loaded; 1 removes Identity,
+   * Dropout and unused nodes and folds constants; 2 also fuses Conv with
+   * BatchNormalization, MatMul + Add into Gemm and Conv / Gemm with their
+   * activation (and a residual Add); 3 (the default) also fuses GELU,
+   * LayerNorm and attention subgraphs. See
+   * glia_session_get_optimization_report().
    */
-  props[PROP_OPTIMIZATION_LEVEL] = g_param_spec_uint ("optimization-level", NULL, NULL, 0, 3, 1,
+  props[PROP_OPTIMIZATION_LEVEL] = g_param_spec_uint ("optimization-level", NULL, NULL, 0, 3, 3,
                                                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   /**
    * GliaSessionOptions:memory-limit:
@@ -163,12 +178,16 @@ static void
 glia_session_options_init (GliaSessionOptions *self)
 {
   self->options = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  self->optimization_level = 1;
+  self->optimization_level = 3;
   self->allow_fallback = TRUE;
 }
 
 /**
  * glia_session_options_new:
+ *
+ * Makes session options with the defaults: every provider with a non-zero rank, highest rank
+ * first; one thread per CPU; optimization level 1; no memory limit; CPU fallback allowed; no
+ * profiling.
  *
  * Returns: (transfer full): options with the defaults
  */
@@ -182,6 +201,10 @@ glia_session_options_new (void)
  * glia_session_options_set_providers:
  * @self: a #GliaSessionOptions
  * @providers: (array zero-terminated=1) (nullable): provider names, preferred first
+ *
+ * Sets the execution providers a session may use, preferred first: a node goes to the first
+ * provider in the list that claims it. %NULL or an empty list means every provider with a non-zero
+ * rank, highest rank first. Names are checked when the session is made.
  */
 void
 glia_session_options_set_providers (GliaSessionOptions *self, const char *const *providers)
@@ -197,6 +220,9 @@ glia_session_options_set_providers (GliaSessionOptions *self, const char *const 
  * @self: a #GliaSessionOptions
  * @list: comma-separated provider names ("onednn,cpu")
  * @error: return location for a #GError
+ *
+ * Sets the provider list from a comma-separated string, as the CLI's `--providers` does (see
+ * glia_session_options_set_providers()). Spaces around names are ignored.
  *
  * Returns: %FALSE if @list is empty or names a provider twice
  */
@@ -234,6 +260,8 @@ glia_session_options_set_providers_from_string (GliaSessionOptions *self, const 
 /**
  * glia_session_options_get_providers:
  * @self: a #GliaSessionOptions
+ *
+ * Gets the provider preference list set with glia_session_options_set_providers().
  *
  * Returns: (transfer none) (array zero-terminated=1) (nullable): the preference list
  */
@@ -310,6 +338,8 @@ glia_session_options_set_option (GliaSessionOptions *self, const char *key, cons
  * @self: a #GliaSessionOptions
  * @key: "ep.<provider>.<key>"
  *
+ * Gets a provider option set with glia_session_options_set_option().
+ *
  * Returns: (transfer none) (nullable): the value set for @key
  */
 const char *
@@ -329,6 +359,8 @@ compare_strings (gconstpointer a, gconstpointer b, gpointer data)
  * glia_session_options_get_option_keys:
  * @self: a #GliaSessionOptions
  *
+ * Lists the provider options set, as full `ep.<provider>.<key>` keys.
+ *
  * Returns: (transfer full) (array zero-terminated=1): the keys set, sorted
  */
 char **
@@ -346,6 +378,9 @@ glia_session_options_get_option_keys (GliaSessionOptions *self)
  * glia_session_options_set_threads:
  * @self: a #GliaSessionOptions
  * @threads: intra-op threads, 0 for one per CPU
+ *
+ * Sets the intra-op thread budget of a session: the CPU provider's parallel loops, OpenBLAS and
+ * oneDNN together never run more threads than this.
  */
 void
 glia_session_options_set_threads (GliaSessionOptions *self, guint threads)
@@ -357,6 +392,8 @@ glia_session_options_set_threads (GliaSessionOptions *self, guint threads)
 /**
  * glia_session_options_get_threads:
  * @self: a #GliaSessionOptions
+ *
+ * Gets the thread count set with glia_session_options_set_threads().
  *
  * Returns: the thread count (0: one per CPU)
  */
@@ -371,6 +408,12 @@ glia_session_options_get_threads (GliaSessionOptions *self)
  * glia_session_options_set_optimization_level:
  * @self: a #GliaSessionOptions
  * @level: 0 to 3
+ *
+ * Sets how much the graph optimizer rewrites the model before providers are asked for it: 0 runs
+ * the graph as loaded; 1 (the default) removes dead nodes and identities and folds constants; 2
+ * also folds BatchNormalization into Conv, MatMul+Add into Gemm, and activations into the Conv or
+ * Gemm before them; 3 also fuses GELU, LayerNorm and attention patterns. `glia inspect --passes`
+ * lists the passes of each level.
  */
 void
 glia_session_options_set_optimization_level (GliaSessionOptions *self, guint level)
@@ -382,6 +425,8 @@ glia_session_options_set_optimization_level (GliaSessionOptions *self, guint lev
 /**
  * glia_session_options_get_optimization_level:
  * @self: a #GliaSessionOptions
+ *
+ * Gets the level set with glia_session_options_set_optimization_level().
  *
  * Returns: the optimization level
  */
@@ -396,6 +441,10 @@ glia_session_options_get_optimization_level (GliaSessionOptions *self)
  * glia_session_options_set_memory_limit:
  * @self: a #GliaSessionOptions
  * @bytes: limit for a run's intermediate tensors, 0 for none
+ *
+ * Limits the memory a run uses for intermediate tensors (its arena plan and whatever it allocates
+ * beyond it): a run that would need more fails with %GLIA_ERROR_RESOURCE_LIMIT instead of
+ * allocating it.
  */
 void
 glia_session_options_set_memory_limit (GliaSessionOptions *self, guint64 bytes)
@@ -407,6 +456,8 @@ glia_session_options_set_memory_limit (GliaSessionOptions *self, guint64 bytes)
 /**
  * glia_session_options_get_memory_limit:
  * @self: a #GliaSessionOptions
+ *
+ * Gets the limit set with glia_session_options_set_memory_limit().
  *
  * Returns: the memory limit in bytes (0: none)
  */
@@ -421,6 +472,10 @@ glia_session_options_get_memory_limit (GliaSessionOptions *self)
  * glia_session_options_set_allow_fallback:
  * @self: a #GliaSessionOptions
  * @allow: whether unclaimed nodes may fall back to the CPU provider
+ *
+ * Sets whether nodes that none of the session's providers claims run on the CPU provider (the
+ * default). Without fallback, making a session fails with %GLIA_ERROR_UNSUPPORTED_OP listing the
+ * unclaimed operators: use it to check that a model runs entirely on an accelerator.
  */
 void
 glia_session_options_set_allow_fallback (GliaSessionOptions *self, gboolean allow)
@@ -433,6 +488,8 @@ glia_session_options_set_allow_fallback (GliaSessionOptions *self, gboolean allo
  * glia_session_options_set_profiling:
  * @self: a #GliaSessionOptions
  * @profiling: whether runs record per-step timings
+ *
+ * Sets whether runs record one timed event per step, for glia_session_write_profile().
  */
 void
 glia_session_options_set_profiling (GliaSessionOptions *self, gboolean profiling)
@@ -444,6 +501,8 @@ glia_session_options_set_profiling (GliaSessionOptions *self, gboolean profiling
 /**
  * glia_session_options_get_profiling:
  * @self: a #GliaSessionOptions
+ *
+ * Gets the setting of glia_session_options_set_profiling().
  *
  * Returns: whether runs record per-step timings
  */
@@ -457,6 +516,8 @@ glia_session_options_get_profiling (GliaSessionOptions *self)
 /**
  * glia_session_options_get_allow_fallback:
  * @self: a #GliaSessionOptions
+ *
+ * Gets the setting of glia_session_options_set_allow_fallback().
  *
  * Returns: whether CPU fallback is allowed
  */

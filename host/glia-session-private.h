@@ -62,6 +62,7 @@ struct _GliaSession
   GliaModel *model;
   GliaRegistry *registry;
   GliaGraph *graph; /* the session's copy */
+  char *optimization_report;
   guint n_threads;
   guint64 memory_limit;
 

@@ -17,11 +17,24 @@
  * The executor (glia-executor.c) runs the steps and plans memory.
  */
 #include "glia-session-private.h"
+#include "glia-optimizer.h"
 
 #include <json-glib/json-glib.h>
 
 #include <string.h>
 
+/**
+ * GliaSession:
+ *
+ * A #GliaModel prepared to run on a set of execution providers: the graph
+ * optimized, its nodes assigned to providers (inspect the assignment with
+ * glia_session_get_node_provider()), copies between devices inserted,
+ * kernels compiled, and a memory plan made per input signature so that a
+ * steady-state run allocates nothing per node.
+ *
+ * glia_session_run() is thread-safe: several threads may run one session at
+ * once. glia_session_run_async() runs in a worker thread.
+ */
 G_DEFINE_FINAL_TYPE (GliaSession, glia_session, G_TYPE_OBJECT)
 
 static void subgraph_session_free (gpointer p);
@@ -117,6 +130,7 @@ glia_session_finalize (GObject *object)
   g_free (self->input_slot);
   g_free (self->output_slot);
   g_clear_pointer (&self->graph, glia_graph_unref);
+  g_free (self->optimization_report);
   g_clear_object (&self->model);
   g_clear_object (&self->registry);
   g_mutex_clear (&self->plan_lock);
@@ -443,6 +457,33 @@ infer_types (GliaSession *self, GError **error)
     }
   }
   return TRUE;
+}
+
+static gboolean
+session_infer_types (gpointer user_data, GliaGraph *graph, GError **error)
+{
+  GliaSession *self = user_data;
+  g_assert (graph == self->graph);
+  return infer_types (self, error);
+}
+
+/* For the optimizer: whether a provider or op set runs @node of @graph. */
+static gboolean
+session_supports_node (gpointer user_data, const GliaGraph *graph, gint node)
+{
+  GliaSession *self = user_data;
+  for (guint i = 0; i < self->providers->len; i++) {
+    Provider *p = provider_at (self, i);
+    if (p->info && p->info->struct_size > G_STRUCT_OFFSET (GliaProviderInfo, lookup_op)
+        && p->info->lookup_op && p->info->lookup_op (p->instance, graph, node))
+      return TRUE;
+  }
+  const char *domain = glia_graph_node_get_domain (graph, node);
+  return *domain
+         && glia_registry_find_custom_op (self->registry, domain,
+                                          glia_graph_node_get_op_type (graph, node),
+                                          glia_graph_node_get_opset (graph, node))
+                != NULL;
 }
 
 /* ---- negotiation ---------------------------------------------------------- */
@@ -1182,6 +1223,11 @@ glia_session_new (GliaModel *model, GliaSessionOptions *options, GError **error)
  * @registry: the registry to take providers from
  * @error: return location for a #GError
  *
+ * Prepares @model to run with the providers of @registry: optimizes a copy of the graph, asks the
+ * providers for the nodes in the options' preference order, inserts copies between devices,
+ * compiles the kernels and infers shapes. Fails if a provider option is unknown, a named provider
+ * does not exist, or (without fallback) a node is left unclaimed.
+ *
  * Returns: (transfer full): the session, or %NULL with @error set
  */
 GliaSession *
@@ -1212,6 +1258,12 @@ glia_session_new_full (GliaModel *model, GliaSessionOptions *options, GliaRegist
     return NULL;
   if (!infer_types (self, error))
     return NULL;
+  /* passes see the inferred types; what they add is inferred after them */
+  g_autoptr (GliaSessionOptions) defaults = options ? NULL : glia_session_options_new ();
+  guint level = glia_session_options_get_optimization_level (options ? options : defaults);
+  if (!_glia_optimize (self->graph, level, self->registry, session_supports_node,
+                       session_infer_types, self, &self->optimization_report, error))
+    return NULL;
 
   g_autoptr (GHashTable) consumers = build_consumers (self->graph);
   g_autoptr (GPtrArray) claims = g_ptr_array_new_with_free_func ((GDestroyNotify)g_array_unref);
@@ -1241,6 +1293,8 @@ glia_session_new_full (GliaModel *model, GliaSessionOptions *options, GliaRegist
  * glia_session_get_model:
  * @self: a #GliaSession
  *
+ * Gets the model the session runs.
+ *
  * Returns: (transfer none): the session's model
  */
 GliaModel *
@@ -1253,6 +1307,9 @@ glia_session_get_model (GliaSession *self)
 /**
  * glia_session_get_n_nodes:
  * @self: a #GliaSession
+ *
+ * Gets the number of nodes of the session's graph, after optimization: node indices for the other
+ * node getters range below it.
  *
  * Returns: the number of nodes of the session's graph
  */
@@ -1268,6 +1325,8 @@ glia_session_get_n_nodes (GliaSession *self)
  * @self: a #GliaSession
  * @node: a node index
  *
+ * Gets the name of a node of the session's (optimized) graph.
+ *
  * Returns: (transfer none) (nullable): the node's name
  */
 const char *
@@ -1281,6 +1340,8 @@ glia_session_get_node_name (GliaSession *self, guint node)
  * glia_session_get_node_op_type:
  * @self: a #GliaSession
  * @node: a node index
+ *
+ * Gets the operator type of a node of the session's graph.
  *
  * Returns: (transfer none) (nullable): the node's operator type ("Conv")
  */
@@ -1296,6 +1357,8 @@ glia_session_get_node_op_type (GliaSession *self, guint node)
  * @self: a #GliaSession
  * @node: a node index
  *
+ * Gets the operator domain of a node of the session's graph.
+ *
  * Returns: (transfer none) (nullable): the node's operator domain, "" for ai.onnx
  */
 const char *
@@ -1306,8 +1369,27 @@ glia_session_get_node_domain (GliaSession *self, guint node)
 }
 
 /**
+ * glia_session_get_optimization_report:
+ * @self: a #GliaSession
+ *
+ * What the graph optimizer did when the session was made: the level, the
+ * node count before and after, and per pass its changes and the first few of
+ * them. `glia inspect --passes` prints it.
+ *
+ * Returns: (transfer none): the report, several lines of text
+ */
+const char *
+glia_session_get_optimization_report (GliaSession *self)
+{
+  g_return_val_if_fail (GLIA_IS_SESSION (self), NULL);
+  return self->optimization_report ? self->optimization_report : "";
+}
+
+/**
  * glia_session_get_threads:
  * @self: a #GliaSession
+ *
+ * Gets the intra-op thread budget of the session.
  *
  * Returns: the intra-op thread count the session uses (resolved from the
  *   options; 0 there means one per CPU)
@@ -1323,6 +1405,9 @@ glia_session_get_threads (GliaSession *self)
  * glia_session_get_node_provider:
  * @self: a #GliaSession
  * @node: a node index
+ *
+ * Gets the execution provider that won a node in negotiation: `glia inspect` shows this
+ * assignment.
  *
  * Returns: (transfer none) (nullable): the provider that runs the node
  *   ("custom" for nodes run by a custom-operator plugin)
@@ -1340,6 +1425,8 @@ glia_session_get_node_provider (GliaSession *self, guint node)
  * glia_session_get_n_copies:
  * @self: a #GliaSession
  *
+ * Counts the copy steps the host inserted between nodes on different devices.
+ *
  * Returns: the number of copy steps between devices a run performs
  */
 guint
@@ -1352,6 +1439,8 @@ glia_session_get_n_copies (GliaSession *self)
 /**
  * glia_session_get_providers:
  * @self: a #GliaSession
+ *
+ * Lists the providers the session created.
  *
  * Returns: (transfer full) (array zero-terminated=1): the session's providers
  *   in preference order
@@ -1372,6 +1461,9 @@ glia_session_get_providers (GliaSession *self)
 /**
  * glia_session_get_n_plans:
  * @self: a #GliaSession
+ *
+ * Counts the memory plans the session has made: one per input signature (the shapes of the inputs)
+ * seen by a run.
  *
  * Returns: how many input signatures have a memory plan
  */
@@ -1545,6 +1637,8 @@ glia_session_run_async (GliaSession *self, GHashTable *inputs, GCancellable *can
  * @self: a #GliaSession
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
+ *
+ * Gets the result of glia_session_run_async().
  *
  * Returns: (transfer container) (element-type utf8 GObject): the outputs,
  *   as from glia_session_run(), or %NULL with @error set

@@ -25,6 +25,7 @@ const char *glia_session_get_node_name (GliaSession *self, guint node);
 const char *glia_session_get_node_op_type (GliaSession *self, guint node);
 const char *glia_session_get_node_domain (GliaSession *self, guint node);
 guint glia_session_get_threads (GliaSession *self);
+const char *glia_session_get_optimization_report (GliaSession *self);
 const char *glia_session_get_node_provider (GliaSession *self, guint node);
 guint glia_session_get_n_copies (GliaSession *self);
 char **glia_session_get_providers (GliaSession *self);

@@ -28,6 +28,20 @@ struct _GliaTensor
   gpointer device_free_data;
 };
 
+/**
+ * GliaTensor:
+ *
+ * An n-dimensional array of one element type (#GliaDataType), in host
+ * memory or, when made with glia_tensor_new_for_device(), in a device's
+ * memory. Tensors are what a #GliaSession takes as inputs and returns as
+ * outputs. A tensor never changes once made, so one may be shared between
+ * threads and runs.
+ *
+ * Make one from bytes (glia_tensor_new(), glia_tensor_new_from_data()), from
+ * strings, as zeros, or from NumPy's .npy format
+ * (glia_tensor_new_from_npy_file()); read it back with glia_tensor_get_data(),
+ * glia_tensor_get_strings() or glia_tensor_save_npy().
+ */
 G_DEFINE_FINAL_TYPE (GliaTensor, glia_tensor, G_TYPE_OBJECT)
 
 static void
@@ -168,6 +182,9 @@ glia_tensor_new (GliaDataType dtype, const gint64 *shape, guint rank, GBytes *da
  * @size: bytes in @data
  * @error: return location for a #GError
  *
+ * Makes a tensor from a copy of @size bytes at @data, laid out as for glia_tensor_new(). Bindings
+ * use it to pass a buffer (a Python bytes object, a GJS Uint8Array) as a tensor.
+ *
  * Returns: (transfer full): a new tensor holding a copy of @data, or %NULL on error
  */
 GliaTensor *
@@ -184,6 +201,9 @@ glia_tensor_new_from_data (GliaDataType dtype, const gint64 *shape, guint rank, 
  * @shape: (array length=rank): dimensions
  * @rank: number of dimensions
  * @error: return location for a #GError
+ *
+ * Makes a host tensor of the given type and shape with every element zero, for example to feed a
+ * state input on the first step of a recurrent model.
  *
  * Returns: (transfer full): a new tensor filled with zeros, or %NULL on error
  */
@@ -208,6 +228,8 @@ glia_tensor_new_zeros (GliaDataType dtype, const gint64 *shape, guint rank, GErr
  * @strings: (array length=n_strings): UTF-8 strings, row-major
  * @n_strings: number of strings; must equal the product of @shape
  * @error: return location for a #GError
+ *
+ * Makes a tensor of %GLIA_DATA_TYPE_STRING from @strings, which are copied.
  *
  * Returns: (transfer full): a new string tensor, or %NULL on error
  */
@@ -284,6 +306,9 @@ glia_tensor_new_for_device (GliaDataType dtype, const gint64 *shape, guint rank,
  * glia_tensor_get_device:
  * @self: a #GliaTensor
  *
+ * Gets the kind of device whose memory holds the elements of @self. Session outputs are always in
+ * host memory; device tensors come only from glia_tensor_new_for_device().
+ *
  * Returns: where the tensor's elements live
  */
 GliaDeviceType
@@ -296,6 +321,8 @@ glia_tensor_get_device (GliaTensor *self)
 /**
  * glia_tensor_get_device_id:
  * @self: a #GliaTensor
+ *
+ * Gets which device of its kind holds the elements of @self.
  *
  * Returns: the device ordinal (0 for host tensors)
  */
@@ -356,6 +383,8 @@ glia_tensor_fill_view (GliaTensor *self, GliaTensorView *view)
  * glia_tensor_get_dtype:
  * @self: a #GliaTensor
  *
+ * Gets the element type of @self.
+ *
  * Returns: the element type
  */
 GliaDataType
@@ -368,6 +397,8 @@ glia_tensor_get_dtype (GliaTensor *self)
 /**
  * glia_tensor_get_rank:
  * @self: a #GliaTensor
+ *
+ * Gets the number of dimensions of @self; a scalar has rank 0.
  *
  * Returns: the number of dimensions
  */
@@ -382,6 +413,8 @@ glia_tensor_get_rank (GliaTensor *self)
  * glia_tensor_get_shape:
  * @self: a #GliaTensor
  * @rank: (out): number of dimensions
+ *
+ * Gets the dimensions of @self, outermost first.
  *
  * Returns: (transfer none) (array length=rank): the dimensions
  */
@@ -399,6 +432,8 @@ glia_tensor_get_shape (GliaTensor *self, guint *rank)
  * @self: a #GliaTensor
  * @axis: a dimension index
  *
+ * Gets the size of one dimension of @self.
+ *
  * Returns: dimension @axis, or -1 if @axis is out of range
  */
 gint64
@@ -412,6 +447,8 @@ glia_tensor_get_dim (GliaTensor *self, guint axis)
  * glia_tensor_get_n_elements:
  * @self: a #GliaTensor
  *
+ * Gets the number of elements of @self: the product of its dimensions, 1 for a scalar.
+ *
  * Returns: the number of elements
  */
 gsize
@@ -424,6 +461,9 @@ glia_tensor_get_n_elements (GliaTensor *self)
 /**
  * glia_tensor_get_data:
  * @self: a #GliaTensor
+ *
+ * Gets the elements of @self as bytes, without copying them. For a string tensor these are the
+ * NUL-terminated strings back to back; use glia_tensor_get_strings() instead.
  *
  * Returns: (transfer full) (nullable): the elements (row-major,
  *   little-endian), or %NULL for a tensor in device memory
@@ -439,6 +479,9 @@ glia_tensor_get_data (GliaTensor *self)
  * glia_tensor_peek_data: (skip)
  * @self: a #GliaTensor
  * @size: (out) (optional): bytes of data
+ *
+ * Gets a pointer to the elements of @self in host memory, without copying or taking a reference:
+ * the fast path for C callers.
  *
  * Returns: (nullable): the elements, valid as long as @self; %NULL for a
  *   tensor in device memory
@@ -458,6 +501,8 @@ glia_tensor_peek_data (GliaTensor *self, gsize *size)
 /**
  * glia_tensor_get_strings:
  * @self: a #GliaTensor of type %GLIA_DATA_TYPE_STRING
+ *
+ * Gets a copy of the elements of a string tensor, row-major.
  *
  * Returns: (transfer full) (array zero-terminated=1) (nullable): the strings,
  *   or %NULL if @self is not a string tensor
@@ -518,6 +563,9 @@ element_as_double (GliaDataType dtype, const guint8 *p, gsize i)
  * @self: a #GliaTensor
  * @max_elements: how many elements to show at most
  *
+ * Formats @self for people, as `glia run` prints outputs: `float32[2,3] {0.5, 1, 1.5, ...}`; a
+ * tensor in device memory shows where it lives instead of its elements (`float32[4] on cuda:0`).
+ *
  * Returns: (transfer full): a one-line summary: dtype, shape and the first elements
  */
 char *
@@ -562,6 +610,10 @@ glia_tensor_to_string (GliaTensor *self, guint max_elements)
  * glia_tensor_equal:
  * @a: a #GliaTensor
  * @b: another #GliaTensor
+ *
+ * Compares two tensors exactly, byte for byte: use it for integer and string tensors, or to check
+ * that a result did not change; compare floats with a tolerance instead. Tensors in device memory
+ * are equal only when they wrap the same memory.
  *
  * Returns: whether @a and @b have the same dtype, shape and bytes
  */

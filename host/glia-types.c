@@ -1,6 +1,14 @@
 /* glia-types.c: the error domain and data-type tables. */
 #include "glia-private.h"
 
+/**
+ * glia_error_quark:
+ *
+ * The error domain of Glia's errors, %GLIA_ERROR; their codes are
+ * #GliaError values.
+ *
+ * Returns: the quark of the domain
+ */
 G_DEFINE_QUARK (glia - error - quark, glia_error)
 
 static const struct
@@ -71,6 +79,14 @@ glia_device_type_get_name (GliaDeviceType device)
   return "invalid";
 }
 
+/**
+ * glia_get_version:
+ *
+ * Gets the version of the libglia the program runs with, which may be newer
+ * than the %GLIA_VERSION_STRING it was compiled with.
+ *
+ * Returns: (transfer none): the version, "major.minor.micro"
+ */
 const char *
 glia_get_version (void)
 {

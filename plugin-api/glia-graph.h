@@ -190,8 +190,51 @@ const GliaConstTensor *glia_graph_node_get_attr_tensor (const GliaGraph *graph, 
                                                         const char *name);
 GliaGraph *glia_graph_node_get_attr_graph (const GliaGraph *graph, gint node, const char *name);
 /* FALSE when @name is not a type attribute. */
-gboolean glia_graph_node_get_attr_value_type (const GliaGraph *graph, gint node,
-                                              const char *name, GliaValueKind *kind,
-                                              GliaDataType *dtype);
+gboolean glia_graph_node_get_attr_value_type (const GliaGraph *graph, gint node, const char *name,
+                                              GliaValueKind *kind, GliaDataType *dtype);
+
+/* ---- editing (plugin ABI 1.1) -------------------------------------------
+ *
+ * For optimization passes (glia-pass.h), which work on a session's own copy.
+ * Node and value ids stay valid across every edit except
+ * glia_graph_remove_nodes(), which renumbers the nodes after the removed
+ * ones. An edit may break topological order (a new node is appended at the
+ * end); glia_graph_validate() sorts again. A value read by a subgraph is
+ * read by name, so passes must not rename or drop values that
+ * glia_graph_value_get_consumers() reports as read by a subgraph. */
+
+/* Sets input @i of @node to @value (-1 for an omitted optional input); @i
+ * may equal the node's input count to append one. */
+void glia_graph_node_set_input (GliaGraph *graph, gint node, guint i, gint value);
+/* Drops the node's inputs from @n_inputs on. */
+void glia_graph_node_truncate_inputs (GliaGraph *graph, gint node, guint n_inputs);
+/* Makes @node produce @value as output @i (the value's previous producer, if
+ * any, no longer does); @i may equal the output count to append one. */
+void glia_graph_node_set_output (GliaGraph *graph, gint node, guint i, gint value);
+/* Changes the operator of @node; @domain "" or NULL is ai.onnx. */
+void glia_graph_node_set_op_type (GliaGraph *graph, gint node, const char *op_type,
+                                  const char *domain);
+/* Removes attribute @name; FALSE if the node had none of that name. */
+gboolean glia_graph_node_remove_attr (GliaGraph *graph, gint node, const char *name);
+/* Removes @n_nodes nodes (ids, any order, duplicates allowed) and renumbers
+ * the others, keeping their order. Values stay; those the removed nodes
+ * produced have no producer afterwards. */
+void glia_graph_remove_nodes (GliaGraph *graph, const gint *nodes, guint n_nodes);
+/* Replaces every node input reading @old_value by @new_value (not graph
+ * outputs, not reads by name from subgraphs). Returns how many were replaced. */
+guint glia_graph_replace_uses (GliaGraph *graph, gint old_value, gint new_value);
+/* The nodes reading @value, in node order, each once; a node counts when one
+ * of its subgraphs reads @value by name (then *@by_subgraph, if not NULL, is
+ * set to TRUE). Free with g_free(); NULL with *@n = 0 when there are none. */
+gint *glia_graph_value_get_consumers (const GliaGraph *graph, gint value, guint *n,
+                                      gboolean *by_subgraph);
+/* Whether @value is one of the graph's outputs (or inputs). */
+gboolean glia_graph_value_is_output (const GliaGraph *graph, gint value);
+gboolean glia_graph_value_is_input (const GliaGraph *graph, gint value);
+/* Makes @value not constant (its data is dropped). */
+void glia_graph_value_clear_constant (GliaGraph *graph, gint value);
+/* A value name not used in @graph, "<prefix>" or "<prefix>_<n>"; free with
+ * g_free(). */
+char *glia_graph_make_unique_name (const GliaGraph *graph, const char *prefix);
 
 G_END_DECLS

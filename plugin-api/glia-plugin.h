@@ -23,11 +23,12 @@
 #include "glia-provider.h"
 #include "glia-loader.h"
 #include "glia-module.h"
+#include "glia-pass.h"
 
 G_BEGIN_DECLS
 
 #define GLIA_PLUGIN_ABI_MAJOR 1
-#define GLIA_PLUGIN_ABI_MINOR 0
+#define GLIA_PLUGIN_ABI_MINOR 1
 
 /* The exported symbol the host looks up in every plugin file. */
 #define GLIA_PLUGIN_DESC_SYMBOL "glia_plugin_get_desc"
@@ -97,6 +98,9 @@ gboolean glia_plugin_register_op_set (GliaPlugin *plugin, const char *domain,
                                       const GliaOpDef *const *ops, guint n_ops, GError **error);
 gboolean glia_plugin_register_module (GliaPlugin *plugin, const GliaModuleInfo *info,
                                       GError **error);
+/* Registers a graph optimization pass (glia-pass.h); since ABI 1.1. Plugins
+ * registering passes are loaded by every session that optimizes. */
+gboolean glia_plugin_register_pass (GliaPlugin *plugin, const GliaPassInfo *info, GError **error);
 
 /* The plugin's file, for plugins that ship data next to themselves. */
 const char *glia_plugin_get_path (GliaPlugin *plugin);

@@ -55,16 +55,40 @@ typedef enum
 
 #define GLIA_DATA_TYPE_LAST GLIA_DATA_TYPE_BFLOAT16
 
-/* Bit mask of data types, for dtype constraints: GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT). */
+/**
+ * GLIA_DTYPE_BIT:
+ * @t: a #GliaDataType
+ *
+ * The bit of @t in a mask of data types, as used for dtype constraints
+ * (the `dtypes` field of `GliaOpDef`): `GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT)`.
+ */
 #define GLIA_DTYPE_BIT(t) (G_GUINT64_CONSTANT (1) << (t))
+/**
+ * GLIA_DTYPES_FLOATS:
+ *
+ * Mask (see GLIA_DTYPE_BIT()) of the floating-point types: float32, float64,
+ * float16 and bfloat16.
+ */
 #define GLIA_DTYPES_FLOATS                                                                         \
   (GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_DOUBLE)                  \
    | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT16) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_BFLOAT16))
+/**
+ * GLIA_DTYPES_INTS:
+ *
+ * Mask (see GLIA_DTYPE_BIT()) of the signed and unsigned integer types, 8 to
+ * 64 bits.
+ */
 #define GLIA_DTYPES_INTS                                                                           \
   (GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT8) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT16)                    \
    | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT32) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT64)                 \
    | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_UINT8) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_UINT16)                \
    | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_UINT32) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_UINT64))
+/**
+ * GLIA_DTYPES_ALL:
+ *
+ * Mask (see GLIA_DTYPE_BIT()) of every data type except
+ * %GLIA_DATA_TYPE_UNDEFINED.
+ */
 #define GLIA_DTYPES_ALL G_GUINT64_CONSTANT (0x1fffe)
 
 /**
@@ -126,6 +150,8 @@ typedef enum
  * glia_data_type_get_size:
  * @dtype: a #GliaDataType
  *
+ * Gets the storage size of one element of a data type.
+ *
  * Returns: the size of one element in bytes (`sizeof (char *)` for strings), 0 for
  *   %GLIA_DATA_TYPE_UNDEFINED or an unknown value.
  */
@@ -134,6 +160,9 @@ gsize glia_data_type_get_size (GliaDataType dtype);
 /**
  * glia_data_type_get_name:
  * @dtype: a #GliaDataType
+ *
+ * Gets the name Glia uses for a data type in messages, in `glia inspect` and in the CLI's input
+ * syntax (as NumPy names them, where NumPy has the type).
  *
  * Returns: (transfer none): a short lower-case name ("float32", "int64", ...), or
  *   "invalid" for a value that is not a data type.
@@ -144,6 +173,8 @@ const char *glia_data_type_get_name (GliaDataType dtype);
  * glia_data_type_from_name:
  * @name: a name as returned by glia_data_type_get_name()
  *
+ * Looks up a data type by the name glia_data_type_get_name() gives it.
+ *
  * Returns: the data type, or %GLIA_DATA_TYPE_UNDEFINED if @name is unknown.
  */
 GliaDataType glia_data_type_from_name (const char *name);
@@ -151,6 +182,8 @@ GliaDataType glia_data_type_from_name (const char *name);
 /**
  * glia_device_type_get_name:
  * @device: a #GliaDeviceType
+ *
+ * Gets the name of a device type, as messages and tensor descriptions show it.
  *
  * Returns: (transfer none): "cpu", "cuda", "other" or "invalid".
  */

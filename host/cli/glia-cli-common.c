@@ -1,6 +1,7 @@
 /* glia-cli-common.c: helpers the `glia` subcommands share: error printing,
  * option contexts, session options from the command line, inputs read from
- * .npy files or generated, output file names and percentiles.
+ * .npy files or generated, output file names, percentiles, and the progress
+ * line long work shows on a terminal.
  *
  * Generated inputs must be the same on every run and every machine, so that
  * two benchmarks of one model compute the same thing: they come from a
@@ -10,9 +11,12 @@
 #include "glia-cli.h"
 
 #include <glia-graph.h>
+#include <glib/gstdio.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 /* The longest stem kept, so that "<stem>.npy" fits the 255 bytes most file
  * systems allow in a name. */
@@ -82,6 +86,9 @@ glia_cli_session_args_add_entries (GliaCliSessionArgs *args, GOptionContext *con
       "Fail instead of running unclaimed nodes on the CPU provider", NULL },
     { "option", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args->options,
       "Set a provider option ep.<provider>.<key> (repeatable)", "KEY=VALUE" },
+    { "level", 0, 0, G_OPTION_ARG_STRING, &args->level,
+      "Graph optimization level, 0 (none) to 3 (all passes) (default: the session's default)",
+      "N" },
     G_OPTION_ENTRY_NULL,
   };
   g_option_context_add_main_entries (context, entries, NULL);
@@ -92,6 +99,7 @@ glia_cli_session_args_clear (GliaCliSessionArgs *args)
 {
   g_clear_pointer (&args->providers, g_free);
   g_clear_pointer (&args->options, g_strfreev);
+  g_clear_pointer (&args->level, g_free);
 }
 
 gboolean
@@ -126,6 +134,15 @@ glia_cli_session_args_build (const GliaCliSessionArgs *args, GError **error)
   }
   if (args->no_fallback)
     glia_session_options_set_allow_fallback (options, FALSE);
+  if (args->level != NULL) {
+    guint64 level;
+    if (!g_ascii_string_to_unsigned (args->level, 10, 0, 3, &level, NULL)) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                   "--level '%s': must be 0, 1, 2 or 3", args->level);
+      return NULL;
+    }
+    glia_session_options_set_optimization_level (options, (guint)level);
+  }
   for (guint i = 0; args->options != NULL && args->options[i] != NULL; i++) {
     g_autofree char *key = NULL, *value = NULL;
     if (!glia_cli_split_assignment (args->options[i], "--option", "KEY=VALUE", &key, &value, error))
@@ -514,4 +531,162 @@ glia_cli_percentile (const double *sorted, guint n, double p)
   double rank = ceil (p * n / 100.0);
   guint index = rank < 1.0 ? 0 : rank > n ? n - 1 : (guint)rank - 1;
   return sorted[index];
+}
+
+/* ---- progress -------------------------------------------------------------
+ *
+ * One line on stderr, rewritten in place with "\r" and cleared with the
+ * terminal's erase-to-end-of-line. A determinate bar redraws from the caller's
+ * updates (at most every 50 ms); an activity line has no updates, so a thread
+ * redraws its elapsed time every 100 ms until the work ends. */
+
+#define PROGRESS_DELAY_US  (G_USEC_PER_SEC / 2)
+#define PROGRESS_REDRAW_US (G_USEC_PER_SEC / 20)
+#define PROGRESS_TICK_US   (G_USEC_PER_SEC / 10)
+
+struct _GliaCliProgress
+{
+  char *label;
+  guint64 total;
+  gint64 start_us;
+  gint64 last_draw_us;
+  gboolean drawn;
+  GMutex lock; /* the activity thread and the caller both draw */
+  GCond cond;
+  gboolean stop;
+  GThread *thread;
+};
+
+static guint
+terminal_width (void)
+{
+  struct winsize ws;
+  if (ioctl (fileno (stderr), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+    return ws.ws_col;
+  return 80;
+}
+
+char *
+glia_cli_progress_format (const char *label, guint64 done, guint64 total, double elapsed_s,
+                          guint width)
+{
+  g_autofree char *tail = NULL;
+  GString *line = g_string_new (label);
+  if (total == 0) {
+    tail = g_strdup_printf ("  %.1f s", elapsed_s);
+    g_string_append (line, " ...");
+  } else {
+    done = MIN (done, total);
+    tail = g_strdup_printf ("  %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT "  %.1f s", done, total,
+                            elapsed_s);
+    /* the bar takes what the label and the counts leave, 10 to 40 columns */
+    glong room = (glong)width - (glong)line->len - (glong)strlen (tail) - 3;
+    guint bar = (guint)CLAMP (room, 10, 40);
+    guint filled = (guint)(bar * done / total);
+    g_string_append (line, " [");
+    for (guint i = 0; i < bar; i++)
+      g_string_append_c (line, i < filled ? '#' : ' ');
+    g_string_append_c (line, ']');
+  }
+  g_string_append (line, tail);
+  if (width > 0 && line->len > width)
+    g_string_truncate (line, width);
+  return g_string_free (line, FALSE);
+}
+
+/* With @progress->lock held. */
+static void
+progress_draw (GliaCliProgress *progress, guint64 done, gint64 now)
+{
+  g_autofree char *line
+      = glia_cli_progress_format (progress->label, done, progress->total,
+                                  (now - progress->start_us) / 1e6, terminal_width () - 1);
+  fprintf (stderr, "\r%s\033[K", line);
+  fflush (stderr);
+  progress->drawn = TRUE;
+  progress->last_draw_us = now;
+}
+
+static gpointer
+progress_thread (gpointer data)
+{
+  GliaCliProgress *progress = data;
+  g_mutex_lock (&progress->lock);
+  while (!progress->stop) {
+    g_cond_wait_until (&progress->cond, &progress->lock,
+                       g_get_monotonic_time () + PROGRESS_TICK_US);
+    gint64 now = g_get_monotonic_time ();
+    if (!progress->stop && now - progress->start_us >= PROGRESS_DELAY_US)
+      progress_draw (progress, 0, now);
+  }
+  g_mutex_unlock (&progress->lock);
+  return NULL;
+}
+
+GliaCliProgress *
+glia_cli_progress_new (const char *label, guint64 total, gboolean enabled)
+{
+  if (!enabled || !isatty (fileno (stderr)))
+    return NULL;
+  GliaCliProgress *progress = g_new0 (GliaCliProgress, 1);
+  progress->label = g_strdup (label);
+  progress->total = total;
+  progress->start_us = g_get_monotonic_time ();
+  g_mutex_init (&progress->lock);
+  g_cond_init (&progress->cond);
+  if (total == 0)
+    progress->thread = g_thread_new ("glia-progress", progress_thread, progress);
+  return progress;
+}
+
+void
+glia_cli_progress_update (GliaCliProgress *progress, guint64 done)
+{
+  if (progress == NULL)
+    return;
+  gint64 now = g_get_monotonic_time ();
+  g_mutex_lock (&progress->lock);
+  if (now - progress->start_us >= PROGRESS_DELAY_US
+      && (now - progress->last_draw_us >= PROGRESS_REDRAW_US || done >= progress->total))
+    progress_draw (progress, done, now);
+  g_mutex_unlock (&progress->lock);
+}
+
+void
+glia_cli_progress_free (GliaCliProgress *progress)
+{
+  if (progress == NULL)
+    return;
+  if (progress->thread) {
+    g_mutex_lock (&progress->lock);
+    progress->stop = TRUE;
+    g_cond_signal (&progress->cond);
+    g_mutex_unlock (&progress->lock);
+    g_thread_join (progress->thread);
+  }
+  if (progress->drawn) {
+    fputs ("\r\033[K", stderr);
+    fflush (stderr);
+  }
+  g_mutex_clear (&progress->lock);
+  g_cond_clear (&progress->cond);
+  g_free (progress->label);
+  g_free (progress);
+}
+
+GliaModel *
+glia_cli_load_model (const char *path, gboolean progress, GError **error)
+{
+  g_autoptr (GliaCliProgress) activity = NULL;
+  if (progress) {
+    g_autofree char *base = g_path_get_basename (path);
+    g_autofree char *label = g_strdup_printf ("loading %s", base);
+    GStatBuf st;
+    if (g_stat (path, &st) == 0) {
+      g_free (label);
+      label = g_strdup_printf ("loading %s (%.1f MB)", base, st.st_size / 1e6);
+    }
+    activity = glia_cli_progress_new (label, 0, TRUE);
+  }
+  return glia_model_new_from_file (path, error);
 }

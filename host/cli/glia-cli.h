@@ -27,6 +27,7 @@ int glia_cli_cmd_plugins (int argc, char **argv);
 int glia_cli_cmd_inspect (int argc, char **argv);
 int glia_cli_cmd_run (int argc, char **argv);
 int glia_cli_cmd_bench (int argc, char **argv);
+int glia_cli_cmd_compare (int argc, char **argv);
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -59,6 +60,7 @@ typedef struct
   gint threads;    /* --threads, 0: one per core */
   gboolean no_fallback;
   char **options; /* --option KEY=VALUE, repeatable */
+  char *level;    /* --level, NULL: the session default */
 } GliaCliSessionArgs;
 
 void glia_cli_session_args_add_entries (GliaCliSessionArgs *args, GOptionContext *context);
@@ -128,5 +130,32 @@ char *glia_cli_sanitize_file_name (const char *name);
 
 /* Nearest-rank percentile @p (0 < p <= 100) of @n sorted values. */
 double glia_cli_percentile (const double *sorted, guint n, double p);
+
+/* ---- progress ----------------------------------------------------------- */
+
+/* A one-line progress display on stderr for long work (a large model load, a
+ * benchmark). It is drawn only when stderr is a terminal and @enabled is
+ * TRUE (callers pass FALSE for --json), and only once the work has taken
+ * half a second; otherwise every call does nothing, so what goes to files,
+ * pipes and tests never changes. With @total > 0 it is a bar updated by
+ * glia_cli_progress_update(); with @total 0 it is an activity line with the
+ * elapsed time, redrawn by a thread, for work that reports no progress. */
+typedef struct _GliaCliProgress GliaCliProgress;
+
+GliaCliProgress *glia_cli_progress_new (const char *label, guint64 total, gboolean enabled);
+void glia_cli_progress_update (GliaCliProgress *progress, guint64 done);
+/* Erases the line, if one was drawn, and frees @progress (%NULL is fine). */
+void glia_cli_progress_free (GliaCliProgress *progress);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GliaCliProgress, glia_cli_progress_free)
+
+/* The line drawn for @done of @total (0: unknown) after @elapsed_s seconds,
+ * at most @width columns: "label [#####     ]  12/50  1.2 s" or, for an
+ * unknown total, "label ...  1.2 s". */
+char *glia_cli_progress_format (const char *label, guint64 done, guint64 total, double elapsed_s,
+                                guint width);
+
+/* glia_model_new_from_file() showing an activity line while a slow load
+ * (a large model) runs, when @progress is TRUE and stderr is a terminal. */
+GliaModel *glia_cli_load_model (const char *path, gboolean progress, GError **error);
 
 G_END_DECLS

@@ -1,6 +1,9 @@
 /* glia-cmd-bench.c: `glia bench MODEL`, how long a session takes to create
  * and to run: warmup runs, then timed runs, reported as nearest-rank
  * percentiles, mean and minimum, with the process's peak resident memory.
+ * --json also gives the time the model took to load and every run's latency
+ * (latencies_ms, in run order), for benchmark drivers such as
+ * tests/benchmarks/run-benchmark.py.
  *
  * Inputs not given with --input are generated deterministically
  * (glia_cli_make_input()), so a benchmark needs nothing but the model; their
@@ -12,6 +15,7 @@
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -113,26 +117,38 @@ describe_tensor (GliaTensor *tensor)
   return g_string_free (s, FALSE);
 }
 
+/* What one benchmark measured, besides the latencies. */
+typedef struct
+{
+  guint threads;
+  guint level;
+  double load_ms;   /* reading and parsing the model file */
+  double create_ms; /* glia_session_new() */
+  glong rss_kb;
+  const double *run_ms; /* every timed run, in order */
+} Measures;
+
 static void
-print_text (GliaModel *model, char **providers, guint threads, GHashTable *inputs,
-            GHashTable *generated, double create_ms, const BenchArgs *args, const Latency *latency,
-            glong rss_kb)
+print_text (GliaModel *model, char **providers, GHashTable *inputs, GHashTable *generated,
+            const BenchArgs *args, const Measures *m, const Latency *latency)
 {
   g_autofree char *provider_list = g_strjoinv (", ", providers);
   g_auto (GStrv) names = glia_model_get_input_names (model);
   printf ("model:            %s\n", glia_model_get_path (model));
   printf ("providers:        %s\n", provider_list);
-  printf ("threads:          %u\n", threads);
+  printf ("threads:          %u\n", m->threads);
+  printf ("optimization:     level %u\n", m->level);
   for (guint i = 0; names[i] != NULL; i++) {
     g_autofree char *description = describe_tensor (g_hash_table_lookup (inputs, names[i]));
     printf ("%-18s%s %s%s\n", i == 0 ? "inputs:" : "", names[i], description,
             g_hash_table_contains (generated, names[i]) ? " (generated)" : "");
   }
-  printf ("session creation: %.3f ms\n", create_ms);
+  printf ("model load:       %.3f ms\n", m->load_ms);
+  printf ("session creation: %.3f ms\n", m->create_ms);
   printf ("runs:             %d (after %d warmup)\n", args->runs, args->warmup);
   printf ("latency (ms):     p50 %.4f  p90 %.4f  p99 %.4f  mean %.4f  min %.4f  max %.4f\n",
           latency->p50, latency->p90, latency->p99, latency->mean, latency->min, latency->max);
-  printf ("peak RSS:         %ld kB\n", rss_kb);
+  printf ("peak RSS:         %ld kB\n", m->rss_kb);
 }
 
 static void
@@ -150,9 +166,8 @@ add_int (JsonBuilder *b, const char *name, gint64 value)
 }
 
 static void
-print_json (GliaModel *model, char **providers, guint threads, GHashTable *inputs,
-            GHashTable *generated, double create_ms, const BenchArgs *args, const Latency *latency,
-            glong rss_kb)
+print_json (GliaModel *model, char **providers, GHashTable *inputs, GHashTable *generated,
+            const BenchArgs *args, const Measures *m, const Latency *latency)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
@@ -163,17 +178,24 @@ print_json (GliaModel *model, char **providers, guint threads, GHashTable *input
   for (guint i = 0; providers[i] != NULL; i++)
     json_builder_add_string_value (b, providers[i]);
   json_builder_end_array (b);
-  add_int (b, "threads", threads);
+  add_int (b, "threads", m->threads);
+  add_int (b, "optimization_level", m->level);
   add_int (b, "runs", args->runs);
   add_int (b, "warmup", args->warmup);
-  add_double (b, "session_create_ms", create_ms);
+  add_double (b, "model_load_ms", m->load_ms);
+  add_double (b, "session_create_ms", m->create_ms);
   add_double (b, "p50_ms", latency->p50);
   add_double (b, "p90_ms", latency->p90);
   add_double (b, "p99_ms", latency->p99);
   add_double (b, "mean_ms", latency->mean);
   add_double (b, "min_ms", latency->min);
   add_double (b, "max_ms", latency->max);
-  add_int (b, "peak_rss_kb", rss_kb);
+  add_int (b, "peak_rss_kb", m->rss_kb);
+  json_builder_set_member_name (b, "latencies_ms");
+  json_builder_begin_array (b);
+  for (gint i = 0; i < args->runs; i++)
+    json_builder_add_double_value (b, m->run_ms[i]);
+  json_builder_end_array (b);
 
   json_builder_set_member_name (b, "inputs");
   json_builder_begin_array (b);
@@ -221,7 +243,9 @@ bench (const char *model_path, BenchArgs *args)
       || !glia_cli_check_assignments (args->inputs, "--input", "NAME=FILE.npy", &error))
     return glia_cli_usage_error ("bench", "%s", error->message);
 
-  g_autoptr (GliaModel) model = glia_model_new_from_file (model_path, &error);
+  gint64 load_start = g_get_monotonic_time ();
+  g_autoptr (GliaModel) model = glia_cli_load_model (model_path, !args->json, &error);
+  double load_ms = (g_get_monotonic_time () - load_start) / 1000.0;
   if (model == NULL)
     return glia_cli_fail (error);
   g_autoptr (GHashTable) generated = NULL;
@@ -235,12 +259,17 @@ bench (const char *model_path, BenchArgs *args)
   if (session == NULL)
     return glia_cli_fail (error);
 
+  /* on a terminal only, updated between runs, outside the timed region */
+  g_autoptr (GliaCliProgress) progress
+      = glia_cli_progress_new ("bench", args->warmup + args->runs, !args->json);
   for (gint i = 0; i < args->warmup; i++) {
     g_autoptr (GHashTable) outputs = glia_session_run (session, inputs, &error);
     if (outputs == NULL)
       return glia_cli_fail (error);
+    glia_cli_progress_update (progress, i + 1);
   }
   g_autofree double *ms = g_new (double, args->runs);
+  g_autofree double *sorted = g_new (double, args->runs);
   for (gint i = 0; i < args->runs; i++) {
     gint64 t0 = now_ns ();
     GHashTable *outputs = glia_session_run (session, inputs, &error);
@@ -248,16 +277,25 @@ bench (const char *model_path, BenchArgs *args)
     if (outputs == NULL)
       return glia_cli_fail (error);
     g_hash_table_unref (outputs);
+    glia_cli_progress_update (progress, args->warmup + i + 1);
   }
-  Latency latency = summarize (ms, args->runs);
-  glong rss_kb = peak_rss_kb ();
+  g_clear_pointer (&progress, glia_cli_progress_free);
+  memcpy (sorted, ms, args->runs * sizeof (double));
+  Latency latency = summarize (sorted, args->runs);
   g_auto (GStrv) providers = glia_session_get_providers (session);
-  guint threads = glia_cli_session_args_get_threads (&args->session);
+  Measures m = {
+    .threads = glia_cli_session_args_get_threads (&args->session),
+    .level = glia_session_options_get_optimization_level (options),
+    .load_ms = load_ms,
+    .create_ms = create_ms,
+    .rss_kb = peak_rss_kb (),
+    .run_ms = ms,
+  };
 
   if (args->json)
-    print_json (model, providers, threads, inputs, generated, create_ms, args, &latency, rss_kb);
+    print_json (model, providers, inputs, generated, args, &m, &latency);
   else
-    print_text (model, providers, threads, inputs, generated, create_ms, args, &latency, rss_kb);
+    print_text (model, providers, inputs, generated, args, &m, &latency);
   return GLIA_CLI_EXIT_OK;
 }
 
@@ -269,7 +307,8 @@ glia_cli_cmd_bench (int argc, char **argv)
     { "runs", 'n', 0, G_OPTION_ARG_INT, &args.runs, "Timed runs (default: 50)", "N" },
     { "warmup", 'w', 0, G_OPTION_ARG_INT, &args.warmup, "Untimed runs before them (default: 5)",
       "N" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &args.json, "Print one JSON object", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &args.json,
+      "Print one JSON object, with every run's latency in latencies_ms", NULL },
     { "input", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &args.inputs,
       "Feed model input NAME from an .npy file instead of generated data", "NAME=FILE.npy" },
     { "dim", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &args.dims,
@@ -278,10 +317,10 @@ glia_cli_cmd_bench (int argc, char **argv)
   };
   g_autoptr (GOptionContext) context = glia_cli_option_context_new (
       "bench", "MODEL",
-      "Measures how long creating a session for MODEL takes, then runs it --warmup times\n"
-      "untimed and --runs times timed, and prints the p50, p90 and p99 latencies\n"
-      "(nearest rank), the mean, minimum and maximum in milliseconds, and the peak\n"
-      "resident memory of the process.\n"
+      "Measures how long loading MODEL and creating a session for it take, then runs\n"
+      "it --warmup times untimed and --runs times timed, and prints the p50, p90 and\n"
+      "p99 latencies (nearest rank), the mean, minimum and maximum in milliseconds,\n"
+      "and the peak resident memory of the process. --json adds every run's latency.\n"
       "\n"
       "Inputs not given with --input are generated, the same on every run: floats\n"
       "uniform in [-1, 1), integers in [0, 10), booleans alternating. A symbolic\n"

@@ -328,6 +328,8 @@ add_session_json (JsonBuilder *b, GliaSession *session)
   json_builder_end_array (b);
   json_builder_set_member_name (b, "n_copies");
   json_builder_add_int_value (b, glia_session_get_n_copies (session));
+  json_builder_set_member_name (b, "optimization_report");
+  json_builder_add_string_value (b, glia_session_get_optimization_report (session));
   json_builder_set_member_name (b, "nodes_per_provider");
   json_builder_begin_object (b);
   for (guint i = 0; i < order->len; i++) {
@@ -379,22 +381,54 @@ print_json (GliaModel *model, GliaSession *session, const GError *session_error)
   printf ("%s\n", text);
 }
 
+/* --passes: what the optimizer did, and the operators it left. */
+static void
+print_passes (GliaSession *session)
+{
+  printf ("%s", glia_session_get_optimization_report (session));
+  g_autoptr (GHashTable) counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint n = 0; n < glia_session_get_n_nodes (session); n++) {
+    const char *domain = glia_session_get_node_domain (session, n);
+    char *key = domain && *domain
+                    ? g_strdup_printf ("%s:%s", domain, glia_session_get_node_op_type (session, n))
+                    : g_strdup (glia_session_get_node_op_type (session, n));
+    guint count = GPOINTER_TO_UINT (g_hash_table_lookup (counts, key));
+    g_hash_table_replace (counts, key, GUINT_TO_POINTER (count + 1));
+  }
+  g_autoptr (GArray) sorted = g_array_new (FALSE, FALSE, sizeof (OpCount));
+  GHashTableIter it;
+  gpointer key, count;
+  g_hash_table_iter_init (&it, counts);
+  while (g_hash_table_iter_next (&it, &key, &count)) {
+    OpCount c = { key, GPOINTER_TO_UINT (count) };
+    g_array_append_val (sorted, c);
+  }
+  g_array_sort (sorted, compare_op_counts);
+  printf ("Operators after optimization (%u nodes, %u types):\n",
+          glia_session_get_n_nodes (session), sorted->len);
+  for (guint i = 0; i < sorted->len; i++)
+    printf ("  %6u  %s\n", g_array_index (sorted, OpCount, i).count,
+            g_array_index (sorted, OpCount, i).op);
+}
+
 static int
-inspect (const char *path, GliaCliSessionArgs *session_args, gboolean json)
+inspect (const char *path, GliaCliSessionArgs *session_args, gboolean json, gboolean passes)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GliaSessionOptions) options = glia_cli_session_args_build (session_args, &error);
   if (options == NULL)
     return glia_cli_usage_error ("inspect", "%s", error->message);
 
-  g_autoptr (GliaModel) model = glia_model_new_from_file (path, &error);
+  g_autoptr (GliaModel) model = glia_cli_load_model (path, !json, &error);
   if (model == NULL)
     return glia_cli_fail (error);
-  if (!json)
+  if (!json && !passes)
     print_model (model);
   g_autoptr (GliaSession) session = glia_session_new (model, options, &error);
   if (json)
     print_json (model, session, error);
+  else if (session != NULL && passes)
+    print_passes (session);
   else if (session != NULL)
     print_session (session);
   fflush (stdout);
@@ -407,9 +441,12 @@ int
 glia_cli_cmd_inspect (int argc, char **argv)
 {
   GliaCliSessionArgs session_args = { 0 };
-  gboolean json = FALSE;
+  gboolean json = FALSE, passes = FALSE;
   const GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL },
+    { "passes", 0, 0, G_OPTION_ARG_NONE, &passes,
+      "Print what each graph optimization pass changed (see --level) and the operators left",
+      NULL },
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GOptionContext) context = glia_cli_option_context_new (
@@ -429,7 +466,7 @@ glia_cli_cmd_inspect (int argc, char **argv)
   else if (argc > 2)
     status = glia_cli_usage_error ("inspect", "unexpected argument '%s'", argv[2]);
   else
-    status = inspect (argv[1], &session_args, json);
+    status = inspect (argv[1], &session_args, json, passes);
   glia_cli_session_args_clear (&session_args);
   return status;
 }

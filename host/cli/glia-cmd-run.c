@@ -47,7 +47,7 @@ run_model (const char *model_path, RunArgs *args)
       || !glia_cli_check_assignments (args->inputs, "--input", "NAME=FILE.npy", &error))
     return glia_cli_usage_error ("run", "%s", error->message);
 
-  g_autoptr (GliaModel) model = glia_model_new_from_file (model_path, &error);
+  g_autoptr (GliaModel) model = glia_cli_load_model (model_path, TRUE, &error);
   if (model == NULL)
     return glia_cli_fail (error);
   g_autoptr (GHashTable) inputs = glia_cli_read_inputs (model, args->inputs, &error);

@@ -19,6 +19,7 @@ static const Command commands[] = {
   { "inspect", glia_cli_cmd_inspect, "Describe a model and how a session assigns its nodes" },
   { "run", glia_cli_cmd_run, "Run a model once on inputs read from .npy files" },
   { "bench", glia_cli_cmd_bench, "Measure session creation time and run latency" },
+  { "compare", glia_cli_cmd_compare, "Compare the outputs of providers on the same inputs" },
 };
 
 static void

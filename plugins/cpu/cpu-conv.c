@@ -1,16 +1,32 @@
-/* cpu-conv.c: Conv (1-D to 3-D, with pads, strides, dilations, groups and
- * auto_pad) as im2col followed by one SGEMM per image and group.
+/* cpu-conv.c: Conv and com.glia::FusedConv (1-D to 3-D, with pads, strides,
+ * dilations, groups and auto_pad).
  *
- * For image n and group g, im2col lays the receptive fields out as a matrix
- * of (C/group * kernel size) rows by (output spatial size) columns in scratch
- * memory; Y[n, group g's channels] = W_g x col, with Y prefilled by the bias
- * so the GEMM accumulates onto it. A 1x1 convolution with unit strides and no
- * padding uses the input as its own column matrix. Spatial dims are lifted to
- * three (see CpuWindow) so one im2col serves every rank.
+ * FusedConv is Y = act(Conv(X, W) + B + Z) with Z an optional residual of
+ * Y's shape and act one of cpu-activation.h; Conv is the same kernel with no
+ * Z and no activation. Three strategies, chosen from the shapes:
+ *
+ * - depthwise (group == C == M, 1-D/2-D): a direct kernel per channel plane
+ *   (cpu-conv-kernels.c) that applies the epilogue row by row;
+ * - 1x1 with unit strides and no pads: SGEMM on the input itself;
+ * - anything else: im2col into a scratch tile followed by SGEMM.
+ *
+ * The GEMM paths work on tiles of output columns (spatial positions) small
+ * enough that the column matrix and the output tile stay in L2; the
+ * epilogue (bias, residual, activation) runs on each tile right after its
+ * SGEMM. Spatial dims are lifted to three (see CpuWindow) so one im2col
+ * serves every rank. SGEMMs are issued from the calling thread with the
+ * session's thread count given to OpenBLAS; im2col, the depthwise kernel and
+ * the epilogues split over glia_kernel_context_parallel_for() and make no
+ * BLAS calls. W is read in place: its [M, C/group, k...] layout already is
+ * the row-major M x K matrix that SGEMM takes.
  */
 #define G_LOG_DOMAIN "Glia-CPU"
 
 #include "cpu-private.h"
+
+#include "cpu-blas.h"
+#include "cpu-conv-kernels.h"
+#include "cpu-cpuid.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -19,24 +35,71 @@ typedef struct
 {
   CpuWindowAttrs window;
   gint64 group;
+  gboolean fused;
+  CpuActivation act;
 } ConvState;
+
+/* GLIA_CPU_ISA=generic|avx2|avx512 caps the choice (tests run the portable
+ * kernels that way), as for cpu-simd.h. */
+static const CpuConvKernels *
+pick_kernels (void)
+{
+  const char *cap = g_getenv ("GLIA_CPU_ISA");
+  gboolean allow_avx512 = TRUE, allow_avx2 = TRUE;
+  if (cap && g_ascii_strcasecmp (cap, "generic") == 0)
+    allow_avx512 = allow_avx2 = FALSE;
+  else if (cap && g_ascii_strcasecmp (cap, "avx2") == 0)
+    allow_avx512 = FALSE;
+#if defined(__x86_64__) || defined(__i386__)
+  if (allow_avx512 && cpu_has_avx512f ())
+    return &cpu_conv_kernels_avx512;
+  if (allow_avx2 && cpu_has_avx2_fma ())
+    return &cpu_conv_kernels_avx2;
+#endif
+  return &cpu_conv_kernels_generic;
+}
+
+const CpuConvKernels *
+cpu_conv_kernels_get (void)
+{
+  static gsize once;
+  static const CpuConvKernels *kernels;
+  if (g_once_init_enter (&once)) {
+    kernels = pick_kernels ();
+    g_debug ("convolution kernels: %s", kernels->isa);
+    g_once_init_leave (&once, 1);
+  }
+  return kernels;
+}
+
+static gboolean
+conv_state_init (ConvState *s, const GliaGraph *graph, gint node, GError **error)
+{
+  if (!cpu_window_attrs_parse (&s->window, graph, node, FALSE, error))
+    return FALSE;
+  if (s->window.ceil_mode) {
+    cpu_node_error (error, graph, node, "attribute 'ceil_mode' is not a Conv attribute");
+    return FALSE;
+  }
+  s->group = glia_graph_node_get_attr_int (graph, node, "group", 1);
+  if (s->group < 1) {
+    cpu_node_error (error, graph, node, "attribute 'group' must be positive, got %" G_GINT64_FORMAT,
+                    s->group);
+    return FALSE;
+  }
+  s->fused = g_strcmp0 (glia_graph_node_get_domain (graph, node), "com.glia") == 0;
+  s->act = (CpuActivation){ CPU_ACTIVATION_NONE, 0.0f, 0.0f };
+  if (s->fused && !cpu_activation_from_node (graph, node, &s->act, error))
+    return FALSE;
+  return TRUE;
+}
 
 static gpointer
 conv_create (const GliaGraph *graph, gint node, GError **error)
 {
   ConvState s;
-  if (!cpu_window_attrs_parse (&s.window, graph, node, FALSE, error))
+  if (!conv_state_init (&s, graph, node, error))
     return NULL;
-  if (s.window.ceil_mode) {
-    cpu_node_error (error, graph, node, "attribute 'ceil_mode' is not a Conv attribute");
-    return NULL;
-  }
-  s.group = glia_graph_node_get_attr_int (graph, node, "group", 1);
-  if (s.group < 1) {
-    cpu_node_error (error, graph, node, "attribute 'group' must be positive, got %" G_GINT64_FORMAT,
-                    s.group);
-    return NULL;
-  }
   return g_memdup2 (&s, sizeof s);
 }
 
@@ -117,15 +180,40 @@ conv_infer_shapes (GliaShapeContext *ctx, GError **error)
   return TRUE;
 }
 
+/* ---- im2col ------------------------------------------------------------ */
+
 typedef struct
 {
   const CpuWindow *w;
   const float *x; /* first channel of the group in image n */
-  float *col;
-  gsize out_size;
+  float *col;     /* rows x n_cols */
+  gsize col0;     /* first output position of the tile */
+  gsize n_cols;
 } Im2ColJob;
 
-/* Fills rows [begin, end) of the column matrix; row r is (channel, kd, kh, kw). */
+/* Copies one output row segment of receptive-field row (kd, kh, kw). */
+static inline void
+im2col_segment (float *restrict dst, const float *restrict src, gint64 iw_n, gint64 iw0, gint64 sw,
+                gint64 n)
+{
+  /* valid j: 0 <= iw0 + j * sw < iw_n */
+  gint64 lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
+  gint64 hi = iw0 < iw_n ? (iw_n - iw0 + sw - 1) / sw : 0;
+  lo = MIN (lo, n);
+  hi = CLAMP (hi, lo, n);
+  for (gint64 j = 0; j < lo; j++)
+    dst[j] = 0.0f;
+  if (sw == 1)
+    memcpy (dst + lo, src + iw0 + lo, (gsize)(hi - lo) * sizeof (float));
+  else
+    for (gint64 j = lo; j < hi; j++)
+      dst[j] = src[iw0 + j * sw];
+  for (gint64 j = hi; j < n; j++)
+    dst[j] = 0.0f;
+}
+
+/* Fills rows [begin, end) of the column tile; row r is (channel, kd, kh,
+ * kw), column j is output position col0 + j. */
 static void
 im2col_rows (gsize begin, gsize end, gpointer user_data)
 {
@@ -133,6 +221,7 @@ im2col_rows (gsize begin, gsize end, gpointer user_data)
   const CpuWindow *w = job->w;
   const gint64 kd_n = w->kernel[0], kh_n = w->kernel[1], kw_n = w->kernel[2];
   const gint64 id_n = w->in[0], ih_n = w->in[1], iw_n = w->in[2];
+  const gint64 oh_n = w->out[1], ow_n = w->out[2];
   const gsize plane = (gsize)(id_n * ih_n * iw_n);
 
   for (gsize r = begin; r < end; r++) {
@@ -141,49 +230,96 @@ im2col_rows (gsize begin, gsize end, gpointer user_data)
     gint64 kd = ((gint64)r / (kw_n * kh_n)) % kd_n;
     gsize c = r / (gsize)(kw_n * kh_n * kd_n);
     const float *x = job->x + c * plane;
-    float *dst = job->col + r * job->out_size;
+    float *dst = job->col + r * job->n_cols;
 
-    for (gint64 od = 0; od < w->out[0]; od++) {
+    gint64 p = (gint64)job->col0;
+    gint64 ow = p % ow_n, oh = (p / ow_n) % oh_n, od = p / (ow_n * oh_n);
+    gint64 left = (gint64)job->n_cols;
+    while (left > 0) {
+      gint64 seg = MIN (ow_n - ow, left);
       gint64 id = od * w->stride[0] - w->pad_begin[0] + kd * w->dilation[0];
-      for (gint64 oh = 0; oh < w->out[1]; oh++) {
-        gint64 ih = oh * w->stride[1] - w->pad_begin[1] + kh * w->dilation[1];
-        if (id < 0 || id >= id_n || ih < 0 || ih >= ih_n) {
-          memset (dst, 0, (gsize)w->out[2] * sizeof (float));
-          dst += w->out[2];
-          continue;
-        }
-        const float *src = x + (id * ih_n + ih) * iw_n;
-        gint64 iw0 = kw * w->dilation[2] - w->pad_begin[2];
-        gint64 sw = w->stride[2];
-        for (gint64 ow = 0; ow < w->out[2]; ow++) {
-          gint64 iw = iw0 + ow * sw;
-          dst[ow] = iw >= 0 && iw < iw_n ? src[iw] : 0.0f;
-        }
-        dst += w->out[2];
+      gint64 ih = oh * w->stride[1] - w->pad_begin[1] + kh * w->dilation[1];
+      if (id < 0 || id >= id_n || ih < 0 || ih >= ih_n)
+        memset (dst, 0, (gsize)seg * sizeof (float));
+      else
+        im2col_segment (dst, x + (id * ih_n + ih) * iw_n, iw_n,
+                        ow * w->stride[2] - w->pad_begin[2] + kw * w->dilation[2], w->stride[2],
+                        seg);
+      dst += seg;
+      left -= seg;
+      ow = 0;
+      if (++oh == oh_n) {
+        oh = 0;
+        od++;
       }
     }
   }
 }
 
+/* ---- epilogue and depthwise jobs --------------------------------------- */
+
 typedef struct
 {
-  float *y;
-  const float *bias;
-  gsize out_size;
-  gsize m;
-} BiasJob;
+  const CpuConvKernels *k;
+  float *y; /* the tile's first row */
+  gsize ld;
+  gsize n_cols;
+  const float *bias; /* per row, or NULL */
+  const float *z;    /* like y, or NULL */
+  const CpuActivation *act;
+} EpilogueJob;
 
-/* Prefills rows (n, m) of Y with bias[m]. */
 static void
-bias_fill_rows (gsize begin, gsize end, gpointer user_data)
+epilogue_rows (gsize begin, gsize end, gpointer user_data)
 {
-  const BiasJob *job = user_data;
-  for (gsize r = begin; r < end; r++) {
-    float v = job->bias ? job->bias[r % job->m] : 0.0f;
-    float *y = job->y + r * job->out_size;
-    for (gsize i = 0; i < job->out_size; i++)
-      y[i] = v;
+  const EpilogueJob *job = user_data;
+  job->k->epilogue (job->y + begin * job->ld, job->ld, end - begin, job->n_cols,
+                    job->bias ? job->bias + begin : NULL, job->z ? job->z + begin * job->ld : NULL,
+                    job->ld, job->act);
+}
+
+typedef struct
+{
+  const CpuConvKernels *k;
+  CpuDwGeometry g;
+  const float *x, *w, *bias, *z;
+  float *y;
+  gsize channels;
+  const CpuActivation *act;
+} DepthwiseJob;
+
+/* Planes [begin, end) of n * C. */
+static void
+depthwise_planes (gsize begin, gsize end, gpointer user_data)
+{
+  const DepthwiseJob *job = user_data;
+  const gsize in_plane = (gsize)(job->g.ih * job->g.iw);
+  const gsize out_plane = (gsize)(job->g.oh * job->g.ow);
+  const gsize k_size = (gsize)(job->g.kh * job->g.kw);
+  g_autofree float *scratch = g_new (float, cpu_dw_scratch_floats (&job->g));
+  for (gsize i = begin; i < end; i++) {
+    gsize c = i % job->channels;
+    job->k->dw_conv2d_plane (
+        &job->g, job->x + i * in_plane, job->w + c * k_size, job->bias ? job->bias[c] : 0.0f,
+        job->z ? job->z + i * out_plane : NULL, job->act, job->y + i * out_plane, scratch);
   }
+}
+
+/* ---- compute ----------------------------------------------------------- */
+
+/* Output columns per GEMM tile: the column matrix (@k_rows) and the output
+ * tile (@m_rows) together within about half of a 1 MiB L2. */
+static gsize
+tile_columns (gsize k_rows, gsize m_rows, gsize out_size)
+{
+  gsize per_col = (k_rows + m_rows) * sizeof (float);
+  gsize cols = (512 * 1024) / MAX (per_col, 1);
+  cols = MAX (cols, 256) / 64 * 64;
+  if (cols >= out_size)
+    return out_size;
+  /* even tiles */
+  gsize n_tiles = (out_size + cols - 1) / cols;
+  return ((out_size + n_tiles - 1) / n_tiles + 15) / 16 * 16;
 }
 
 static gboolean
@@ -192,14 +328,13 @@ conv_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   const ConvState *s = state;
   const GliaTensorView *x = cpu_require_input (ctx, 0, error);
   const GliaTensorView *w = x ? cpu_require_input (ctx, 1, error) : NULL;
-  const GliaTensorView *b = NULL;
   if (w == NULL)
     return FALSE;
-  if (glia_kernel_context_get_n_inputs (ctx) > 2)
-    b = glia_kernel_context_get_input (ctx, 2);
+  const GliaTensorView *b = cpu_optional_input (ctx, 2);
+  const GliaTensorView *z = s->fused ? cpu_optional_input (ctx, 3) : NULL;
 
   if (x->dtype != GLIA_DATA_TYPE_FLOAT || w->dtype != GLIA_DATA_TYPE_FLOAT
-      || (b && b->dtype != GLIA_DATA_TYPE_FLOAT)) {
+      || (b && b->dtype != GLIA_DATA_TYPE_FLOAT) || (z && z->dtype != GLIA_DATA_TYPE_FLOAT)) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "only float32 is supported, got %s",
                       glia_data_type_get_name (x->dtype));
     return FALSE;
@@ -224,64 +359,111 @@ conv_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   dims[1] = m_out;
   for (guint i = 0; i < n_spatial; i++)
     dims[2 + i] = win.out[CPU_WINDOW_MAX_SPATIAL - n_spatial + i];
+  if (z && (z->rank != x->rank || memcmp (z->dims, dims, x->rank * sizeof (gint64)) != 0)) {
+    g_autofree char *dz = cpu_dims_to_string (z->rank, z->dims);
+    g_autofree char *dy = cpu_dims_to_string (x->rank, dims);
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "residual Z %s must have the output's shape %s", dz, dy);
+    return FALSE;
+  }
   GliaTensorView *y = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, dims, error);
   if (y == NULL)
     return FALSE;
   if (y->n_elements == 0)
     return TRUE;
 
+  const CpuConvKernels *k = cpu_conv_kernels_get ();
+  const float *xd = x->data, *wd = w->data, *bd = b ? b->data : NULL, *zd = z ? z->data : NULL;
+  float *yd = y->data;
   gsize out_size = cpu_numel (CPU_WINDOW_MAX_SPATIAL, win.out);
   gsize in_size = cpu_numel (CPU_WINDOW_MAX_SPATIAL, win.in);
   gsize k_size = cpu_numel (CPU_WINDOW_MAX_SPATIAL, win.kernel);
   gint64 c_group = c_in / s->group, m_group = m_out / s->group;
   gsize col_rows = (gsize)c_group * k_size;
+
+  if (s->group == c_in && m_out == c_in && win.kernel[0] == 1 && win.in[0] == 1
+      && win.kernel[1] * win.kernel[2] <= CPU_DW_MAX_TAPS) {
+    DepthwiseJob job = {
+      .k = k,
+      .g
+      = { win.in[1], win.in[2], win.out[1], win.out[2], win.kernel[1], win.kernel[2], win.stride[1],
+          win.stride[2], win.dilation[1], win.dilation[2], win.pad_begin[1], win.pad_begin[2] },
+      .x = xd,
+      .w = wd,
+      .bias = bd,
+      .z = zd,
+      .y = yd,
+      .channels = (gsize)c_in,
+      .act = &s->act,
+    };
+    glia_kernel_context_parallel_for (ctx, (gsize)(n_img * c_in), 1, depthwise_planes, &job);
+    return TRUE;
+  }
+
+  if (col_rows == 0) {
+    /* no input channels: Y is the epilogue of zeros */
+    memset (yd, 0, y->n_bytes);
+    EpilogueJob job = { k, yd, out_size, out_size, NULL, zd, &s->act };
+    for (gint64 n = 0; n < n_img; n++) {
+      job.y = yd + (gsize)n * (gsize)m_out * out_size;
+      job.z = zd ? zd + (gsize)n * (gsize)m_out * out_size : NULL;
+      job.bias = bd;
+      epilogue_rows (0, (gsize)m_out, &job);
+    }
+    return TRUE;
+  }
   if (col_rows > G_MAXINT || out_size > G_MAXINT || m_group > G_MAXINT) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_RESOURCE_LIMIT,
                       "convolution dimensions exceed the BLAS integer range");
     return FALSE;
   }
 
-  BiasJob bias = { y->data, b ? b->data : NULL, out_size, (gsize)m_out };
-  glia_kernel_context_parallel_for (ctx, (gsize)(n_img * m_out), MAX (1, CPU_GRAIN / out_size),
-                                    bias_fill_rows, &bias);
-
   gboolean pointwise = TRUE;
   for (guint i = 0; i < CPU_WINDOW_MAX_SPATIAL; i++)
     pointwise = pointwise && win.kernel[i] == 1 && win.stride[i] == 1 && win.pad_begin[i] == 0
                 && win.pad_end[i] == 0;
 
+  gsize tile = tile_columns (col_rows, (gsize)m_group, out_size);
   float *col = NULL;
   if (!pointwise) {
-    gsize bytes;
-    if (!g_size_checked_mul (&bytes, col_rows, out_size)
-        || !g_size_checked_mul (&bytes, bytes, sizeof (float))) {
-      cpu_kernel_error (error, ctx, GLIA_ERROR_RESOURCE_LIMIT,
-                        "the im2col buffer would be too large");
-      return FALSE;
-    }
-    col = glia_kernel_context_get_scratch (ctx, bytes, error);
+    col = glia_kernel_context_get_scratch (ctx, col_rows * tile * sizeof (float), error);
     if (col == NULL)
       return FALSE;
   }
 
-  const float *xd = x->data, *wd = w->data;
-  float *yd = y->data;
+  guint n_threads = glia_kernel_context_get_n_threads (ctx);
+  cpu_blas_set_threads (n_threads);
   for (gint64 n = 0; n < n_img; n++)
     for (gint64 g = 0; g < s->group; g++) {
       const float *xg = xd + ((gsize)n * (gsize)c_in + (gsize)(g * c_group)) * in_size;
-      const float *cols = xg;
-      if (col_rows == 0)
-        continue;
-      if (!pointwise) {
-        Im2ColJob job = { &win, xg, col, out_size };
-        glia_kernel_context_parallel_for (ctx, col_rows, MAX (1, CPU_GRAIN / out_size), im2col_rows,
-                                          &job);
-        cols = col;
+      gsize y_off = ((gsize)n * (gsize)m_out + (gsize)(g * m_group)) * out_size;
+      for (gsize c0 = 0; c0 < out_size; c0 += tile) {
+        gsize n_cols = MIN (tile, out_size - c0);
+        const float *cols = xg + c0;
+        int ldb = (int)out_size;
+        if (!pointwise) {
+          Im2ColJob job = { &win, xg, col, c0, n_cols };
+          glia_kernel_context_parallel_for (ctx, col_rows, MAX (1, CPU_GRAIN / n_cols), im2col_rows,
+                                            &job);
+          cols = col;
+          ldb = (int)n_cols;
+        }
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m_group, (int)n_cols,
+                     (int)col_rows, 1.0f, wd + (gsize)(g * m_group) * col_rows, (int)col_rows, cols,
+                     ldb, 0.0f, yd + y_off + c0, (int)out_size);
+        EpilogueJob job = {
+          k,
+          yd + y_off + c0,
+          out_size,
+          n_cols,
+          bd ? bd + g * m_group : NULL,
+          zd ? zd + y_off + c0 : NULL,
+          &s->act,
+        };
+        if (bd || zd || s->act.kind != CPU_ACTIVATION_NONE)
+          glia_kernel_context_parallel_for (ctx, (gsize)m_group, MAX (1, CPU_GRAIN / n_cols),
+                                            epilogue_rows, &job);
       }
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m_group, (int)out_size,
-                   (int)col_rows, 1.0f, wd + (gsize)(g * m_group) * col_rows, (int)col_rows, cols,
-                   (int)out_size, 1.0f,
-                   yd + ((gsize)n * (gsize)m_out + (gsize)(g * m_group)) * out_size, (int)out_size);
     }
   return TRUE;
 }
@@ -291,6 +473,18 @@ static const GliaOpDef conv_ops[] = {
       .struct_size = sizeof (GliaOpDef),
       .domain = "",
       .name = "Conv",
+      .since_version = 1,
+      .until_version = G_MAXINT,
+      .dtypes = GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT),
+      .infer_shapes = conv_infer_shapes,
+      .create = conv_create,
+      .compute = conv_compute,
+      .destroy = g_free,
+  },
+  {
+      .struct_size = sizeof (GliaOpDef),
+      .domain = "com.glia",
+      .name = "FusedConv",
       .since_version = 1,
       .until_version = G_MAXINT,
       .dtypes = GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT),

@@ -10,6 +10,9 @@
  * output; Where moves bytes by element size. Cast converts through a double
  * (when a float type is involved) or a 64-bit integer, a block at a time.
  *
+ * float32 unary ops and the arithmetic rows (Add, Sub, Mul, Div, Max, Min)
+ * run the vector kernels of cpu-simd.h, chosen at run time for the CPU.
+ *
  * float16 and bfloat16 have no arithmetic of their own: their unary loops and
  * row functions convert a block at a time to float32, run the float32 code
  * and convert the result back.
@@ -17,6 +20,7 @@
 #define G_LOG_DOMAIN "Glia-CPU"
 
 #include "cpu-private.h"
+#include "cpu-simd.h"
 
 #include <float.h>
 #include <string.h>
@@ -286,8 +290,42 @@ typedef struct
     }                                                                                              \
   }
 
-DEFINE_UNARY_FLOAT (unary_f32, float)
+DEFINE_UNARY_FLOAT (unary_f32_scalar, float)
 DEFINE_UNARY_FLOAT (unary_f64, double)
+
+static const CpuSimdUnary unary_simd_ops[] = {
+  [UN_RELU] = CPU_SIMD_UN_RELU,
+  [UN_SIGMOID] = CPU_SIMD_UN_SIGMOID,
+  [UN_TANH] = CPU_SIMD_UN_TANH,
+  [UN_EXP] = CPU_SIMD_UN_EXP,
+  [UN_LOG] = CPU_SIMD_UN_LOG,
+  [UN_SQRT] = CPU_SIMD_UN_SQRT,
+  [UN_NEG] = CPU_SIMD_UN_NEG,
+  [UN_ABS] = CPU_SIMD_UN_ABS,
+  [UN_RECIPROCAL] = CPU_SIMD_UN_RECIPROCAL,
+  [UN_FLOOR] = CPU_SIMD_UN_FLOOR,
+  [UN_CEIL] = CPU_SIMD_UN_CEIL,
+  [UN_ERF] = CPU_SIMD_UN_ERF,
+  [UN_LEAKY_RELU] = CPU_SIMD_UN_LEAKY_RELU,
+  [UN_ELU] = CPU_SIMD_UN_ELU,
+  [UN_CLIP] = CPU_SIMD_UN_CLIP,
+};
+
+/* float32: the vector kernels; Clip's bounds in alpha and beta. */
+static void
+unary_f32 (const UnaryJob *job, gsize begin, gsize end)
+{
+  const float *x = job->x;
+  float *y = job->y;
+  UnaryKind k = job->s->kind;
+  if (k == UN_CLIP && (isnan (job->lo) || isnan (job->hi))) {
+    unary_f32_scalar (job, begin, end);
+    return;
+  }
+  float alpha = k == UN_CLIP ? (float)job->lo : (float)job->s->alpha;
+  float beta = k == UN_CLIP ? (float)job->hi : 0.0f;
+  cpu_simd ()->unary (unary_simd_ops[k], x + begin, y + begin, end - begin, alpha, beta);
+}
 
 /* Integer kinds: Relu, Neg, Abs, Clip on signed types (Abs and Clip on
  * unsigned ones). Negation goes through the wide unsigned type WT so it wraps
@@ -951,8 +989,24 @@ DEFINE_IMOD_SIGNED (imod_i64, gint64)
   DEFINE_BINARY_ROW (shr_##SUF, T, T, y >= 8 * sizeof (T) ? 0 : (T)(x >> y))                       \
   DEFINE_COMPARE_ROWS (SUF, T)
 
-DEFINE_BINARY_FLOAT_ROWS (f32, float)
 DEFINE_BINARY_FLOAT_ROWS (f64, double)
+
+/* float32 arithmetic rows: the vector kernels; Pow, Mod and PRelu scalar. */
+#define DEFINE_SIMD_ROW(NAME, OP)                                                                  \
+  static void NAME (gconstpointer ap, gsize sa, gconstpointer bp, gsize sb, gpointer op, gsize n)  \
+  {                                                                                                \
+    cpu_simd ()->binary (OP, ap, sa, bp, sb, op, n);                                               \
+  }
+
+DEFINE_SIMD_ROW (add_f32, CPU_SIMD_BIN_ADD)
+DEFINE_SIMD_ROW (sub_f32, CPU_SIMD_BIN_SUB)
+DEFINE_SIMD_ROW (mul_f32, CPU_SIMD_BIN_MUL)
+DEFINE_SIMD_ROW (div_f32, CPU_SIMD_BIN_DIV)
+DEFINE_SIMD_ROW (max_f32, CPU_SIMD_BIN_MAX)
+DEFINE_SIMD_ROW (min_f32, CPU_SIMD_BIN_MIN)
+DEFINE_BINARY_ROW (pow_f32, float, float, pow (x, y))
+DEFINE_BINARY_ROW (fmod_f32, float, float, fmod (x, y))
+DEFINE_BINARY_ROW (prelu_f32, float, float, x < 0 ? y * x : x)
 DEFINE_COMPARE_ROWS (f32, float)
 DEFINE_COMPARE_ROWS (f64, double)
 DEFINE_ALL_ROWS_SINT (i8, gint8, guint32)

@@ -2,14 +2,19 @@
  * Gemm (alpha * A' B' + beta * C, C broadcast to the output).
  *
  * float and double go to OpenBLAS (cblas_sgemm / cblas_dgemm), which
- * threads internally, so batches are issued one after the other. When B has
- * no batch dims the batches of A are contiguous rows and fold into one call
- * with M * batch rows. Integer MatMul is a plain i-k-j loop split over output
+ * threads internally (with the session's thread count, see cpu-blas.h), so
+ * large batches are issued one after the other; many small matrices instead
+ * split over parallel_for with single-threaded BLAS calls. Batches are read
+ * in place through the broadcast strides, never copied. When B has no batch
+ * dims the batches of A are contiguous rows and fold into one call with
+ * M * batch rows. Integer MatMul is a plain i-k-j loop split over output
  * rows.
  */
 #define G_LOG_DOMAIN "Glia-CPU"
 
 #include "cpu-private.h"
+
+#include "cpu-blas.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -145,6 +150,38 @@ int_matmul_rows (gsize begin, gsize end, gpointer user_data)
     INT_MATMUL_ROWS (gint64)
 }
 
+typedef struct
+{
+  const CpuBroadcast *bc;
+  GliaDataType dtype;
+  const guint8 *a, *b;
+  guint8 *c;
+  gint m, n, k;
+  gsize a_bytes, b_bytes, c_bytes; /* per matrix */
+} BatchJob;
+
+/* Matrices [begin, end) of a batched MatMul, one single-threaded BLAS call
+ * each. */
+static void
+matmul_batches (gsize begin, gsize end, gpointer user_data)
+{
+  const BatchJob *job = user_data;
+  const CpuBroadcast *bc = job->bc;
+  CpuBroadcastPos pos;
+  gsize row = begin / bc->row_len, j = begin % bc->row_len;
+  cpu_broadcast_seek (bc, row, &pos);
+  for (gsize i = begin; i < end; i++) {
+    gsize ia = pos.offset[0] + j * (gsize)bc->strides[0][bc->rank - 1];
+    gsize ib = pos.offset[1] + j * (gsize)bc->strides[1][bc->rank - 1];
+    blas_gemm (job->dtype, FALSE, FALSE, job->m, job->n, job->k, 1.0, job->a + ia * job->a_bytes,
+               job->k, job->b + ib * job->b_bytes, job->n, 0.0, job->c + i * job->c_bytes, job->n);
+    if (++j == bc->row_len) {
+      j = 0;
+      cpu_broadcast_next_row (bc, &pos);
+    }
+  }
+}
+
 static gboolean
 matmul_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 {
@@ -204,6 +241,16 @@ matmul_compute (gpointer state, GliaKernelContext *ctx, GError **error)
                       "matrix dimensions exceed the BLAS integer range");
     return FALSE;
   }
+
+  guint n_threads = glia_kernel_context_get_n_threads (ctx);
+  if (n_threads > 1 && n_batch >= n_threads && (double)rows * (double)s.n * (double)s.k < 1 << 21) {
+    BatchJob job = { &bc,       a->dtype,  a->data,       b->data,       c->data,      (gint)rows,
+                     (gint)s.n, (gint)s.k, a_mat * esize, b_mat * esize, c_mat * esize };
+    cpu_blas_set_threads (1);
+    glia_kernel_context_parallel_for (ctx, n_batch, 1, matmul_batches, &job);
+    return TRUE;
+  }
+  cpu_blas_set_threads (n_threads);
 
   CpuBroadcastPos pos;
   cpu_broadcast_seek (&bc, 0, &pos);
@@ -406,6 +453,7 @@ gemm_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   } else
     memset (y->data, 0, y->n_bytes);
 
+  cpu_blas_set_threads (glia_kernel_context_get_n_threads (ctx));
   if (k > 0 && s->alpha != 0.0)
     blas_gemm (a->dtype, s->trans_a, s->trans_b, (gint)dims[0], (gint)dims[1], (gint)k, s->alpha,
                a->data, (gint)a->dims[1], b->data, (gint)b->dims[1], use_c ? 1.0 : 0.0, y->data,

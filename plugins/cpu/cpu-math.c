@@ -7,7 +7,8 @@
  * one loop per element type runs it, with the op switch hoisted out of the
  * loop. float and double have loops of their own (tgmath.h picks the float or
  * double function); the other types (float16, bfloat16, and the integers for
- * Sign and Shrink) go through the double loop a block at a time.
+ * Sign and Shrink) go through the double loop a block at a time. float32
+ * HardSigmoid, HardSwish and Softsign run the vector kernels of cpu-simd.h.
  *
  * Dropout is the identity outside training. In training mode it draws one
  * uniform double per element; with a `seed` the draws are those of numpy's
@@ -18,6 +19,7 @@
 #define G_LOG_DOMAIN "Glia-CPU"
 
 #include "cpu-private.h"
+#include "cpu-simd.h"
 
 #include <string.h>
 #include <tgmath.h>
@@ -280,8 +282,23 @@ math_chunk (gsize begin, gsize end, gpointer user_data)
   }
   gboolean bool_out = s->kind == MATH_IS_INF || s->kind == MATH_IS_NAN;
   if (!bool_out && job->dtype == GLIA_DATA_TYPE_FLOAT) {
-    math_f32 (s, job->x, job->y, begin, end);
-    return;
+    const float *fx = (const float *)job->x + begin;
+    float *fy = (float *)job->y + begin;
+    switch (s->kind) {
+    case MATH_HARD_SIGMOID:
+      cpu_simd ()->unary (CPU_SIMD_UN_HARD_SIGMOID, fx, fy, end - begin, (float)s->alpha,
+                          (float)s->beta);
+      return;
+    case MATH_HARD_SWISH:
+      cpu_simd ()->unary (CPU_SIMD_UN_HARD_SWISH, fx, fy, end - begin, 0.0f, 0.0f);
+      return;
+    case MATH_SOFTSIGN:
+      cpu_simd ()->unary (CPU_SIMD_UN_SOFTSIGN, fx, fy, end - begin, 0.0f, 0.0f);
+      return;
+    default:
+      math_f32 (s, job->x, job->y, begin, end);
+      return;
+    }
   }
   if (!bool_out && job->dtype == GLIA_DATA_TYPE_DOUBLE) {
     math_f64 (s, job->x, job->y, begin, end);

@@ -10,11 +10,15 @@
  * over (outer, inner) lanes of the normalised axis, LayerNorm over the rows
  * left of `axis`, LRN and InstanceNorm over (n, c) planes.
  * MeanVarianceNormalization, whose axes may be any, runs in one thread. Sums
- * are accumulated in double.
+ * are accumulated in double, except on the float32 fast paths: BatchNorm's
+ * affine, and Softmax, LogSoftmax and LayerNorm over a contiguous last axis,
+ * run the vector kernels of cpu-simd.h (float accumulators, several per
+ * row).
  */
 #define G_LOG_DOMAIN "Glia-CPU"
 
 #include "cpu-private.h"
+#include "cpu-simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -99,9 +103,7 @@ batch_norm_planes (gsize begin, gsize end, gpointer user_data)
     if (job->dtype == GLIA_DATA_TYPE_FLOAT) {
       const float *x = (const float *)job->x + p * job->plane;
       float *y = (float *)job->y + p * job->plane;
-      float a = (float)job->a[c], b = (float)job->b[c];
-      for (gsize i = 0; i < job->plane; i++)
-        y[i] = x[i] * a + b;
+      cpu_simd ()->affine (x, y, job->plane, (float)job->a[c], (float)job->b[c]);
     } else {
       const double *x = (const double *)job->x + p * job->plane;
       double *y = (double *)job->y + p * job->plane;
@@ -301,7 +303,17 @@ static void
 softmax_lanes (gsize begin, gsize end, gpointer user_data)
 {
   const SoftmaxJob *job = user_data;
-  if (job->dtype == GLIA_DATA_TYPE_FLOAT)
+  if (job->dtype == GLIA_DATA_TYPE_FLOAT && job->inner == 1) {
+    const CpuSimdOps *ops = cpu_simd ();
+    for (gsize lane = begin; lane < end; lane++) {
+      const float *x = (const float *)job->x + lane * job->n;
+      float *y = (float *)job->y + lane * job->n;
+      if (job->log)
+        ops->log_softmax (x, y, job->n);
+      else
+        ops->softmax (x, y, job->n);
+    }
+  } else if (job->dtype == GLIA_DATA_TYPE_FLOAT)
     SOFTMAX_LANES (float)
   else
     SOFTMAX_LANES (double)
@@ -345,7 +357,7 @@ softmax_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     inner = cpu_numel_range (x->dims, axis + 1, x->rank);
   }
   SoftmaxJob job = { x->dtype, s->log, x->data, y->data, n, inner };
-  glia_kernel_context_parallel_for (ctx, outer * inner, MAX (1, CPU_GRAIN / (4 * n)), softmax_lanes,
+  glia_kernel_context_parallel_for (ctx, outer * inner, MAX (1, CPU_GRAIN / (2 * n)), softmax_lanes,
                                     &job);
   return TRUE;
 }
@@ -479,6 +491,9 @@ typedef struct
   float *inv_std;
   const double *scale;
   const double *bias;
+  /* float32: scale and bias as floats */
+  const float *fscale;
+  const float *fbias;
   gsize norm;
   double epsilon;
 } LayerNormJob;
@@ -509,7 +524,11 @@ layer_norm_rows (gsize begin, gsize end, gpointer user_data)
 {
   const LayerNormJob *job = user_data;
   if (job->dtype == GLIA_DATA_TYPE_FLOAT) {
-    LAYER_NORM_ROWS (float)
+    const CpuSimdOps *ops = cpu_simd ();
+    for (gsize r = begin; r < end; r++)
+      ops->layer_norm ((const float *)job->x + r * job->norm, (float *)job->y + r * job->norm,
+                       job->norm, job->fscale, job->fbias, (float)job->epsilon,
+                       job->mean ? job->mean + r : NULL, job->inv_std ? job->inv_std + r : NULL);
   } else {
     LAYER_NORM_ROWS (double)
   }
@@ -541,13 +560,19 @@ layer_norm_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 
   gsize rows = cpu_numel_range (x->dims, 0, axis);
   gsize norm = cpu_numel_range (x->dims, axis, x->rank);
-  double *affine
-      = glia_kernel_context_get_scratch (ctx, 2 * MAX (norm, 1) * sizeof (double), error);
+  /* the scale and bias as doubles, then (float32) as floats */
+  gsize n_affine = MAX (norm, 1);
+  double *affine = glia_kernel_context_get_scratch (
+      ctx, 2 * n_affine * sizeof (double) + 2 * n_affine * sizeof (float), error);
   if (affine == NULL)
     return FALSE;
   if (!expand_affine (ctx, x, axis, scale, "Scale", affine, error)
       || (bias && !expand_affine (ctx, x, axis, bias, "B", affine + norm, error)))
     return FALSE;
+  float *faffine = (float *)(affine + 2 * n_affine);
+  if (x->dtype == GLIA_DATA_TYPE_FLOAT)
+    for (gsize i = 0; i < (bias ? 2 : 1) * norm; i++)
+      faffine[i] = (float)affine[i];
 
   GliaTensorView *y
       = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, x->dims, error);
@@ -574,6 +599,8 @@ layer_norm_compute (gpointer state, GliaKernelContext *ctx, GError **error)
                        stats[1] ? stats[1]->data : NULL,
                        affine,
                        bias ? affine + norm : NULL,
+                       faffine,
+                       bias ? faffine + norm : NULL,
                        norm,
                        s->epsilon };
   glia_kernel_context_parallel_for (ctx, rows, MAX (1, CPU_GRAIN / (4 * norm)), layer_norm_rows,

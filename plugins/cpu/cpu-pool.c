@@ -9,10 +9,16 @@
  * the number of window positions inside the input, or with count_include_pad
  * inside the explicitly padded input (the extra cells ceil_mode adds past the
  * padding never count).
+ *
+ * Float32 MaxPool over 1-D/2-D windows without dilation or Indices, where
+ * every window holds an input cell, goes through the vectorized plane
+ * kernel of cpu-conv-kernels.h instead.
  */
 #define G_LOG_DOMAIN "Glia-CPU"
 
 #include "cpu-private.h"
+
+#include "cpu-conv-kernels.h"
 
 #include <math.h>
 #include <string.h>
@@ -286,6 +292,42 @@ pool_chunk (gsize begin, gsize end, gpointer user_data)
   }
 }
 
+typedef struct
+{
+  const CpuConvKernels *k;
+  CpuDwGeometry g;
+  const float *x;
+  float *y;
+} FastPoolJob;
+
+static void
+max_pool_planes (gsize begin, gsize end, gpointer user_data)
+{
+  const FastPoolJob *job = user_data;
+  g_autofree float *scratch = g_new (float, cpu_dw_scratch_floats (&job->g));
+  gsize in_size = (gsize)(job->g.ih * job->g.iw), out_size = (gsize)(job->g.oh * job->g.ow);
+  for (gsize p = begin; p < end; p++)
+    job->k->max_pool2d_plane (&job->g, job->x + p * in_size, job->y + p * out_size, scratch);
+}
+
+/* Whether the plane kernel computes this MaxPool exactly as pool_planes_f32
+ * would: every window starts before the input's end and past -kernel, so
+ * it holds an input cell (the reference's max of no cells is 0). */
+static gboolean
+max_pool_fast_path (const PoolState *s, const GliaTensorView *x, const GliaTensorView *ind,
+                    const CpuWindow *w)
+{
+  if (s->kind != POOL_MAX || s->global || ind != NULL || x->dtype != GLIA_DATA_TYPE_FLOAT
+      || w->in[0] != 1 || w->kernel[0] != 1 || w->out[0] != 1
+      || w->kernel[1] * w->kernel[2] > CPU_DW_MAX_TAPS)
+    return FALSE;
+  for (guint i = 1; i < CPU_WINDOW_MAX_SPATIAL; i++)
+    if (w->dilation[i] != 1 || w->pad_begin[i] >= w->kernel[i]
+        || (w->out[i] - 1) * w->stride[i] - w->pad_begin[i] >= w->in[i])
+      return FALSE;
+  return TRUE;
+}
+
 static gboolean
 pool_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 {
@@ -321,6 +363,18 @@ pool_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   gsize in_size = cpu_numel_range (x->dims, 2, x->rank);
   if (planes == 0 || y->n_elements == 0)
     return TRUE;
+
+  if (max_pool_fast_path (s, x, ind, &w)) {
+    FastPoolJob fast = {
+      cpu_conv_kernels_get (),
+      { w.in[1], w.in[2], w.out[1], w.out[2], w.kernel[1], w.kernel[2], w.stride[1], w.stride[2], 1,
+        1, w.pad_begin[1], w.pad_begin[2] },
+      x->data,
+      y->data,
+    };
+    glia_kernel_context_parallel_for (ctx, planes, 1, max_pool_planes, &fast);
+    return TRUE;
+  }
 
   gsize out_size = s->global ? 1 : cpu_numel (CPU_WINDOW_MAX_SPATIAL, w.out);
   gsize work = s->global ? in_size : out_size * cpu_numel (CPU_WINDOW_MAX_SPATIAL, w.kernel);

@@ -53,6 +53,8 @@ void cpu_string_register (GliaOpTable *table);
 void cpu_training_register (GliaOpTable *table);
 void cpu_random_register (GliaOpTable *table);
 void cpu_control_register (GliaOpTable *table);
+/* after cpu_norm_register(): aliases its LayerNormalization */
+void cpu_fused_register (GliaOpTable *table);
 
 /* ---- errors ------------------------------------------------------------ */
 

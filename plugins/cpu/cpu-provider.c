@@ -43,6 +43,7 @@ cpu_provider_create (const GliaProviderConfig *config, GError **error)
   cpu_training_register (self->table);
   cpu_random_register (self->table);
   cpu_control_register (self->table);
+  cpu_fused_register (self->table);
   g_debug ("CPU provider instance with %u op defs", glia_op_table_get_size (self->table));
   return self;
 }

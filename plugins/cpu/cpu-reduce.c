@@ -10,7 +10,11 @@
  * position, into a block of accumulators, which vectorises; otherwise each
  * output element walks its reduced positions, whose innermost run is
  * contiguous. Floats (float16 and bfloat16 included) accumulate in double,
- * signed integers in a wrapping int64, unsigned ones in uint64. Max and Min
+ * signed integers in a wrapping int64, unsigned ones in uint64; float32
+ * sums over a contiguous innermost run (ReduceSum, ReduceMean,
+ * ReduceSumSquare, ReduceL2 over the last axis, say) add each run with the
+ * vector kernels of cpu-simd.h (float, several accumulators) into the double,
+ * and float32 Max and Min over such runs use them too. Max and Min
  * propagate NaN. ReduceLogSumExp takes the maximum first and sums exp (x - max)
  * so large inputs do not overflow. Reducing an empty set gives the
  * reduction's identity: 0 for the sums, 1 for the product, -inf / +inf (the
@@ -20,6 +24,7 @@
 #define G_LOG_DOMAIN "Glia-CPU"
 
 #include "cpu-private.h"
+#include "cpu-simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -496,10 +501,68 @@ DEFINE_REDUCE_INT (u16, guint16, guint64, u, LOAD_U, 0, G_MAXUINT16)
 DEFINE_REDUCE_INT (u32, guint32, guint64, u, LOAD_U, 0, G_MAXUINT32)
 DEFINE_REDUCE_INT (u64, guint64, guint64, u, LOAD_U, 0, G_MAXUINT64)
 
+/* float32, innermost group reduced and contiguous: the vector kernels do
+ * each contiguous run. */
+static gboolean
+reduce_simd_applies (const ReduceJob *job)
+{
+  const CpuBroadcast *rb = &job->red;
+  if (job->inner != 1 || job->count == 0 || rb->rank == 0 || rb->strides[0][rb->rank - 1] != 1)
+    return FALSE;
+  switch (job->kind) {
+  case RED_SUM:
+  case RED_MEAN:
+  case RED_MAX:
+  case RED_MIN:
+  case RED_L2:
+  case RED_SUM_SQUARE:
+    return TRUE;
+  default:
+    return FALSE;
+  }
+}
+
+static void
+reduce_elements_f32_simd (const ReduceJob *job, gsize begin, gsize end)
+{
+  const CpuSimdOps *ops = cpu_simd ();
+  const CpuBroadcast *rb = &job->red;
+  const ReduceKind kind = job->kind;
+  for (gsize o = begin; o < end; o++) {
+    const float *x = (const float *)job->x + kept_offset (job, o);
+    double acc = reduce_init_f32 (kind);
+    CpuBroadcastPos pos;
+    cpu_broadcast_seek (rb, 0, &pos);
+    for (gsize r = 0; r < rb->n_rows; r++, cpu_broadcast_next_row (rb, &pos)) {
+      const float *v = x + pos.offset[0];
+      double a;
+      switch (kind) {
+      case RED_MAX:
+        a = ops->max (v, rb->row_len);
+        acc = a > acc || isnan (a) || isnan (acc) ? (isnan (acc) ? acc : a) : acc;
+        break;
+      case RED_MIN:
+        a = ops->min (v, rb->row_len);
+        acc = a < acc || isnan (a) || isnan (acc) ? (isnan (acc) ? acc : a) : acc;
+        break;
+      case RED_L2:
+      case RED_SUM_SQUARE:
+        acc += ops->sum_squares (v, rb->row_len);
+        break;
+      default:
+        acc += ops->sum (v, rb->row_len);
+        break;
+      }
+    }
+    ((float *)job->y)[o] = reduce_finish_f32 (kind, acc, 0, job->count);
+  }
+}
+
 typedef struct
 {
   const ReduceJob *job;
   GliaDataType dtype;
+  gboolean simd;
 } ReduceTask;
 
 #define REDUCE_CASE(ENUM, SUF)                                                                     \
@@ -512,6 +575,10 @@ reduce_chunk (gsize begin, gsize end, gpointer user_data)
 {
   const ReduceTask *t = user_data;
   gboolean vectors = t->job->inner > 1;
+  if (t->simd) {
+    reduce_elements_f32_simd (t->job, begin, end);
+    return;
+  }
   switch (t->dtype) {
     REDUCE_CASE (GLIA_DATA_TYPE_FLOAT, f32);
     REDUCE_CASE (GLIA_DATA_TYPE_DOUBLE, f64);
@@ -619,7 +686,8 @@ reduce_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   job.count = cpu_numel (nr, rdims);
 
   gsize n_out = y->n_elements / job.inner;
-  ReduceTask task = { &job, x->dtype };
+  ReduceTask task
+      = { &job, x->dtype, x->dtype == GLIA_DATA_TYPE_FLOAT && reduce_simd_applies (&job) };
   gsize work = MAX (job.count * job.inner, 1);
   glia_kernel_context_parallel_for (ctx, n_out, MAX (1, CPU_GRAIN / work), reduce_chunk, &task);
   return TRUE;

@@ -9,6 +9,12 @@
  * linear_before_reset needs the reset gate before its candidate's recurrent
  * product, so its step is split in two around a second, smaller SGEMM.
  *
+ * At batch sizes up to RNN_MATVEC_BATCH the recurrent product is a
+ * matrix-vector product per batch entry (cpu-simd.h) instead of an SGEMM,
+ * which would pack R again at every step. Sigmoid, Tanh and Relu use the
+ * vector kernels of cpu-simd.h, and an LSTM with the default activations,
+ * no clip, peepholes or input_forget updates its state in one fused pass.
+ *
  * A batch entry of length L runs L steps, over times 0 .. L-1 forward or
  * L-1 .. 0 in reverse; after that its state holds still, and Y is zero at
  * its times L and later. Y_h and Y_c are the state after the last step
@@ -17,7 +23,9 @@
  */
 #define G_LOG_DOMAIN "Glia-CPU"
 
+#include "cpu-blas.h"
 #include "cpu-private.h"
+#include "cpu-simd.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -91,7 +99,12 @@ typedef struct
   gboolean input_forget;
   gboolean linear_before_reset;
   Activation acts[2][RNN_MAX_ACTS];
+  /* LSTM direction with Sigmoid, Tanh, Tanh, no clip and no input_forget */
+  gboolean fused_cell[2];
 } RnnState;
+
+/* Largest batch whose recurrent product runs as matrix-vector products. */
+#define RNN_MATVEC_BATCH 4
 
 static RnnKind
 rnn_kind_of (const GliaGraph *graph, gint node)
@@ -216,6 +229,10 @@ rnn_create (const GliaGraph *graph, gint node, GError **error)
 
   if (!parse_activations (s, graph, node, error))
     return NULL;
+  for (guint d = 0; d < s->n_dirs; d++)
+    s->fused_cell[d] = s->kind == RNN_KIND_LSTM && !s->has_clip && !s->input_forget
+                       && s->acts[d][0].kind == ACT_SIGMOID && s->acts[d][1].kind == ACT_TANH
+                       && s->acts[d][2].kind == ACT_TANH;
   return g_steal_pointer (&s);
 }
 
@@ -277,16 +294,13 @@ activate (const Activation *a, float *v, gsize n)
   const float alpha = a->alpha, beta = a->beta;
   switch (a->kind) {
   case ACT_SIGMOID:
-    for (gsize i = 0; i < n; i++)
-      v[i] = 1.0f / (1.0f + expf (-v[i]));
+    cpu_simd ()->unary (CPU_SIMD_UN_SIGMOID, v, v, n, 0.0f, 0.0f);
     break;
   case ACT_TANH:
-    for (gsize i = 0; i < n; i++)
-      v[i] = tanhf (v[i]);
+    cpu_simd ()->unary (CPU_SIMD_UN_TANH, v, v, n, 0.0f, 0.0f);
     break;
   case ACT_RELU:
-    for (gsize i = 0; i < n; i++)
-      v[i] = v[i] > 0.0f ? v[i] : 0.0f;
+    cpu_simd ()->unary (CPU_SIMD_UN_RELU, v, v, n, 0.0f, 0.0f);
     break;
   case ACT_HARD_SIGMOID:
     for (gsize i = 0; i < n; i++)
@@ -434,6 +448,12 @@ lstm_rows (gsize begin, gsize end, gpointer user_data)
     float *go = gi + hs, *gf = gi + 2 * hs, *gc = gi + 3 * hs;
     float *c = run->c + b * hs, *h = run->h + b * hs;
 
+    if (s->fused_cell[run->dir] && run->p == NULL) {
+      cpu_simd ()->lstm_cell (gi, c, h, hs);
+      emit (run, (gint64)b, t);
+      continue;
+    }
+
     if (run->p)
       for (gsize j = 0; j < hs; j++) {
         gi[j] += run->p[j] * c[j];
@@ -532,6 +552,14 @@ static void
 recurrent_gemm (RnnRun *run, const float *a, gsize col0, gsize n)
 {
   gsize gh = (gsize)run->s->n_gates * (gsize)run->hidden;
+  gsize hs = (gsize)run->hidden;
+  if (run->batch <= RNN_MATVEC_BATCH) {
+    const CpuSimdOps *ops = cpu_simd ();
+    for (gint64 b = 0; b < run->batch; b++)
+      ops->matvec (run->r + col0 * hs, hs, n, a + (gsize)b * hs, hs, NULL,
+                   run->gates + (gsize)b * gh + col0);
+    return;
+  }
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int)run->batch, (int)n, (int)run->hidden,
                1.0f, a, (int)run->hidden, run->r + col0 * (gsize)run->hidden, (int)run->hidden,
                0.0f, run->gates + col0, (int)gh);
@@ -544,6 +572,9 @@ rnn_direction (RnnRun *run, GliaKernelContext *ctx, const float *bias, const flo
   const RnnState *s = run->s;
   gsize hs = (gsize)run->hidden, gh = (gsize)s->n_gates * hs;
   gsize rows = (gsize)(run->seq * run->batch);
+
+  /* every SGEMM here is issued from this (the calling) thread */
+  cpu_blas_set_threads (glia_kernel_context_get_n_threads (ctx));
 
   /* xw = X W^T + Wb + Rb (GRU with linear_before_reset: Rbh stays apart,
    * inside the reset product). */

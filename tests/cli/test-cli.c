@@ -358,7 +358,8 @@ static void
 test_inspect (void)
 {
   g_autofree char *model = digits_model ();
-  g_autoptr (Result) r = glia_cli ("inspect", model, NULL);
+  /* --level 0: the session runs the graph as loaded (no Gemm + Relu fusion) */
+  g_autoptr (Result) r = glia_cli ("inspect", model, "--level", "0", NULL);
   g_assert_cmpint (r->status, ==, 0);
   g_assert_nonnull (strstr (r->out, "Loader:  onnx"));
   g_assert_nonnull (strstr (r->out, "producer_name: "));
@@ -380,7 +381,7 @@ test_inspect (void)
     g_assert_true (g_regex_match_simple (pattern, r->out, G_REGEX_MULTILINE, 0));
   }
 
-  g_autoptr (Result) j = glia_cli ("inspect", model, "--json", "--ep", "cpu", NULL);
+  g_autoptr (Result) j = glia_cli ("inspect", model, "--json", "--ep", "cpu", "--level", "0", NULL);
   g_assert_cmpint (j->status, ==, 0);
   g_autoptr (JsonNode) root = parse_json (j->out);
   JsonObject *o = json_node_get_object (root);
@@ -474,7 +475,9 @@ test_run_profile (void)
   g_autofree char *model = source_path ("models/digits/digits.onnx");
   g_autofree char *pixels = source_path ("models/digits/heldout_pixels.npy");
   g_autofree char *input_arg = g_strconcat ("pixels=", pixels, NULL);
-  g_autoptr (Result) r = glia_cli ("run", model, "--input", input_arg, "--profile", trace, NULL);
+  /* --level 0: the graph as loaded, no Gemm + Relu fusion */
+  g_autoptr (Result) r
+      = glia_cli ("run", model, "--input", input_arg, "--profile", trace, "--level", "0", NULL);
   g_assert_cmpint (r->status, ==, 0);
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) error = NULL;

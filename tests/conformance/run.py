@@ -15,7 +15,7 @@ on the list passes (remove it: the list only shrinks). Cases whose reason
 starts with "random" (outputs drawn at random) may pass by chance.
 
 Usage: run.py SUITE_DIR [--expected FILE] [--ep LIST] [--filter SUBSTR]
-              [--update-expected] [--jobs N] [--timeout S] [-v]
+              [--update-expected] [--jobs N] [--timeout S] [--level N] [-v]
 """
 import argparse
 import json
@@ -29,6 +29,9 @@ import traceback
 import numpy as np
 
 RTOL, ATOL = 1e-3, 1e-7
+# --level: the sessions' graph optimization level (None: the default); set
+# in main() before the children fork
+OPT_LEVEL = None
 
 
 def case_is_tensor_only(model):
@@ -171,6 +174,8 @@ def run_case(case_dir, providers):
         options = Glia.SessionOptions.new()
         options.set_providers(providers)
         options.props.threads = 1
+        if OPT_LEVEL is not None:
+            options.props.optimization_level = OPT_LEVEL
         session = Glia.Session.new(model, options)
     except GLib.Error as e:
         return "fail", "session: " + e.message
@@ -246,6 +251,16 @@ def start_child(case_dir, providers):
     return pid, r
 
 
+def draw_progress(done, total, results):
+    """One line on stderr, rewritten in place (only called on a terminal)."""
+    width = 30
+    filled = width * done // max(total, 1)
+    failed = sum(1 for r in results.values() if r[0] == "fail")
+    sys.stderr.write("\rconformance [%s%s] %d/%d  %d failed\033[K"
+                     % ("#" * filled, " " * (width - filled), done, total, failed))
+    sys.stderr.flush()
+
+
 def run_all(cases, suite, providers, jobs, timeout, progress):
     results = {}
     pending = list(cases)
@@ -273,8 +288,6 @@ def run_all(cases, suite, providers, jobs, timeout, progress):
                 results[case] = ("fail", "crashed with signal %d" % os.WTERMSIG(status))
             else:
                 results[case] = ("fail", "exited with status %d and no result" % os.WEXITSTATUS(status))
-            if progress:
-                sys.stderr.write("\r%d/%d" % (done, len(cases)))
         now = time.monotonic()
         for fd, (case, pid, start, chunks) in list(running.items()):
             if now - start > timeout:
@@ -284,8 +297,10 @@ def run_all(cases, suite, providers, jobs, timeout, progress):
                 del running[fd]
                 done += 1
                 results[case] = ("fail", "timed out after %ds" % timeout)
+        if progress:
+            draw_progress(done, len(cases), results)
     if progress:
-        sys.stderr.write("\n")
+        sys.stderr.write("\r\033[K")
     return results
 
 
@@ -310,9 +325,13 @@ def main():
     ap.add_argument("--update-expected", action="store_true",
                     help="rewrite the expected-failures file with today's failures")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--level", type=int, choices=range(4),
+                    help="graph optimization level of the sessions (default: Glia's default)")
     ap.add_argument("--timeout", type=int, default=120, help="seconds per case")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every case")
     args = ap.parse_args()
+    global OPT_LEVEL
+    OPT_LEVEL = args.level
 
     import onnx
     node_dir = os.path.join(args.suite, "node")

@@ -870,6 +870,8 @@ test_matmul (void)
   check_matmul (1, DIMS (4), 1, DIMS (4), 0, NULL);
   check_matmul (1, DIMS (4), 3, DIMS (2, 4, 3), 2, DIMS (2, 3));
   check_matmul (2, DIMS (64, 100), 2, DIMS (100, 70), 2, DIMS (64, 70));
+  /* many small matrices, broadcast both ways: split over threads */
+  check_matmul (4, DIMS (3, 1, 2, 4), 4, DIMS (1, 5, 4, 3), 4, DIMS (3, 5, 2, 3));
 
   {
     g_autoptr (Case) c = case_new (13);
@@ -1689,6 +1691,36 @@ test_flatten_transpose (void)
     case_op (c, "Transpose", 1, &xv);
     g_autoptr (GHashTable) out = NULL;
     check_i32 (case_run_ok (c, &out, "y"), 2, DIMS (cols, rows), expected);
+  }
+  /* batches of 2-D transposes (the tiled path): [2,9,3,17] by [0,3,2,1] and
+   * [3,2,9,17] by [0,1,3,2] */
+  {
+    const gint64 d[4] = { 2, 9, 3, 17 };
+    const gint64 perms[2][4] = { { 0, 3, 2, 1 }, { 0, 1, 3, 2 } };
+    const gint64 dims2[4] = { 3, 2, 9, 17 };
+    for (guint k = 0; k < 2; k++) {
+      const gint64 *in = k == 0 ? d : dims2;
+      const gint64 *perm = perms[k];
+      gsize n = numel (4, in);
+      g_autofree float *v = iota (n);
+      g_autofree float *expected = g_new (float, n);
+      gint64 od[4], is[4] = { in[1] * in[2] * in[3], in[2] * in[3], in[3], 1 };
+      for (guint i = 0; i < 4; i++)
+        od[i] = in[perm[i]];
+      gsize o = 0;
+      for (gint64 a = 0; a < od[0]; a++)
+        for (gint64 b = 0; b < od[1]; b++)
+          for (gint64 e = 0; e < od[2]; e++)
+            for (gint64 f = 0; f < od[3]; f++)
+              expected[o++]
+                  = v[a * is[perm[0]] + b * is[perm[1]] + e * is[perm[2]] + f * is[perm[3]]];
+      g_autoptr (Case) c = case_new (13);
+      gint xv = case_input (c, "x", tf32 (4, in, v));
+      gint node = case_op (c, "Transpose", 1, &xv);
+      glia_graph_node_set_attr_ints (c->graph, node, "perm", perm, 4);
+      g_autoptr (GHashTable) out = NULL;
+      check_f32 (case_run_ok (c, &out, "y"), 4, od, expected);
+    }
   }
   /* a perm that is not a permutation */
   {

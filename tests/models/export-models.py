@@ -25,6 +25,12 @@ and named "N"):
       every step, input "sequence" float32 [N, 16, 64], outputs "logits"
       [N, 16, 10] and "h_n" (final hidden state) [2, N, 128]
 
+Exported only when named with --only (the benchmark in tests/benchmarks uses
+them; the real-models test does not, to stay quick):
+
+  resnet50
+      torchvision classifier like resnet18
+
 For each model OUTDIR gets:
   <name>.onnx
   <name>.input.npy             batch 2, from numpy's seeded generator
@@ -119,6 +125,16 @@ MODELS = {
 }
 
 
+# Models exported only when --only names them; same tuple layout as MODELS.
+EXTRA_MODELS = {
+    "resnet50": (lambda: torchvision_model("resnet50"), "images", ["logits"],
+                 {"logits": {0: "N"}}, image_input),
+}
+
+# Every model, MODELS first: a model's position here seeds its generator.
+ALL_MODELS = dict(MODELS, **EXTRA_MODELS)
+
+
 def calibrate_batch_norm(model, make_input, rng):
     """Sets every BatchNorm's running statistics from one forward pass over a
     seeded random batch (BatchNorm layers in training mode, all else in eval
@@ -155,11 +171,11 @@ def save(path, array):
 
 
 def export_one(name, outdir, index):
-    build, input_name, output_names, output_axes, make_input = MODELS[name]
+    build, input_name, output_names, output_axes, make_input = ALL_MODELS[name]
     torch.manual_seed(SEED)
     model = build().eval()
 
-    # One generator per model (seeded by its position in MODELS) so that
+    # One generator per model (seeded by its position in ALL_MODELS) so that
     # exporting a subset gives the same files.
     rng = np.random.default_rng(SEED + index)
     calibrate_batch_norm(model, make_input, rng)
@@ -235,21 +251,23 @@ def write_manifest(outdir, entries):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     parser.add_argument("outdir")
-    parser.add_argument("--only", help="comma-separated model names")
+    parser.add_argument("--only", help="comma-separated model names (default: all but %s)"
+                        % ", ".join(EXTRA_MODELS))
     args = parser.parse_args()
 
     names = list(MODELS)
     if args.only:
         names = [n for n in args.only.split(",") if n]
-        unknown = [n for n in names if n not in MODELS]
+        unknown = [n for n in names if n not in ALL_MODELS]
         if unknown:
-            parser.error("unknown model(s): %s (known: %s)" % (", ".join(unknown), ", ".join(MODELS)))
+            parser.error("unknown model(s): %s (known: %s)"
+                         % (", ".join(unknown), ", ".join(ALL_MODELS)))
 
     os.makedirs(args.outdir, exist_ok=True)
     entries = []
     for name in names:
         start = time.monotonic()
-        entries.append(export_one(name, args.outdir, list(MODELS).index(name)))
+        entries.append(export_one(name, args.outdir, list(ALL_MODELS).index(name)))
         print("exported %s (%.1f s)" % (name, time.monotonic() - start), flush=True)
     write_manifest(args.outdir, entries)
     # The folder is a build output: make its time stamp say it is fresh even

@@ -1,0 +1,447 @@
+/* cpu-fused.c: kernels of the com.glia operators the host's graph optimizer
+ * emits (docs/architecture.md, "Graph optimizer"), except FusedConv, which
+ * lives with the convolutions (cpu-conv.c).
+ *
+ * - FusedGemm: ONNX Gemm followed by an activation (cpu-activation.h).
+ * - Gelu: 0.5 x (1 + erf (x / sqrt 2)), or the tanh approximation.
+ * - LayerNormalization: ONNX LayerNormalization-17's kernel (cpu-norm.c)
+ *   served in the com.glia domain, for models of older opsets.
+ * - Attention: softmax (Q Kt * scale + mask) V over the last two axes, batch
+ *   axes broadcast numpy-style, the mask broadcast to [..., S, S_kv].
+ *
+ * float32 only: the optimizer fuses float graphs only.
+ */
+#define G_LOG_DOMAIN "Glia-CPU"
+
+#include "cpu-activation.h"
+#include "cpu-blas.h"
+#include "cpu-private.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#define FLOAT_ONLY GLIA_DTYPE_BIT (GLIA_DATA_TYPE_FLOAT)
+
+/* ---- FusedGemm ------------------------------------------------------------ */
+
+typedef struct
+{
+  float alpha, beta;
+  gboolean trans_a, trans_b;
+  CpuActivation act;
+} FusedGemmState;
+
+static gpointer
+fused_gemm_create (const GliaGraph *graph, gint node, GError **error)
+{
+  FusedGemmState s;
+  s.alpha = glia_graph_node_get_attr_float (graph, node, "alpha", 1.0f);
+  s.beta = glia_graph_node_get_attr_float (graph, node, "beta", 1.0f);
+  if (!cpu_parse_flag (graph, node, "transA", 0, &s.trans_a, error)
+      || !cpu_parse_flag (graph, node, "transB", 0, &s.trans_b, error)
+      || !cpu_activation_from_node (graph, node, &s.act, error))
+    return NULL;
+  return g_memdup2 (&s, sizeof s);
+}
+
+static gboolean
+fused_gemm_infer_shapes (GliaShapeContext *ctx, GError **error)
+{
+  const GliaGraph *graph = glia_shape_context_get_graph (ctx);
+  gint node = glia_shape_context_get_node (ctx);
+  gboolean ta = glia_graph_node_get_attr_int (graph, node, "transA", 0) != 0;
+  gboolean tb = glia_graph_node_get_attr_int (graph, node, "transB", 0) != 0;
+  gint ra = glia_shape_context_get_input_rank (ctx, 0);
+  gint rb = glia_shape_context_get_input_rank (ctx, 1);
+  if ((ra >= 0 && ra != 2) || (rb >= 0 && rb != 2)) {
+    cpu_shape_error (error, ctx, "A and B must be matrices, got ranks %d and %d", ra, rb);
+    return FALSE;
+  }
+  gint64 dims[2] = { -1, -1 };
+  if (ra == 2)
+    dims[0] = glia_shape_context_get_input_dims (ctx, 0)[ta ? 1 : 0];
+  if (rb == 2)
+    dims[1] = glia_shape_context_get_input_dims (ctx, 1)[tb ? 0 : 1];
+  glia_shape_context_set_output (ctx, 0, glia_shape_context_get_input_dtype (ctx, 0), 2, dims);
+  return TRUE;
+}
+
+static gboolean
+fused_gemm_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const FusedGemmState *s = state;
+  const GliaTensorView *a = cpu_require_input (ctx, 0, error);
+  const GliaTensorView *b = a ? cpu_require_input (ctx, 1, error) : NULL;
+  if (b == NULL)
+    return FALSE;
+  const GliaTensorView *c = cpu_optional_input (ctx, 2);
+  if (a->dtype != GLIA_DATA_TYPE_FLOAT || b->dtype != GLIA_DATA_TYPE_FLOAT
+      || (c && c->dtype != GLIA_DATA_TYPE_FLOAT)) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "only float32 is supported");
+    return FALSE;
+  }
+  if (a->rank != 2 || b->rank != 2) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "A and B must be matrices");
+    return FALSE;
+  }
+  gint64 m = s->trans_a ? a->dims[1] : a->dims[0];
+  gint64 k = s->trans_a ? a->dims[0] : a->dims[1];
+  gint64 kb = s->trans_b ? b->dims[1] : b->dims[0];
+  gint64 n = s->trans_b ? b->dims[0] : b->dims[1];
+  if (k != kb) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "A and B disagree on K (%" G_GINT64_FORMAT " and %" G_GINT64_FORMAT ")", k,
+                      kb);
+    return FALSE;
+  }
+  if (!cpu_fits_blas_int (m) || !cpu_fits_blas_int (n) || !cpu_fits_blas_int (k)) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_RESOURCE_LIMIT,
+                      "matrix dimensions exceed the BLAS integer range");
+    return FALSE;
+  }
+  /* C broadcasts one way to [M, N]: a scalar, [N], [1, N], [M, 1] or [M, N] */
+  gint64 c_rows = 1, c_cols = 1;
+  if (c) {
+    if (c->rank > 2) {
+      cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "C must have rank 2 or less");
+      return FALSE;
+    }
+    c_cols = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
+    c_rows = c->rank == 2 ? c->dims[0] : 1;
+    if ((c_cols != 1 && c_cols != n) || (c_rows != 1 && c_rows != m)) {
+      g_autofree char *dc = cpu_dims_to_string (c->rank, c->dims);
+      cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                        "C %s cannot be broadcast to [%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "]",
+                        dc, m, n);
+      return FALSE;
+    }
+  }
+  gint64 dims[2] = { m, n };
+  GliaTensorView *y
+      = glia_kernel_context_allocate_output (ctx, 0, GLIA_DATA_TYPE_FLOAT, 2, dims, error);
+  if (y == NULL)
+    return FALSE;
+  if (y->n_elements == 0)
+    return TRUE;
+  float *yd = y->data;
+  gboolean use_c = c != NULL && s->beta != 0.0f;
+  if (use_c) {
+    const float *cd = c->data;
+    for (gint64 i = 0; i < m; i++)
+      for (gint64 j = 0; j < n; j++)
+        yd[i * n + j] = s->beta * cd[(c_rows == 1 ? 0 : i) * c_cols + (c_cols == 1 ? 0 : j)];
+  } else
+    memset (yd, 0, y->n_bytes);
+  if (k > 0 && s->alpha != 0.0f) {
+    cpu_blas_set_threads (glia_kernel_context_get_n_threads (ctx));
+    cblas_sgemm (CblasRowMajor, s->trans_a ? CblasTrans : CblasNoTrans,
+                 s->trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, s->alpha, a->data,
+                 (int)a->dims[1], b->data, (int)b->dims[1], use_c ? 1.0f : 0.0f, yd, (int)n);
+  }
+  cpu_activation_apply (&s->act, yd, y->n_elements);
+  return TRUE;
+}
+
+/* ---- Gelu ------------------------------------------------------------------ */
+
+typedef struct
+{
+  gboolean tanh_form;
+} GeluState;
+
+static gpointer
+gelu_create (const GliaGraph *graph, gint node, GError **error)
+{
+  const char *approx = glia_graph_node_get_attr_string (graph, node, "approximate", "none", NULL);
+  GeluState s = { FALSE };
+  if (g_str_equal (approx, "tanh"))
+    s.tanh_form = TRUE;
+  else if (!g_str_equal (approx, "none")) {
+    cpu_node_error (error, graph, node, "attribute 'approximate' must be \"none\" or \"tanh\"");
+    return NULL;
+  }
+  return g_memdup2 (&s, sizeof s);
+}
+
+typedef struct
+{
+  const float *x;
+  float *y;
+  gboolean tanh_form;
+} GeluJob;
+
+static void
+gelu_chunk (gsize begin, gsize end, gpointer user_data)
+{
+  const GeluJob *job = user_data;
+  if (job->tanh_form) {
+    const float c = 0.7978845608028654f; /* sqrt (2 / pi) */
+    for (gsize i = begin; i < end; i++) {
+      float x = job->x[i];
+      job->y[i] = 0.5f * x * (1.0f + tanhf (c * (x + 0.044715f * x * x * x)));
+    }
+  } else {
+    for (gsize i = begin; i < end; i++) {
+      float x = job->x[i];
+      job->y[i] = 0.5f * x * (1.0f + erff (x * (float)G_SQRT2 * 0.5f));
+    }
+  }
+}
+
+static gboolean
+gelu_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const GeluState *s = state;
+  const GliaTensorView *x = cpu_require_input (ctx, 0, error);
+  if (x == NULL || !cpu_check_dtype (ctx, x, FLOAT_ONLY, NULL, error))
+    return FALSE;
+  GliaTensorView *y
+      = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, x->dims, error);
+  if (y == NULL)
+    return FALSE;
+  GeluJob job = { x->data, y->data, s->tanh_form };
+  glia_kernel_context_parallel_for (ctx, x->n_elements, CPU_GRAIN / 8, gelu_chunk, &job);
+  return TRUE;
+}
+
+/* ---- Attention ------------------------------------------------------------- */
+
+typedef struct
+{
+  float scale; /* NaN: 1 / sqrt (D) */
+} AttentionState;
+
+static gpointer
+attention_create (const GliaGraph *graph, gint node, GError **error)
+{
+  AttentionState s = { NAN };
+  if (glia_graph_node_has_attr (graph, node, "scale"))
+    s.scale = glia_graph_node_get_attr_float (graph, node, "scale", 1.0f);
+  return g_memdup2 (&s, sizeof s);
+}
+
+/* Right-aligns @rank dims into @out of @out_rank (1 where missing). */
+static void
+align_dims (guint rank, const gint64 *dims, guint out_rank, gint64 *out)
+{
+  for (guint i = 0; i < out_rank; i++)
+    out[i] = i + rank >= out_rank ? dims[i + rank - out_rank] : 1;
+}
+
+static gboolean
+attention_infer_shapes (GliaShapeContext *ctx, GError **error)
+{
+  gint rq = glia_shape_context_get_input_rank (ctx, 0);
+  gint rv = glia_shape_context_get_input_rank (ctx, 2);
+  GliaDataType dtype = glia_shape_context_get_input_dtype (ctx, 0);
+  if (rq < 0 || rv < 0) {
+    glia_shape_context_set_output (ctx, 0, dtype, -1, NULL);
+    return TRUE;
+  }
+  if (rq < 2 || rv < 2) {
+    cpu_shape_error (error, ctx, "Q and V need rank 2 or more");
+    return FALSE;
+  }
+  const gint64 *q = glia_shape_context_get_input_dims (ctx, 0);
+  const gint64 *v = glia_shape_context_get_input_dims (ctx, 2);
+  gint64 out[GLIA_MAX_RANK];
+  guint rank;
+  if (!cpu_broadcast_dims (rq - 2, q, rv - 2, v, &rank, out)) {
+    cpu_shape_error (error, ctx, "batch dimensions of Q and V cannot be broadcast");
+    return FALSE;
+  }
+  out[rank++] = q[rq - 2];
+  out[rank++] = v[rv - 1];
+  glia_shape_context_set_output (ctx, 0, dtype, rank, out);
+  return TRUE;
+}
+
+static gboolean
+attention_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const AttentionState *s = state;
+  const GliaTensorView *q = cpu_require_input (ctx, 0, error);
+  const GliaTensorView *k = q ? cpu_require_input (ctx, 1, error) : NULL;
+  const GliaTensorView *v = k ? cpu_require_input (ctx, 2, error) : NULL;
+  if (v == NULL)
+    return FALSE;
+  const GliaTensorView *mask = cpu_optional_input (ctx, 3);
+  const GliaTensorView *all[4] = { q, k, v, mask };
+  for (guint i = 0; i < 4; i++)
+    if (all[i] && !cpu_check_dtype (ctx, all[i], FLOAT_ONLY, NULL, error))
+      return FALSE;
+  if (q->rank < 2 || k->rank < 2 || v->rank < 2) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "Q, K and V need rank 2 or more");
+    return FALSE;
+  }
+  gint64 sq = q->dims[q->rank - 2], d = q->dims[q->rank - 1];
+  gint64 skv = k->dims[k->rank - 2], dv = v->dims[v->rank - 1];
+  if (k->dims[k->rank - 1] != d || v->dims[v->rank - 2] != skv) {
+    g_autofree char *a = cpu_dims_to_string (q->rank, q->dims);
+    g_autofree char *b = cpu_dims_to_string (k->rank, k->dims);
+    g_autofree char *c = cpu_dims_to_string (v->rank, v->dims);
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "Q %s, K %s and V %s do not fit [..., S, D], [..., S_kv, D], [..., S_kv, Dv]",
+                      a, b, c);
+    return FALSE;
+  }
+  /* batch dims: broadcast of Q's, K's and V's */
+  guint br = 0;
+  gint64 batch[GLIA_MAX_RANK], tmp[GLIA_MAX_RANK];
+  guint tr;
+  if (!cpu_broadcast_dims (q->rank - 2, q->dims, k->rank - 2, k->dims, &tr, tmp)
+      || !cpu_broadcast_dims (tr, tmp, v->rank - 2, v->dims, &br, batch)) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "batch dimensions of Q, K and V cannot be broadcast");
+    return FALSE;
+  }
+  /* element strides of each operand's batch (0 where broadcast) */
+  gint64 qb[GLIA_MAX_RANK], kb[GLIA_MAX_RANK], vb[GLIA_MAX_RANK], mb[GLIA_MAX_RANK + 2];
+  gint64 qs[GLIA_MAX_RANK], ks[GLIA_MAX_RANK], vs[GLIA_MAX_RANK], ms[GLIA_MAX_RANK + 2];
+  align_dims (q->rank - 2, q->dims, br, qb);
+  align_dims (k->rank - 2, k->dims, br, kb);
+  align_dims (v->rank - 2, v->dims, br, vb);
+  gint64 stride_q = sq * d, stride_k = skv * d, stride_v = skv * dv;
+  for (gint i = (gint)br - 1; i >= 0; i--) {
+    qs[i] = qb[i] == 1 ? 0 : stride_q;
+    ks[i] = kb[i] == 1 ? 0 : stride_k;
+    vs[i] = vb[i] == 1 ? 0 : stride_v;
+    stride_q *= qb[i];
+    stride_k *= kb[i];
+    stride_v *= vb[i];
+  }
+  guint sr = br + 2;
+  gint64 score_dims[GLIA_MAX_RANK + 2];
+  memcpy (score_dims, batch, br * sizeof (gint64));
+  score_dims[br] = sq;
+  score_dims[br + 1] = skv;
+  if (mask) {
+    if (mask->rank > sr) {
+      cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "the mask has too many axes");
+      return FALSE;
+    }
+    align_dims (mask->rank, mask->dims, sr, mb);
+    gint64 st = 1;
+    for (gint i = (gint)sr - 1; i >= 0; i--) {
+      if (mb[i] != 1 && mb[i] != score_dims[i]) {
+        g_autofree char *dm = cpu_dims_to_string (mask->rank, mask->dims);
+        g_autofree char *ds = cpu_dims_to_string (sr, score_dims);
+        cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                          "the mask %s cannot be broadcast to the scores %s", dm, ds);
+        return FALSE;
+      }
+      ms[i] = mb[i] == 1 ? 0 : st;
+      st *= mb[i];
+    }
+  }
+  gint64 out_dims[GLIA_MAX_RANK];
+  memcpy (out_dims, batch, br * sizeof (gint64));
+  out_dims[br] = sq;
+  out_dims[br + 1] = dv;
+  GliaTensorView *y
+      = glia_kernel_context_allocate_output (ctx, 0, GLIA_DATA_TYPE_FLOAT, br + 2, out_dims, error);
+  if (y == NULL)
+    return FALSE;
+  if (y->n_elements == 0)
+    return TRUE;
+  if (!cpu_fits_blas_int (sq) || !cpu_fits_blas_int (skv) || !cpu_fits_blas_int (d)
+      || !cpu_fits_blas_int (dv)) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_RESOURCE_LIMIT,
+                      "dimensions exceed the BLAS integer range");
+    return FALSE;
+  }
+  float scale = isnan (s->scale) ? 1.0f / sqrtf ((float)MAX (d, 1)) : s->scale;
+  gsize score_size;
+  if (!g_size_checked_mul (&score_size, (gsize)sq * sizeof (float), (gsize)MAX (skv, 1))) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_RESOURCE_LIMIT, "the score matrix is too large");
+    return FALSE;
+  }
+  float *scores = glia_kernel_context_get_scratch (ctx, score_size, error);
+  if (scores == NULL)
+    return FALSE;
+  gsize n_batch = cpu_numel (br, batch);
+  cpu_blas_set_threads (glia_kernel_context_get_n_threads (ctx));
+  const float *qd = q->data, *kd = k->data, *vd = v->data;
+  const float *md = mask ? mask->data : NULL;
+  float *yd = y->data;
+  for (gsize b = 0; b < n_batch; b++) {
+    /* offsets of batch b in each operand */
+    gsize rem = b, oq = 0, ok = 0, ov = 0, om = 0;
+    for (gint i = (gint)br - 1; i >= 0; i--) {
+      gsize idx = rem % (gsize)batch[i];
+      rem /= (gsize)batch[i];
+      oq += idx * qs[i];
+      ok += idx * ks[i];
+      ov += idx * vs[i];
+      if (md)
+        om += idx * ms[i];
+    }
+    if (skv == 0) {
+      memset (yd + b * sq * dv, 0, (gsize)(sq * dv) * sizeof (float));
+      continue;
+    }
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int)sq, (int)skv, (int)d, scale, qd + oq,
+                 (int)MAX (d, 1), kd + ok, (int)MAX (d, 1), 0.0f, scores, (int)skv);
+    for (gint64 i = 0; i < sq; i++) {
+      float *row = scores + i * skv;
+      if (md) {
+        const float *mrow = md + om + i * ms[br];
+        for (gint64 j = 0; j < skv; j++)
+          row[j] += mrow[j * ms[br + 1]];
+      }
+      float mx = -INFINITY;
+      for (gint64 j = 0; j < skv; j++)
+        mx = row[j] > mx ? row[j] : mx;
+      float sum = 0;
+      for (gint64 j = 0; j < skv; j++) {
+        row[j] = expf (row[j] - mx);
+        sum += row[j];
+      }
+      float inv = 1.0f / sum;
+      for (gint64 j = 0; j < skv; j++)
+        row[j] *= inv;
+    }
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sq, (int)dv, (int)skv, 1.0f,
+                 scores, (int)skv, vd + ov, (int)dv, 0.0f, yd + b * sq * dv, (int)dv);
+  }
+  return TRUE;
+}
+
+/* ---- registration --------------------------------------------------------- */
+
+#define GLIA_OP(NAME, INFER, CREATE, COMPUTE)                                                      \
+  {                                                                                                \
+    .struct_size = sizeof (GliaOpDef), .domain = "com.glia", .name = NAME, .since_version = 1,     \
+    .until_version = G_MAXINT, .dtypes = FLOAT_ONLY, .infer_shapes = INFER, .create = CREATE,      \
+    .compute = COMPUTE, .destroy = g_free,                                                         \
+  }
+
+static const GliaOpDef fused_ops[] = {
+  GLIA_OP ("FusedGemm", fused_gemm_infer_shapes, fused_gemm_create, fused_gemm_compute),
+  GLIA_OP ("Gelu", cpu_infer_same_as_input, gelu_create, gelu_compute),
+  GLIA_OP ("Attention", attention_infer_shapes, attention_create, attention_compute),
+};
+
+/* com.glia::LayerNormalization: cpu-norm.c's op def in this domain. */
+static GliaOpDef layer_norm_alias;
+
+void
+cpu_fused_register (GliaOpTable *table)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (fused_ops); i++)
+    glia_op_table_add (table, &fused_ops[i]);
+  static gsize once = 0;
+  if (g_once_init_enter (&once)) {
+    const GliaOpDef *ln = glia_op_table_lookup (table, "", "LayerNormalization", 17);
+    if (ln) {
+      layer_norm_alias = *ln;
+      layer_norm_alias.domain = "com.glia";
+      layer_norm_alias.since_version = 1;
+      layer_norm_alias.until_version = G_MAXINT;
+    }
+    g_once_init_leave (&once, 1);
+  }
+  if (layer_norm_alias.name)
+    glia_op_table_add (table, &layer_norm_alias);
+}

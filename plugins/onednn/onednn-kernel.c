@@ -1,0 +1,1400 @@
+/* onednn-kernel.c: one claimed region compiled into oneDNN primitives.
+ *
+ * At compile time the region's nodes become ops: activations and a residual
+ * Add that follow a conv or GEMM (whose result nothing else reads) fold into
+ * its post-ops (eltwise, sum), and the constants the primitives need (conv
+ * and GEMM weights, bias, batch-norm statistics) are taken from the graph.
+ *
+ * A plan is the region built for one signature (the dims of its inputs):
+ * primitives created with format_tag any for conv and GEMM so oneDNN picks
+ * its blocked layouts, every other primitive taking its input's layout as
+ * it is; reorders only where a primitive wants another layout, at region
+ * inputs (from plain row-major) and at region outputs (to plain). Weights
+ * are reordered into the layout a plan's primitive wants once and shared by
+ * plans that want the same. Plans are cached per signature (at most
+ * PLAN_CACHE_SIZE); when the region's input shapes are known at compile
+ * time the plan (and the prepacked weights) is built then.
+ *
+ * A plan owns its intermediate buffers, so runs of one region are
+ * serialised by the region's lock (concurrent session runs still overlap
+ * elsewhere).
+ */
+#define G_LOG_DOMAIN "Glia-oneDNN"
+
+#include "onednn-private.h"
+
+#include <dnnl.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#define PLAN_CACHE_SIZE 8
+#define MAX_POST        8
+#define MAX_ARGS        16
+
+typedef struct
+{
+  gboolean is_sum;
+  dnnl_alg_kind_t alg;
+  float alpha, beta;
+} PostOp;
+
+typedef struct
+{
+  dnnl_memory_desc_t md;
+  dnnl_memory_t mem;
+} Packed;
+
+typedef struct
+{
+  OnednnOpKind kind;
+  gint node;  /* the op's own node, for names */
+  gint pos;   /* its last fused node: ops run in this order */
+  GArray *in; /* data inputs, value ids (-1 = omitted) */
+  gint out;   /* value the op produces (its last fused node's output) */
+  OnednnWindow win;
+  OnednnPoolKind pool;
+  OnednnAct act; /* standalone eltwise */
+  gint axis;
+  float alpha, beta, bias_k, epsilon;
+  gint64 size;
+  PostOp post[MAX_POST];
+  guint n_post;
+  gint sum_value;
+  /* constants */
+  GBytes *weights; /* conv [OC, IC/G, k...]; GEMM [K, N] row-major (alpha applied) */
+  gint64 wdims[GLIA_MAX_RANK];
+  guint wrank;
+  GBytes *bias;  /* [OC] or [N] (beta applied) */
+  GBytes *bn[4]; /* scale, shift, mean, variance */
+  dnnl_memory_t bn_mem[4];
+  GPtrArray *packed; /* Packed */
+} Op;
+
+typedef struct
+{
+  dnnl_primitive_t prim;
+  int n_args;
+  dnnl_exec_arg_t *args;
+} Exec;
+
+typedef struct
+{
+  const dnnl_memory_desc_t *md; /* points into the memory object */
+  dnnl_memory_t mem;
+  guint rank;
+  gint64 dims[GLIA_MAX_RANK];
+} Val;
+
+typedef struct
+{
+  gint64 *sig;
+  guint sig_len;
+  GArray *execs;   /* Exec */
+  GPtrArray *mems; /* owned dnnl_memory_t */
+  dnnl_memory_t *in_mem;
+  dnnl_memory_t *out_mem;
+  guint *out_rank;
+  gint64 (*out_dims)[GLIA_MAX_RANK];
+} Plan;
+
+typedef struct
+{
+  GliaGraph *graph;
+  GArray *ops; /* Op */
+  gint *inputs;
+  guint n_inputs;
+  gint *outputs;
+  guint n_outputs;
+  guint n_threads;
+  GMutex lock;
+  GPtrArray *plans;
+  dnnl_stream_t stream;
+} Region;
+
+static dnnl_engine_t engine;
+
+static const char *
+status_name (dnnl_status_t s)
+{
+  switch (s) {
+  case dnnl_success:
+    return "success";
+  case dnnl_out_of_memory:
+    return "out of memory";
+  case dnnl_invalid_arguments:
+    return "invalid arguments";
+  case dnnl_unimplemented:
+    return "unimplemented";
+  case dnnl_iterator_ends:
+    return "iterator ends";
+  case dnnl_runtime_error:
+    return "runtime error";
+  case dnnl_not_required:
+    return "not required";
+  }
+  return "unknown status";
+}
+
+static gboolean
+check (dnnl_status_t s, const Region *r, const Op *op, const char *what, GError **error)
+{
+  if (s == dnnl_success)
+    return TRUE;
+  g_set_error (error, GLIA_ERROR,
+               s == dnnl_out_of_memory ? GLIA_ERROR_RESOURCE_LIMIT : GLIA_ERROR_DEVICE,
+               "oneDNN %s failed (%s) for node '%s' (%s)", what, status_name (s),
+               op ? glia_graph_node_get_name (r->graph, op->node) : "(region edge)",
+               op ? glia_graph_node_get_op_type (r->graph, op->node) : "reorder");
+  return FALSE;
+}
+
+/* ---- compile: nodes to ops ---------------------------------------------- */
+
+static void
+op_clear (gpointer p)
+{
+  Op *op = p;
+  g_clear_pointer (&op->in, g_array_unref);
+  g_clear_pointer (&op->weights, g_bytes_unref);
+  g_clear_pointer (&op->bias, g_bytes_unref);
+  for (guint i = 0; i < 4; i++) {
+    g_clear_pointer (&op->bn[i], g_bytes_unref);
+    if (op->bn_mem[i])
+      dnnl_memory_destroy (op->bn_mem[i]);
+  }
+  if (op->packed) {
+    for (guint i = 0; i < op->packed->len; i++) {
+      Packed *pk = g_ptr_array_index (op->packed, i);
+      dnnl_memory_destroy (pk->mem);
+      g_free (pk);
+    }
+    g_ptr_array_unref (op->packed);
+  }
+}
+
+static gboolean
+act_to_post (const OnednnAct *act, PostOp *post, guint *n)
+{
+  if (act->kind == ONEDNN_ACT_NONE)
+    return TRUE;
+  if (*n + 2 > MAX_POST)
+    return FALSE;
+  PostOp *p = &post[(*n)++];
+  p->is_sum = FALSE;
+  p->alpha = p->beta = 0;
+  switch (act->kind) {
+  case ONEDNN_ACT_RELU:
+    p->alg = dnnl_eltwise_relu;
+    break;
+  case ONEDNN_ACT_LEAKY_RELU:
+    p->alg = dnnl_eltwise_relu;
+    p->alpha = act->alpha;
+    break;
+  case ONEDNN_ACT_CLIP:
+    p->alg = dnnl_eltwise_clip_v2;
+    p->alpha = act->alpha;
+    p->beta = act->beta;
+    break;
+  case ONEDNN_ACT_SIGMOID:
+    p->alg = dnnl_eltwise_logistic;
+    break;
+  case ONEDNN_ACT_TANH:
+    p->alg = dnnl_eltwise_tanh;
+    break;
+  case ONEDNN_ACT_HARD_SWISH:
+    p->alg = dnnl_eltwise_hardswish;
+    break;
+  case ONEDNN_ACT_ELU:
+    p->alg = dnnl_eltwise_elu;
+    p->alpha = act->alpha;
+    break;
+  case ONEDNN_ACT_HARD_SIGMOID:
+    p->alg = dnnl_eltwise_linear;
+    p->alpha = act->alpha;
+    p->beta = act->beta;
+    p = &post[(*n)++];
+    p->is_sum = FALSE;
+    p->alg = dnnl_eltwise_clip_v2;
+    p->alpha = 0;
+    p->beta = 1;
+    break;
+  case ONEDNN_ACT_NONE:
+    break;
+  }
+  return TRUE;
+}
+
+static GBytes *
+const_bytes (const GliaGraph *g, gint v)
+{
+  const GliaConstTensor *c = glia_graph_value_get_constant (g, v);
+  return g_bytes_ref (c->data);
+}
+
+static void
+op_init (Region *r, Op *op, gint node, OnednnOpKind kind, const OnednnAct *act)
+{
+  const GliaGraph *g = r->graph;
+  const char *optype = glia_graph_node_get_op_type (g, node);
+  guint n_in = glia_graph_node_get_n_inputs (g, node);
+  memset (op, 0, sizeof *op);
+  op->kind = kind;
+  op->node = node;
+  op->out = glia_graph_node_get_output (g, node, 0);
+  op->sum_value = -1;
+  op->in = g_array_new (FALSE, FALSE, sizeof (gint));
+  gint x = glia_graph_node_get_input (g, node, 0);
+  g_array_append_val (op->in, x);
+
+  switch (kind) {
+  case ONEDNN_OP_CONV: {
+    gint w = glia_graph_node_get_input (g, node, 1);
+    const GliaConstTensor *wc = glia_graph_value_get_constant (g, w);
+    op->weights = g_bytes_ref (wc->data);
+    op->wrank = wc->rank;
+    memcpy (op->wdims, wc->dims, wc->rank * sizeof (gint64));
+    onednn_window_parse (g, node, wc->rank - 2, wc->dims + 2, &op->win);
+    if (n_in > 2 && glia_graph_node_get_input (g, node, 2) >= 0)
+      op->bias = const_bytes (g, glia_graph_node_get_input (g, node, 2));
+    if (n_in > 3 && glia_graph_node_get_input (g, node, 3) >= 0) {
+      op->sum_value = glia_graph_node_get_input (g, node, 3);
+      op->post[op->n_post++] = (PostOp){ .is_sum = TRUE };
+    }
+    act_to_post (act, op->post, &op->n_post);
+    break;
+  }
+  case ONEDNN_OP_GEMM: {
+    gboolean matmul = g_str_equal (optype, "MatMul");
+    const GliaConstTensor *bc
+        = glia_graph_value_get_constant (g, glia_graph_node_get_input (g, node, 1));
+    gboolean tb = !matmul && glia_graph_node_get_attr_int (g, node, "transB", 0);
+    float alpha = matmul ? 1.0f : glia_graph_node_get_attr_float (g, node, "alpha", 1.0f);
+    float beta = matmul ? 1.0f : glia_graph_node_get_attr_float (g, node, "beta", 1.0f);
+    gint64 k = bc->dims[tb ? 1 : 0], n = bc->dims[tb ? 0 : 1];
+    const float *b = g_bytes_get_data (bc->data, NULL);
+    float *wk = g_new (float, k *n);
+    for (gint64 i = 0; i < k; i++)
+      for (gint64 j = 0; j < n; j++)
+        wk[i * n + j] = alpha * (tb ? b[j * k + i] : b[i * n + j]);
+    op->weights = g_bytes_new_take (wk, k * n * sizeof (float));
+    op->wrank = 2;
+    op->wdims[0] = k;
+    op->wdims[1] = n;
+    gint c = n_in > 2 ? glia_graph_node_get_input (g, node, 2) : -1;
+    if (c >= 0 && beta != 0.0f) {
+      const GliaConstTensor *cc = glia_graph_value_get_constant (g, c);
+      const float *cv = g_bytes_get_data (cc->data, NULL);
+      gsize nc = g_bytes_get_size (cc->data) / sizeof (float);
+      float *bias = g_new (float, n);
+      for (gint64 j = 0; j < n; j++)
+        bias[j] = beta * cv[nc == 1 ? 0 : j];
+      op->bias = g_bytes_new_take (bias, n * sizeof (float));
+    }
+    act_to_post (act, op->post, &op->n_post);
+    break;
+  }
+  case ONEDNN_OP_POOL: {
+    gint rank = glia_graph_value_get_rank (g, x);
+    op->pool = onednn_pool_kind (g, node);
+    if (g_str_has_prefix (optype, "Global")) {
+      memset (&op->win, 0, sizeof op->win);
+      op->win.n_spatial = rank - 2;
+      op->win.global = TRUE;
+    } else
+      onednn_window_parse (g, node, rank - 2, NULL, &op->win);
+    break;
+  }
+  case ONEDNN_OP_BNORM:
+    op->epsilon = glia_graph_node_get_attr_float (g, node, "epsilon", 1e-5f);
+    for (guint i = 0; i < 4; i++)
+      op->bn[i] = const_bytes (g, glia_graph_node_get_input (g, node, i + 1));
+    break;
+  case ONEDNN_OP_LRN:
+    op->size = glia_graph_node_get_attr_int (g, node, "size", 1);
+    op->alpha = glia_graph_node_get_attr_float (g, node, "alpha", 1e-4f);
+    op->beta = glia_graph_node_get_attr_float (g, node, "beta", 0.75f);
+    op->bias_k = glia_graph_node_get_attr_float (g, node, "bias", 1.0f);
+    break;
+  case ONEDNN_OP_ELTWISE:
+    op->act = *act;
+    break;
+  case ONEDNN_OP_SOFTMAX: {
+    gint rank = glia_graph_value_get_rank (g, x);
+    gint64 axis = glia_graph_node_get_attr_int (g, node, "axis",
+                                                glia_graph_node_get_opset (g, node) < 13 ? 1 : -1);
+    op->axis = axis < 0 ? axis + rank : axis;
+    break;
+  }
+  case ONEDNN_OP_CONCAT: {
+    gint rank = glia_graph_value_get_rank (g, x);
+    gint64 axis = glia_graph_node_get_attr_int (g, node, "axis", 0);
+    op->axis = axis < 0 ? axis + rank : axis;
+  }
+    /* fall through */
+  case ONEDNN_OP_SUM:
+    for (guint i = 1; i < n_in; i++) {
+      gint v = glia_graph_node_get_input (g, node, i);
+      g_array_append_val (op->in, v);
+    }
+    break;
+  case ONEDNN_OP_NONE:
+    break;
+  }
+  op->packed = g_ptr_array_new ();
+}
+
+/* The one consumer of @v if it is in the region, else -1 (also when @v is
+ * a graph output or read by several nodes). */
+static gint
+sole_consumer (const GliaGraph *g, gint v, const guint8 *in_region)
+{
+  for (guint i = 0; i < glia_graph_get_n_outputs (g); i++)
+    if (glia_graph_get_output (g, i) == v)
+      return -1;
+  gint found = -1;
+  guint n_nodes = glia_graph_get_n_nodes (g);
+  for (guint node = 0; node < n_nodes; node++)
+    for (guint i = 0; i < glia_graph_node_get_n_inputs (g, node); i++)
+      if (glia_graph_node_get_input (g, node, i) == v) {
+        if (found >= 0 && found != (gint)node)
+          return -1;
+        found = node;
+      }
+  return found >= 0 && in_region[found] ? found : -1;
+}
+
+static gint
+compare_pos (gconstpointer a, gconstpointer b)
+{
+  return ((const Op *)a)->pos - ((const Op *)b)->pos;
+}
+
+static void plan_free (gpointer p);
+static Plan *plan_build (Region *r, const GliaTensorView *const *inputs, GError **error);
+static gboolean region_compute (gpointer state, GliaKernelContext *ctx, GError **error);
+
+static void
+region_free (gpointer p)
+{
+  Region *r = p;
+  if (r->plans)
+    g_ptr_array_unref (r->plans);
+  if (r->ops)
+    g_array_unref (r->ops);
+  if (r->stream)
+    dnnl_stream_destroy (r->stream);
+  g_clear_pointer (&r->graph, glia_graph_unref);
+  g_free (r->inputs);
+  g_free (r->outputs);
+  g_mutex_clear (&r->lock);
+  g_free (r);
+}
+
+/* The claim's external inputs and outputs, in the order the host passes
+ * them (see glia-provider.h). */
+static void
+region_io (Region *r, const gint *nodes, guint n_nodes, const guint8 *in_region)
+{
+  const GliaGraph *g = r->graph;
+  g_autoptr (GArray) ins = g_array_new (FALSE, FALSE, sizeof (gint));
+  g_autoptr (GArray) outs = g_array_new (FALSE, FALSE, sizeof (gint));
+  if (n_nodes == 1) {
+    for (guint i = 0; i < glia_graph_node_get_n_inputs (g, nodes[0]); i++) {
+      gint v = glia_graph_node_get_input (g, nodes[0], i);
+      g_array_append_val (ins, v);
+    }
+    for (guint i = 0; i < glia_graph_node_get_n_outputs (g, nodes[0]); i++) {
+      gint v = glia_graph_node_get_output (g, nodes[0], i);
+      g_array_append_val (outs, v);
+    }
+  } else {
+    g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
+    for (guint k = 0; k < n_nodes; k++)
+      for (guint i = 0; i < glia_graph_node_get_n_inputs (g, nodes[k]); i++) {
+        gint v = glia_graph_node_get_input (g, nodes[k], i);
+        gint p = v >= 0 ? glia_graph_value_get_producer (g, v) : -1;
+        if (v < 0 || (p >= 0 && in_region[p]) || g_hash_table_contains (seen, GINT_TO_POINTER (v)))
+          continue;
+        g_hash_table_add (seen, GINT_TO_POINTER (v));
+        g_array_append_val (ins, v);
+      }
+    guint n_nodes_all = glia_graph_get_n_nodes (g);
+    for (guint k = 0; k < n_nodes; k++)
+      for (guint o = 0; o < glia_graph_node_get_n_outputs (g, nodes[k]); o++) {
+        gint v = glia_graph_node_get_output (g, nodes[k], o);
+        if (v < 0)
+          continue;
+        gboolean external = FALSE;
+        for (guint i = 0; i < glia_graph_get_n_outputs (g) && !external; i++)
+          external = glia_graph_get_output (g, i) == v;
+        for (guint node = 0; node < n_nodes_all && !external; node++) {
+          if (in_region[node])
+            continue;
+          for (guint i = 0; i < glia_graph_node_get_n_inputs (g, node) && !external; i++)
+            external = glia_graph_node_get_input (g, node, i) == v;
+        }
+        if (external)
+          g_array_append_val (outs, v);
+      }
+  }
+  r->n_inputs = ins->len;
+  r->inputs = (gint *)g_array_steal (ins, NULL);
+  r->n_outputs = outs->len;
+  r->outputs = (gint *)g_array_steal (outs, NULL);
+}
+
+G_MODULE_EXPORT gboolean glia_onednn_compile (const GliaGraph *graph, const gint *nodes,
+                                              guint n_nodes, guint n_threads, GliaKernel *kernel,
+                                              GError **error);
+
+G_MODULE_EXPORT gboolean
+glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes, guint n_threads,
+                     GliaKernel *kernel, GError **error)
+{
+  static gsize engine_once = 0;
+  if (g_once_init_enter (&engine_once)) {
+    if (dnnl_engine_create (&engine, dnnl_cpu, 0) != dnnl_success)
+      engine = NULL;
+    g_once_init_leave (&engine_once, 1);
+  }
+  if (engine == NULL) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE, "cannot create a oneDNN CPU engine");
+    return FALSE;
+  }
+  guint n_all = glia_graph_get_n_nodes (graph);
+  g_autofree guint8 *in_region = g_new0 (guint8, n_all);
+  g_autofree guint8 *fused = g_new0 (guint8, n_all);
+  for (guint k = 0; k < n_nodes; k++) {
+    if (nodes[k] < 0 || (guint)nodes[k] >= n_all) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT, "node %d is out of range",
+                   nodes[k]);
+      return FALSE;
+    }
+    in_region[nodes[k]] = 1;
+  }
+
+  Region *r = g_new0 (Region, 1);
+  g_mutex_init (&r->lock);
+  r->graph = glia_graph_ref ((GliaGraph *)graph);
+  r->n_threads = MAX (n_threads, 1);
+  r->plans = g_ptr_array_new_with_free_func (plan_free);
+  r->ops = g_array_new (FALSE, TRUE, sizeof (Op));
+  g_array_set_clear_func (r->ops, op_clear);
+  region_io (r, nodes, n_nodes, in_region);
+  if (dnnl_stream_create (&r->stream, engine, dnnl_stream_default_flags) != dnnl_success) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE, "cannot create a oneDNN stream");
+    region_free (r);
+    return FALSE;
+  }
+
+  /* ops in node order; an op is placed where its last fused node is, so a
+   * residual operand is ready when it runs */
+  for (guint k = 0; k < n_nodes; k++) {
+    gint node = nodes[k];
+    if (fused[node])
+      continue;
+    OnednnAct act;
+    OnednnOpKind kind = onednn_classify (graph, node, &act);
+    if (kind == ONEDNN_OP_NONE) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_UNSUPPORTED_OP,
+                   "the oneDNN provider cannot run node '%s' (%s)",
+                   glia_graph_node_get_name (graph, node),
+                   glia_graph_node_get_op_type (graph, node));
+      region_free (r);
+      return FALSE;
+    }
+    Op op;
+    op_init (r, &op, node, kind, &act);
+    gint last = node;
+    if (kind == ONEDNN_OP_CONV || kind == ONEDNN_OP_GEMM) {
+      for (;;) {
+        gint c = sole_consumer (graph, op.out, in_region);
+        OnednnAct a;
+        if (c < 0 || fused[c])
+          break;
+        if (onednn_node_activation (graph, c, &a)) {
+          guint n = op.n_post;
+          if (!act_to_post (&a, op.post, &n))
+            break;
+          op.n_post = n;
+        } else if (kind == ONEDNN_OP_CONV && op.sum_value < 0 && op.n_post + 1 < MAX_POST
+                   && onednn_classify (graph, c, NULL) == ONEDNN_OP_SUM
+                   && g_str_equal (glia_graph_node_get_op_type (graph, c), "Add")) {
+          gint a0 = glia_graph_node_get_input (graph, c, 0);
+          gint other = a0 == op.out ? glia_graph_node_get_input (graph, c, 1) : a0;
+          if (other == op.out)
+            break;
+          op.sum_value = other;
+          op.post[op.n_post++] = (PostOp){ .is_sum = TRUE };
+        } else
+          break;
+        fused[c] = 1;
+        op.out = glia_graph_node_get_output (graph, c, 0);
+        last = c;
+      }
+    }
+    op.pos = last;
+    g_array_append_val (r->ops, op);
+  }
+  g_array_sort (r->ops, compare_pos);
+
+  kernel->compute = region_compute;
+  kernel->destroy = region_free;
+  kernel->state = r;
+
+  /* static shapes: build the plan (and prepack the weights) now */
+  gboolean all_known = TRUE;
+  for (guint i = 0; i < r->n_inputs && all_known; i++) {
+    gint v = r->inputs[i];
+    if (v < 0)
+      continue;
+    gint rank = glia_graph_value_get_rank (graph, v);
+    const gint64 *d = glia_graph_value_get_dims (graph, v);
+    all_known = rank >= 0;
+    for (gint k = 0; k < rank && all_known; k++)
+      all_known = d[k] > 0;
+  }
+  if (all_known) {
+    g_autofree GliaTensorView *views = g_new0 (GliaTensorView, MAX (r->n_inputs, 1));
+    g_autofree const GliaTensorView **ptrs = g_new0 (const GliaTensorView *, MAX (r->n_inputs, 1));
+    for (guint i = 0; i < r->n_inputs; i++) {
+      gint v = r->inputs[i];
+      if (v < 0)
+        continue;
+      views[i].dtype = glia_graph_value_get_dtype (graph, v);
+      views[i].rank = glia_graph_value_get_rank (graph, v);
+      memcpy (views[i].dims, glia_graph_value_get_dims (graph, v), views[i].rank * sizeof (gint64));
+      ptrs[i] = &views[i];
+    }
+    GError *local = NULL;
+    /* oneDNN sizes its kernels for the thread count when they are created */
+    omp_set_num_threads ((int)r->n_threads);
+    Plan *plan = plan_build (r, ptrs, &local);
+    if (plan)
+      g_ptr_array_add (r->plans, plan);
+    else {
+      g_propagate_error (error, local);
+      kernel->compute = NULL;
+      kernel->state = NULL;
+      region_free (r);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* ---- plans ------------------------------------------------------------- */
+
+typedef struct
+{
+  Region *r;
+  Plan *plan;
+  GHashTable *vals; /* value id -> Val */
+  const GliaTensorView *const *inputs;
+} Builder;
+
+static void
+exec_clear (gpointer p)
+{
+  Exec *e = p;
+  dnnl_primitive_destroy (e->prim);
+  g_free (e->args);
+}
+
+static void
+plan_free (gpointer p)
+{
+  Plan *plan = p;
+  if (plan->execs)
+    g_array_unref (plan->execs);
+  if (plan->mems) {
+    for (guint i = 0; i < plan->mems->len; i++)
+      dnnl_memory_destroy (g_ptr_array_index (plan->mems, i));
+    g_ptr_array_unref (plan->mems);
+  }
+  g_free (plan->sig);
+  g_free (plan->in_mem);
+  g_free (plan->out_mem);
+  g_free (plan->out_rank);
+  g_free (plan->out_dims);
+  g_free (plan);
+}
+
+static void
+plain_md (dnnl_memory_desc_t *md, guint rank, const gint64 *dims)
+{
+  dnnl_dims_t d, strides;
+  dnnl_dim_t s = 1;
+  for (gint i = (gint)rank - 1; i >= 0; i--) {
+    d[i] = dims[i];
+    strides[i] = s;
+    s *= MAX (dims[i], 1);
+  }
+  dnnl_memory_desc_init_by_strides (md, rank, d, dnnl_f32, strides);
+}
+
+static void
+any_md (dnnl_memory_desc_t *md, guint rank, const gint64 *dims)
+{
+  dnnl_dims_t d;
+  for (guint i = 0; i < rank; i++)
+    d[i] = dims[i];
+  dnnl_memory_desc_init_by_tag (md, rank, d, dnnl_f32, dnnl_format_tag_any);
+}
+
+static const dnnl_memory_desc_t *
+mem_md (dnnl_memory_t mem)
+{
+  const dnnl_memory_desc_t *md = NULL;
+  dnnl_memory_get_memory_desc (mem, &md);
+  return md;
+}
+
+static dnnl_memory_t
+new_mem (Builder *b, const Op *op, const dnnl_memory_desc_t *md, void *handle, GError **error)
+{
+  dnnl_memory_t mem = NULL;
+  if (!check (dnnl_memory_create (&mem, md, engine, handle), b->r, op, "memory allocation", error))
+    return NULL;
+  g_ptr_array_add (b->plan->mems, mem);
+  return mem;
+}
+
+static void
+add_exec (Builder *b, dnnl_primitive_t prim, int n, const dnnl_exec_arg_t *args)
+{
+  Exec e = { prim, n, g_memdup2 (args, n * sizeof *args) };
+  g_array_append_val (b->plan->execs, e);
+}
+
+/* Creates the primitive of @pd (then destroys @pd) and schedules it. */
+static gboolean
+add_primitive (Builder *b, const Op *op, dnnl_primitive_desc_t pd, int n,
+               const dnnl_exec_arg_t *args, const char *what, GError **error)
+{
+  dnnl_primitive_t prim = NULL;
+  dnnl_status_t s = dnnl_primitive_create (&prim, pd);
+  dnnl_primitive_desc_destroy (pd);
+  if (!check (s, b->r, op, what, error))
+    return FALSE;
+  add_exec (b, prim, n, args);
+  return TRUE;
+}
+
+static gboolean
+add_reorder (Builder *b, const Op *op, dnnl_memory_t src, dnnl_memory_t dst, GError **error)
+{
+  dnnl_primitive_desc_t pd = NULL;
+  if (!check (dnnl_reorder_primitive_desc_create (&pd, mem_md (src), engine, mem_md (dst), engine,
+                                                  NULL),
+              b->r, op, "reorder", error))
+    return FALSE;
+  dnnl_exec_arg_t args[] = { { DNNL_ARG_SRC, src }, { DNNL_ARG_DST, dst } };
+  return add_primitive (b, op, pd, 2, args, "reorder", error);
+}
+
+static gint
+input_index (const Region *r, gint v)
+{
+  for (guint i = 0; i < r->n_inputs; i++)
+    if (r->inputs[i] == v)
+      return i;
+  return -1;
+}
+
+static gint
+output_index (const Region *r, gint v)
+{
+  for (guint i = 0; i < r->n_outputs; i++)
+    if (r->outputs[i] == v)
+      return i;
+  return -1;
+}
+
+/* The value @v: produced by an earlier op, or a region input (a plain
+ * memory whose data pointer is set at each run). */
+static Val *
+get_val (Builder *b, const Op *op, gint v, GError **error)
+{
+  Val *val = g_hash_table_lookup (b->vals, GINT_TO_POINTER (v));
+  if (val)
+    return val;
+  gint i = input_index (b->r, v);
+  const GliaTensorView *view = i >= 0 ? b->inputs[i] : NULL;
+  if (view == NULL || view->dtype != GLIA_DATA_TYPE_FLOAT || view->rank < 1
+      || view->rank > DNNL_MAX_NDIMS) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "node '%s' (%s): input '%s' is not a float32 tensor of rank 1 to %d",
+                 glia_graph_node_get_name (b->r->graph, op->node),
+                 glia_graph_node_get_op_type (b->r->graph, op->node),
+                 glia_graph_value_get_name (b->r->graph, v), DNNL_MAX_NDIMS);
+    return NULL;
+  }
+  for (guint k = 0; k < view->rank; k++)
+    if (view->dims[k] < 1) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                   "node '%s' (%s): input '%s' is empty; the oneDNN provider needs data",
+                   glia_graph_node_get_name (b->r->graph, op->node),
+                   glia_graph_node_get_op_type (b->r->graph, op->node),
+                   glia_graph_value_get_name (b->r->graph, v));
+      return NULL;
+    }
+  dnnl_memory_desc_t md;
+  plain_md (&md, view->rank, view->dims);
+  dnnl_memory_t mem = new_mem (b, op, &md, DNNL_MEMORY_NONE, error);
+  if (mem == NULL)
+    return NULL;
+  b->plan->in_mem[i] = mem;
+  val = g_new0 (Val, 1);
+  val->mem = mem;
+  val->rank = view->rank;
+  memcpy (val->dims, view->dims, view->rank * sizeof (gint64));
+  g_hash_table_insert (b->vals, GINT_TO_POINTER (v), val);
+  return val;
+}
+
+/* @val's data in layout @md: its own memory or a reordered copy. */
+static dnnl_memory_t
+as_md (Builder *b, const Op *op, Val *val, const dnnl_memory_desc_t *md, GError **error)
+{
+  if (dnnl_memory_desc_equal (mem_md (val->mem), md))
+    return val->mem;
+  dnnl_memory_t mem = new_mem (b, op, md, DNNL_MEMORY_ALLOCATE, error);
+  if (mem == NULL || !add_reorder (b, op, val->mem, mem, error))
+    return NULL;
+  return mem;
+}
+
+static dnnl_memory_t
+as_plain (Builder *b, const Op *op, Val *val, GError **error)
+{
+  dnnl_memory_desc_t md;
+  plain_md (&md, val->rank, val->dims);
+  return as_md (b, op, val, &md, error);
+}
+
+/* Memory for value @v in layout @md: a region output in plain layout is
+ * written straight into the caller's buffer. */
+static Val *
+make_dst (Builder *b, const Op *op, gint v, const dnnl_memory_desc_t *md, guint rank,
+          const gint64 *dims, GError **error)
+{
+  dnnl_memory_desc_t plain;
+  plain_md (&plain, rank, dims);
+  gint o = output_index (b->r, v);
+  dnnl_memory_t mem;
+  if (o >= 0 && b->plan->out_mem[o] == NULL && dnnl_memory_desc_equal (md, &plain)) {
+    mem = new_mem (b, op, md, DNNL_MEMORY_NONE, error);
+    b->plan->out_mem[o] = mem;
+  } else
+    mem = new_mem (b, op, md, DNNL_MEMORY_ALLOCATE, error);
+  if (mem == NULL)
+    return NULL;
+  Val *val = g_new0 (Val, 1);
+  val->mem = mem;
+  val->rank = rank;
+  memcpy (val->dims, dims, rank * sizeof (gint64));
+  g_hash_table_replace (b->vals, GINT_TO_POINTER (v), val);
+  return val;
+}
+
+static gboolean
+make_attr (Builder *b, const Op *op, dnnl_primitive_attr_t *attr, GError **error)
+{
+  *attr = NULL;
+  if (op->n_post == 0)
+    return TRUE;
+  dnnl_post_ops_t po = NULL;
+  if (!check (dnnl_primitive_attr_create (attr), b->r, op, "attribute creation", error))
+    return FALSE;
+  if (!check (dnnl_post_ops_create (&po), b->r, op, "post-op creation", error))
+    return FALSE;
+  for (guint i = 0; i < op->n_post; i++) {
+    const PostOp *p = &op->post[i];
+    dnnl_status_t s = p->is_sum
+                          ? dnnl_post_ops_append_sum (po, 1.0f)
+                          : dnnl_post_ops_append_eltwise (po, 1.0f, p->alg, p->alpha, p->beta);
+    if (!check (s, b->r, op, "post-op", error)) {
+      dnnl_post_ops_destroy (po);
+      return FALSE;
+    }
+  }
+  dnnl_status_t s = dnnl_primitive_attr_set_post_ops (*attr, po);
+  dnnl_post_ops_destroy (po);
+  return check (s, b->r, op, "post-op", error);
+}
+
+/* Weights in layout @md, reordered from the plain constant once and kept. */
+static dnnl_memory_t
+packed_weights (Builder *b, Op *op, const dnnl_memory_desc_t *md, guint rank, const gint64 *dims,
+                GError **error)
+{
+  for (guint i = 0; i < op->packed->len; i++) {
+    Packed *pk = g_ptr_array_index (op->packed, i);
+    if (dnnl_memory_desc_equal (&pk->md, md))
+      return pk->mem;
+  }
+  dnnl_memory_desc_t user_md;
+  plain_md (&user_md, rank, dims);
+  dnnl_memory_t user = NULL, packed = NULL;
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_primitive_t prim = NULL;
+  gboolean ok
+      = check (dnnl_memory_create (&user, &user_md, engine,
+                                   (void *)g_bytes_get_data (op->weights, NULL)),
+               b->r, op, "weights memory", error)
+        && check (dnnl_memory_create (&packed, md, engine, DNNL_MEMORY_ALLOCATE), b->r, op,
+                  "weights memory", error)
+        && check (dnnl_reorder_primitive_desc_create (&pd, &user_md, engine, md, engine, NULL),
+                  b->r, op, "weights reorder", error)
+        && check (dnnl_primitive_create (&prim, pd), b->r, op, "weights reorder", error);
+  if (ok) {
+    dnnl_exec_arg_t args[] = { { DNNL_ARG_SRC, user }, { DNNL_ARG_DST, packed } };
+    ok = check (dnnl_primitive_execute (prim, b->r->stream, 2, args), b->r, op, "weights reorder",
+                error)
+         && check (dnnl_stream_wait (b->r->stream), b->r, op, "weights reorder", error);
+  }
+  if (prim)
+    dnnl_primitive_destroy (prim);
+  if (pd)
+    dnnl_primitive_desc_destroy (pd);
+  if (user)
+    dnnl_memory_destroy (user);
+  if (!ok) {
+    if (packed)
+      dnnl_memory_destroy (packed);
+    return NULL;
+  }
+  Packed *pk = g_new (Packed, 1);
+  pk->md = *md;
+  pk->mem = packed;
+  g_ptr_array_add (op->packed, pk);
+  return packed;
+}
+
+static dnnl_memory_t
+vector_mem (Builder *b, const Op *op, GBytes *data, GError **error)
+{
+  gint64 n = g_bytes_get_size (data) / sizeof (float);
+  dnnl_memory_desc_t md;
+  plain_md (&md, 1, &n);
+  return new_mem (b, op, &md, (void *)g_bytes_get_data (data, NULL), error);
+}
+
+static gboolean
+build_conv (Builder *b, Op *op, GError **error)
+{
+  Val *x = get_val (b, op, g_array_index (op->in, gint, 0), error);
+  if (x == NULL)
+    return FALSE;
+  guint ns = op->win.n_spatial;
+  gint64 group = op->win.group;
+  if (x->rank != ns + 2 || x->dims[1] != op->wdims[1] * group) {
+    g_set_error (
+        error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+        "node '%s' (Conv): input has %" G_GINT64_FORMAT " channels, weights want %" G_GINT64_FORMAT,
+        glia_graph_node_get_name (b->r->graph, op->node), x->dims[1], op->wdims[1] * group);
+    return FALSE;
+  }
+  gint64 out[ONEDNN_MAX_SPATIAL], pl[ONEDNN_MAX_SPATIAL], pr[ONEDNN_MAX_SPATIAL];
+  if (!onednn_window_resolve (&op->win, x->dims + 2, out, pl, pr)) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "node '%s' (Conv): the kernel does not fit the input",
+                 glia_graph_node_get_name (b->r->graph, op->node));
+    return FALSE;
+  }
+  gint64 ydims[GLIA_MAX_RANK] = { x->dims[0], op->wdims[0] };
+  dnnl_dims_t strides, dil, padl, padr;
+  for (guint i = 0; i < ns; i++) {
+    ydims[2 + i] = out[i];
+    strides[i] = op->win.strides[i];
+    dil[i] = op->win.dilations[i] - 1;
+    padl[i] = pl[i];
+    padr[i] = pr[i];
+  }
+  /* weights as oneDNN sees them: [G, OC/G, IC/G, k...] when grouped */
+  gint64 wd[GLIA_MAX_RANK];
+  guint wr = op->wrank;
+  if (group > 1) {
+    wd[0] = group;
+    wd[1] = op->wdims[0] / group;
+    for (guint i = 1; i < op->wrank; i++)
+      wd[i + 1] = op->wdims[i];
+    wr++;
+  } else
+    memcpy (wd, op->wdims, wr * sizeof (gint64));
+  dnnl_memory_desc_t src_any, w_any, dst_any, bias_md;
+  any_md (&src_any, x->rank, x->dims);
+  any_md (&w_any, wr, wd);
+  any_md (&dst_any, x->rank, ydims);
+  gint64 oc = op->wdims[0];
+  plain_md (&bias_md, 1, &oc);
+  dnnl_convolution_desc_t cd;
+  if (!check (dnnl_dilated_convolution_forward_desc_init (
+                  &cd, dnnl_forward_inference, dnnl_convolution_direct, &src_any, &w_any,
+                  op->bias ? &bias_md : NULL, &dst_any, strides, dil, padl, padr),
+              b->r, op, "convolution descriptor", error))
+    return FALSE;
+  dnnl_primitive_attr_t attr;
+  if (!make_attr (b, op, &attr, error))
+    return FALSE;
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_status_t s = dnnl_primitive_desc_create (&pd, &cd, attr, engine, NULL);
+  if (attr)
+    dnnl_primitive_attr_destroy (attr);
+  if (!check (s, b->r, op, "convolution", error))
+    return FALSE;
+  dnnl_memory_t src
+      = as_md (b, op, x, dnnl_primitive_desc_query_md (pd, dnnl_query_src_md, 0), error);
+  dnnl_memory_t w
+      = src ? packed_weights (b, op, dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0),
+                              wr, wd, error)
+            : NULL;
+  dnnl_memory_t bias = w && op->bias ? vector_mem (b, op, op->bias, error) : NULL;
+  Val *y = w && (bias || !op->bias)
+               ? make_dst (b, op, op->out, dnnl_primitive_desc_query_md (pd, dnnl_query_dst_md, 0),
+                           x->rank, ydims, error)
+               : NULL;
+  if (y == NULL) {
+    dnnl_primitive_desc_destroy (pd);
+    return FALSE;
+  }
+  if (op->sum_value >= 0) {
+    Val *z = get_val (b, op, op->sum_value, error);
+    gboolean same
+        = z && z->rank == y->rank && memcmp (z->dims, y->dims, y->rank * sizeof (gint64)) == 0;
+    if (z && !same)
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                   "node '%s': the residual operand's shape differs from the conv output",
+                   glia_graph_node_get_name (b->r->graph, op->node));
+    if (!same || !add_reorder (b, op, z->mem, y->mem, error)) {
+      dnnl_primitive_desc_destroy (pd);
+      return FALSE;
+    }
+  }
+  dnnl_exec_arg_t args[4]
+      = { { DNNL_ARG_SRC, src }, { DNNL_ARG_WEIGHTS, w }, { DNNL_ARG_DST, y->mem } };
+  int n = 3;
+  if (bias)
+    args[n++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, bias };
+  return add_primitive (b, op, pd, n, args, "convolution", error);
+}
+
+static gboolean
+build_gemm (Builder *b, Op *op, GError **error)
+{
+  Val *x = get_val (b, op, g_array_index (op->in, gint, 0), error);
+  if (x == NULL)
+    return FALSE;
+  guint r = x->rank;
+  gint64 k = op->wdims[0], n = op->wdims[1];
+  if (r < 2 || x->dims[r - 1] != k) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "node '%s': the inner dims differ (%" G_GINT64_FORMAT " and %" G_GINT64_FORMAT ")",
+                 glia_graph_node_get_name (b->r->graph, op->node), x->dims[r - 1], k);
+    return FALSE;
+  }
+  gint64 wd[GLIA_MAX_RANK], bd[GLIA_MAX_RANK], yd[GLIA_MAX_RANK];
+  for (guint i = 0; i < r; i++) {
+    wd[i] = bd[i] = 1;
+    yd[i] = x->dims[i];
+  }
+  wd[r - 2] = k;
+  wd[r - 1] = n;
+  bd[r - 1] = n;
+  yd[r - 1] = n;
+  dnnl_memory_desc_t src_md, w_any, bias_md, dst_md;
+  plain_md (&src_md, r, x->dims);
+  any_md (&w_any, r, wd);
+  plain_md (&bias_md, r, bd);
+  plain_md (&dst_md, r, yd);
+  dnnl_matmul_desc_t md;
+  if (!check (dnnl_matmul_desc_init (&md, &src_md, &w_any, op->bias ? &bias_md : NULL, &dst_md),
+              b->r, op, "matmul descriptor", error))
+    return FALSE;
+  dnnl_primitive_attr_t attr;
+  if (!make_attr (b, op, &attr, error))
+    return FALSE;
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_status_t s = dnnl_primitive_desc_create (&pd, &md, attr, engine, NULL);
+  if (attr)
+    dnnl_primitive_attr_destroy (attr);
+  if (!check (s, b->r, op, "matmul", error))
+    return FALSE;
+  dnnl_memory_t src = as_md (b, op, x, &src_md, error);
+  dnnl_memory_t w
+      = src ? packed_weights (b, op, dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0), r,
+                              wd, error)
+            : NULL;
+  dnnl_memory_t bias = NULL;
+  if (w && op->bias)
+    bias = new_mem (b, op, &bias_md, (void *)g_bytes_get_data (op->bias, NULL), error);
+  Val *y = w && (bias || !op->bias) ? make_dst (b, op, op->out, &dst_md, r, yd, error) : NULL;
+  if (y == NULL) {
+    dnnl_primitive_desc_destroy (pd);
+    return FALSE;
+  }
+  dnnl_exec_arg_t args[4]
+      = { { DNNL_ARG_SRC, src }, { DNNL_ARG_WEIGHTS, w }, { DNNL_ARG_DST, y->mem } };
+  int na = 3;
+  if (bias)
+    args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, bias };
+  return add_primitive (b, op, pd, na, args, "matmul", error);
+}
+
+/* Ops that take their input's layout as it is (@plain: reordered to plain
+ * first, the retry when oneDNN has no kernel for that layout). */
+static gboolean
+build_simple (Builder *b, Op *op, gboolean plain, GError **error)
+{
+  Val *x = get_val (b, op, g_array_index (op->in, gint, 0), error);
+  if (x == NULL)
+    return FALSE;
+  dnnl_memory_t src = plain ? as_plain (b, op, x, error) : x->mem;
+  if (src == NULL)
+    return FALSE;
+  const dnnl_memory_desc_t *xmd = mem_md (src);
+  gint64 yd[GLIA_MAX_RANK];
+  memcpy (yd, x->dims, x->rank * sizeof (gint64));
+  dnnl_memory_desc_t dst_any;
+  union
+  {
+    dnnl_pooling_v2_desc_t pool;
+    dnnl_batch_normalization_desc_t bn;
+    dnnl_lrn_desc_t lrn;
+    dnnl_eltwise_desc_t elt;
+    dnnl_softmax_v2_desc_t sm;
+  } d;
+  dnnl_status_t s = dnnl_success;
+  const char *what = "primitive";
+  switch (op->kind) {
+  case ONEDNN_OP_POOL: {
+    what = "pooling";
+    guint ns = x->rank - 2;
+    gint64 out[ONEDNN_MAX_SPATIAL], pl[ONEDNN_MAX_SPATIAL], pr[ONEDNN_MAX_SPATIAL];
+    if (x->rank < 3 || ns != op->win.n_spatial
+        || !onednn_window_resolve (&op->win, x->dims + 2, out, pl, pr)) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                   "node '%s': the pooling window does not fit the input",
+                   glia_graph_node_get_name (b->r->graph, op->node));
+      return FALSE;
+    }
+    dnnl_dims_t strides, kernel, dil, padl, padr;
+    for (guint i = 0; i < ns; i++) {
+      yd[2 + i] = out[i];
+      kernel[i] = op->win.global ? x->dims[2 + i] : op->win.kernel[i];
+      strides[i] = op->win.global ? 1 : op->win.strides[i];
+      dil[i] = op->win.global ? 0 : op->win.dilations[i] - 1;
+      padl[i] = pl[i];
+      padr[i] = pr[i];
+    }
+    any_md (&dst_any, x->rank, yd);
+    dnnl_alg_kind_t alg = op->pool == ONEDNN_POOL_MAX           ? dnnl_pooling_max
+                          : op->pool == ONEDNN_POOL_AVG_INCLUDE ? dnnl_pooling_avg_include_padding
+                                                                : dnnl_pooling_avg_exclude_padding;
+    s = dnnl_pooling_v2_forward_desc_init (&d.pool, dnnl_forward_inference, alg, xmd, &dst_any,
+                                           strides, kernel, dil, padl, padr);
+    break;
+  }
+  case ONEDNN_OP_BNORM:
+    what = "batch normalization";
+    s = dnnl_batch_normalization_forward_desc_init (&d.bn, dnnl_forward_inference, xmd, op->epsilon,
+                                                    dnnl_use_global_stats | dnnl_use_scale
+                                                        | dnnl_use_shift);
+    break;
+  case ONEDNN_OP_LRN:
+    what = "LRN";
+    s = dnnl_lrn_forward_desc_init (&d.lrn, dnnl_forward_inference, dnnl_lrn_across_channels, xmd,
+                                    op->size, op->alpha, op->beta, op->bias_k);
+    break;
+  case ONEDNN_OP_ELTWISE: {
+    what = "eltwise";
+    PostOp p[MAX_POST];
+    guint np = 0;
+    act_to_post (&op->act, p, &np);
+    s = dnnl_eltwise_forward_desc_init (&d.elt, dnnl_forward_inference, p[0].alg, xmd, p[0].alpha,
+                                        p[0].beta);
+    break;
+  }
+  case ONEDNN_OP_SOFTMAX:
+    what = "softmax";
+    s = dnnl_softmax_v2_forward_desc_init (&d.sm, dnnl_forward_inference, dnnl_softmax_accurate,
+                                           xmd, xmd, op->axis);
+    break;
+  default:
+    g_assert_not_reached ();
+  }
+  if (!check (s, b->r, op, what, error))
+    return FALSE;
+  dnnl_primitive_desc_t pd = NULL;
+  s = dnnl_primitive_desc_create (&pd, &d, NULL, engine, NULL);
+  if (s == dnnl_unimplemented && !plain)
+    return build_simple (b, op, TRUE, error);
+  if (!check (s, b->r, op, what, error))
+    return FALSE;
+  Val *y = make_dst (b, op, op->out, dnnl_primitive_desc_query_md (pd, dnnl_query_dst_md, 0),
+                     x->rank, yd, error);
+  if (y == NULL) {
+    dnnl_primitive_desc_destroy (pd);
+    return FALSE;
+  }
+  dnnl_exec_arg_t args[6] = { { DNNL_ARG_SRC, src }, { DNNL_ARG_DST, y->mem } };
+  int n = 2;
+  if (op->kind == ONEDNN_OP_BNORM) {
+    static const int which[4]
+        = { DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE };
+    for (guint i = 0; i < 4; i++) {
+      dnnl_memory_t m = vector_mem (b, op, op->bn[i], error);
+      if (m == NULL) {
+        dnnl_primitive_desc_destroy (pd);
+        return FALSE;
+      }
+      args[n++] = (dnnl_exec_arg_t){ which[i], m };
+    }
+  }
+  return add_primitive (b, op, pd, n, args, what, error);
+}
+
+/* Add whose operands differ in shape: oneDNN's binary primitive, which
+ * broadcasts its second source. */
+static gboolean
+build_broadcast_add (Builder *b, Op *op, Val *x0, Val *x1, GError **error)
+{
+  gboolean swap = FALSE, ok0 = TRUE, ok1 = TRUE;
+  for (guint k = 0; k < x0->rank; k++) {
+    ok0 = ok0 && (x1->dims[k] == x0->dims[k] || x1->dims[k] == 1);
+    ok1 = ok1 && (x0->dims[k] == x1->dims[k] || x0->dims[k] == 1);
+  }
+  if (!ok0 && ok1)
+    swap = TRUE;
+  else if (!ok0) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "node '%s' (Add): the operand shapes do not broadcast one into the other",
+                 glia_graph_node_get_name (b->r->graph, op->node));
+    return FALSE;
+  }
+  Val *a = swap ? x1 : x0, *c = swap ? x0 : x1;
+  dnnl_memory_t m0 = as_plain (b, op, a, error);
+  dnnl_memory_t m1 = m0 ? as_plain (b, op, c, error) : NULL;
+  if (m1 == NULL)
+    return FALSE;
+  dnnl_binary_desc_t d;
+  if (!check (dnnl_binary_desc_init (&d, dnnl_binary_add, mem_md (m0), mem_md (m1), mem_md (m0)),
+              b->r, op, "binary", error))
+    return FALSE;
+  dnnl_primitive_desc_t pd = NULL;
+  if (!check (dnnl_primitive_desc_create (&pd, &d, NULL, engine, NULL), b->r, op, "binary", error))
+    return FALSE;
+  Val *y = make_dst (b, op, op->out, mem_md (m0), a->rank, a->dims, error);
+  if (y == NULL) {
+    dnnl_primitive_desc_destroy (pd);
+    return FALSE;
+  }
+  dnnl_exec_arg_t args[3]
+      = { { DNNL_ARG_SRC_0, m0 }, { DNNL_ARG_SRC_1, m1 }, { DNNL_ARG_DST, y->mem } };
+  return add_primitive (b, op, pd, 3, args, "binary", error);
+}
+
+/* Concat and Sum: n sources in their own layouts, the destination in the
+ * layout oneDNN picks. */
+static gboolean
+build_multi (Builder *b, Op *op, gboolean plain, GError **error)
+{
+  guint n = op->in->len;
+  g_autofree dnnl_memory_t *src = g_new0 (dnnl_memory_t, n);
+  g_autofree dnnl_memory_desc_t *mds = g_new0 (dnnl_memory_desc_t, n);
+  g_autofree Val **xs = g_new0 (Val *, n);
+  g_autofree dnnl_exec_arg_t *args = NULL;
+  for (guint i = 0; i < n; i++) {
+    xs[i] = get_val (b, op, g_array_index (op->in, gint, i), error);
+    if (xs[i] == NULL)
+      return FALSE;
+    if (xs[i]->rank != xs[0]->rank)
+      goto mismatch;
+    for (guint k = 0; k < xs[0]->rank; k++)
+      if (xs[i]->dims[k] != xs[0]->dims[k] && (op->kind == ONEDNN_OP_SUM || (gint)k != op->axis)) {
+        if (op->kind == ONEDNN_OP_SUM && n == 2)
+          return build_broadcast_add (b, op, xs[0], xs[1], error);
+        goto mismatch;
+      }
+    src[i] = plain ? as_plain (b, op, xs[i], error) : xs[i]->mem;
+    if (src[i] == NULL)
+      return FALSE;
+    mds[i] = *mem_md (src[i]);
+  }
+  gint64 yd[GLIA_MAX_RANK];
+  memcpy (yd, xs[0]->dims, xs[0]->rank * sizeof (gint64));
+  if (op->kind == ONEDNN_OP_CONCAT)
+    for (guint i = 1; i < n; i++)
+      yd[op->axis] += xs[i]->dims[op->axis];
+  dnnl_memory_desc_t dst_any;
+  any_md (&dst_any, xs[0]->rank, yd);
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_status_t s;
+  if (op->kind == ONEDNN_OP_CONCAT)
+    s = dnnl_concat_primitive_desc_create (&pd, &dst_any, n, op->axis, mds, NULL, engine);
+  else {
+    g_autofree float *scales = g_new (float, n);
+    for (guint i = 0; i < n; i++)
+      scales[i] = 1.0f;
+    s = dnnl_sum_primitive_desc_create (&pd, &dst_any, n, scales, mds, NULL, engine);
+  }
+  if (s == dnnl_unimplemented && !plain)
+    return build_multi (b, op, TRUE, error);
+  const char *what = op->kind == ONEDNN_OP_CONCAT ? "concat" : "sum";
+  if (!check (s, b->r, op, what, error))
+    return FALSE;
+  Val *y = make_dst (b, op, op->out, dnnl_primitive_desc_query_md (pd, dnnl_query_dst_md, 0),
+                     xs[0]->rank, yd, error);
+  if (y == NULL) {
+    dnnl_primitive_desc_destroy (pd);
+    return FALSE;
+  }
+  args = g_new (dnnl_exec_arg_t, n + 1);
+  for (guint i = 0; i < n; i++)
+    args[i] = (dnnl_exec_arg_t){ DNNL_ARG_MULTIPLE_SRC + i, src[i] };
+  args[n] = (dnnl_exec_arg_t){ DNNL_ARG_DST, y->mem };
+  return add_primitive (b, op, pd, n + 1, args, what, error);
+
+mismatch:
+  g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+               "node '%s' (%s): the input shapes do not match",
+               glia_graph_node_get_name (b->r->graph, op->node),
+               glia_graph_node_get_op_type (b->r->graph, op->node));
+  return FALSE;
+}
+
+static Plan *
+plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
+{
+  Plan *plan = g_new0 (Plan, 1);
+  plan->execs = g_array_new (FALSE, TRUE, sizeof (Exec));
+  g_array_set_clear_func (plan->execs, exec_clear);
+  plan->mems = g_ptr_array_new ();
+  plan->in_mem = g_new0 (dnnl_memory_t, MAX (r->n_inputs, 1));
+  plan->out_mem = g_new0 (dnnl_memory_t, MAX (r->n_outputs, 1));
+  plan->out_rank = g_new0 (guint, MAX (r->n_outputs, 1));
+  plan->out_dims = g_malloc0_n (MAX (r->n_outputs, 1), sizeof *plan->out_dims);
+  GArray *sig = g_array_new (FALSE, FALSE, sizeof (gint64));
+  for (guint i = 0; i < r->n_inputs; i++) {
+    gint64 rank = inputs[i] ? (gint64)inputs[i]->rank : -1;
+    g_array_append_val (sig, rank);
+    if (inputs[i])
+      g_array_append_vals (sig, inputs[i]->dims, inputs[i]->rank);
+  }
+  plan->sig_len = sig->len;
+  plan->sig = (gint64 *)g_array_free (sig, FALSE);
+
+  Builder b = { r, plan, g_hash_table_new_full (NULL, NULL, NULL, g_free), inputs };
+  gboolean ok = TRUE;
+  for (guint k = 0; k < r->ops->len && ok; k++) {
+    Op *op = &g_array_index (r->ops, Op, k);
+    switch (op->kind) {
+    case ONEDNN_OP_CONV:
+      ok = build_conv (&b, op, error);
+      break;
+    case ONEDNN_OP_GEMM:
+      ok = build_gemm (&b, op, error);
+      break;
+    case ONEDNN_OP_CONCAT:
+    case ONEDNN_OP_SUM:
+      ok = build_multi (&b, op, FALSE, error);
+      break;
+    default:
+      ok = build_simple (&b, op, FALSE, error);
+      break;
+    }
+  }
+  /* region outputs in plain layout */
+  for (guint o = 0; o < r->n_outputs && ok; o++) {
+    if (r->outputs[o] < 0)
+      continue;
+    Val *val = g_hash_table_lookup (b.vals, GINT_TO_POINTER (r->outputs[o]));
+    if (val == NULL) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_FAILED, "the oneDNN region does not produce '%s'",
+                   glia_graph_value_get_name (r->graph, r->outputs[o]));
+      ok = FALSE;
+      break;
+    }
+    plan->out_rank[o] = val->rank;
+    memcpy (plan->out_dims[o], val->dims, val->rank * sizeof (gint64));
+    if (plan->out_mem[o] == NULL) {
+      dnnl_memory_desc_t md;
+      plain_md (&md, val->rank, val->dims);
+      plan->out_mem[o] = new_mem (&b, NULL, &md, DNNL_MEMORY_NONE, error);
+      ok = plan->out_mem[o] && add_reorder (&b, NULL, val->mem, plan->out_mem[o], error);
+    }
+  }
+  g_hash_table_unref (b.vals);
+  if (!ok) {
+    plan_free (plan);
+    return NULL;
+  }
+  g_debug ("plan: %u primitives for %u ops", plan->execs->len, r->ops->len);
+  return plan;
+}
+
+static gboolean
+region_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  Region *r = state;
+  guint n_in = glia_kernel_context_get_n_inputs (ctx);
+  if (n_in < r->n_inputs || glia_kernel_context_get_n_outputs (ctx) < r->n_outputs) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_FAILED,
+                 "oneDNN region called with %u inputs, wants %u", n_in, r->n_inputs);
+    return FALSE;
+  }
+  g_autofree const GliaTensorView **views = g_new0 (const GliaTensorView *, MAX (r->n_inputs, 1));
+  for (guint i = 0; i < r->n_inputs; i++)
+    views[i] = glia_kernel_context_get_input (ctx, i);
+
+  g_mutex_lock (&r->lock);
+  Plan *plan = NULL;
+  for (guint p = 0; p < r->plans->len && plan == NULL; p++) {
+    Plan *c = g_ptr_array_index (r->plans, p);
+    guint at = 0;
+    gboolean same = TRUE;
+    for (guint i = 0; i < r->n_inputs && same; i++) {
+      gint64 rank = views[i] ? (gint64)views[i]->rank : -1;
+      same = at < c->sig_len && c->sig[at++] == rank;
+      for (gint64 k = 0; k < rank && same; k++)
+        same = at < c->sig_len && c->sig[at++] == views[i]->dims[k];
+    }
+    if (same && at == c->sig_len)
+      plan = c;
+  }
+  omp_set_num_threads ((int)MAX (glia_kernel_context_get_n_threads (ctx), 1));
+  if (plan == NULL) {
+    plan = plan_build (r, views, error);
+    if (plan == NULL) {
+      g_mutex_unlock (&r->lock);
+      return FALSE;
+    }
+    if (r->plans->len >= PLAN_CACHE_SIZE)
+      g_ptr_array_remove_index (r->plans, 0);
+    g_ptr_array_add (r->plans, plan);
+  }
+  gboolean ok = TRUE;
+  for (guint o = 0; o < r->n_outputs && ok; o++) {
+    if (r->outputs[o] < 0)
+      continue;
+    GliaTensorView *y = glia_kernel_context_allocate_output (
+        ctx, o, GLIA_DATA_TYPE_FLOAT, plan->out_rank[o], plan->out_dims[o], error);
+    ok = y != NULL && dnnl_memory_set_data_handle (plan->out_mem[o], y->data) == dnnl_success;
+  }
+  for (guint i = 0; i < r->n_inputs && ok; i++)
+    if (plan->in_mem[i])
+      ok = dnnl_memory_set_data_handle (plan->in_mem[i], views[i]->data) == dnnl_success;
+  if (ok) {
+    for (guint k = 0; k < plan->execs->len && ok; k++) {
+      Exec *e = &g_array_index (plan->execs, Exec, k);
+      ok = check (dnnl_primitive_execute (e->prim, r->stream, e->n_args, e->args), r, NULL,
+                  "execution", error);
+    }
+    ok = ok && check (dnnl_stream_wait (r->stream), r, NULL, "execution", error);
+  } else if (error && *error == NULL)
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE, "oneDNN: cannot bind the region's memory");
+  g_mutex_unlock (&r->lock);
+  return ok;
+}

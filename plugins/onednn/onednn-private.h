@@ -1,0 +1,100 @@
+/* onednn-private.h: what the oneDNN provider's two modules share.
+ *
+ * The plugin (onednn-plugin.c, onednn-provider.c) decides which nodes oneDNN
+ * runs and never calls oneDNN itself; the kernels (onednn-kernel.c) live in a
+ * separate module that links libdnnl and is opened on first use, after the
+ * OpenMP environment is set (see onednn-provider.c). Both use the node
+ * classification of onednn-ops.c, so what is claimed is exactly what the
+ * kernels build.
+ */
+#pragma once
+
+#include <glia-plugin.h>
+
+G_BEGIN_DECLS
+
+#define ONEDNN_MAX_SPATIAL 3
+
+typedef enum
+{
+  ONEDNN_OP_NONE,
+  ONEDNN_OP_CONV,
+  ONEDNN_OP_POOL,
+  ONEDNN_OP_BNORM,
+  ONEDNN_OP_LRN,
+  ONEDNN_OP_ELTWISE,
+  ONEDNN_OP_SOFTMAX,
+  ONEDNN_OP_CONCAT,
+  ONEDNN_OP_SUM,
+  ONEDNN_OP_GEMM,
+} OnednnOpKind;
+
+typedef enum
+{
+  ONEDNN_ACT_NONE,
+  ONEDNN_ACT_RELU,
+  ONEDNN_ACT_LEAKY_RELU,
+  ONEDNN_ACT_CLIP,
+  ONEDNN_ACT_SIGMOID,
+  ONEDNN_ACT_TANH,
+  ONEDNN_ACT_HARD_SWISH,
+  ONEDNN_ACT_HARD_SIGMOID,
+  ONEDNN_ACT_ELU,
+} OnednnActKind;
+
+typedef struct
+{
+  OnednnActKind kind;
+  float alpha, beta; /* LeakyRelu/Elu alpha; Clip min, max; HardSigmoid alpha, beta */
+} OnednnAct;
+
+typedef enum
+{
+  ONEDNN_POOL_MAX,
+  ONEDNN_POOL_AVG_INCLUDE,
+  ONEDNN_POOL_AVG_EXCLUDE,
+} OnednnPoolKind;
+
+/* Conv and pooling windows, ONNX attributes resolved against input dims. */
+typedef struct
+{
+  guint n_spatial; /* 0 until known */
+  gboolean global;
+  gboolean same_upper, same_lower, valid;
+  gboolean ceil_mode;
+  gint64 kernel[ONEDNN_MAX_SPATIAL];
+  gint64 strides[ONEDNN_MAX_SPATIAL];
+  gint64 dilations[ONEDNN_MAX_SPATIAL];
+  gint64 pads[2 * ONEDNN_MAX_SPATIAL];
+  gint64 group;
+} OnednnWindow;
+
+/* What a node is to oneDNN, or ONEDNN_OP_NONE when the provider does not
+ * claim it. @act gets the activation of eltwise nodes and fused convs. */
+OnednnOpKind onednn_classify (const GliaGraph *graph, gint node, OnednnAct *act);
+
+/* Whether @node (already classified) is an activation that can follow a
+ * conv or GEMM as a post-op; fills @act. */
+gboolean onednn_node_activation (const GliaGraph *graph, gint node, OnednnAct *act);
+
+/* Window attributes of a conv or pooling node (kernel from @kernel when the
+ * attribute is absent, may be NULL). */
+gboolean onednn_window_parse (const GliaGraph *graph, gint node, guint n_spatial,
+                              const gint64 *kernel, OnednnWindow *w);
+/* Output extents and paddings for spatial input dims @in. FALSE when the
+ * window does not fit. */
+gboolean onednn_window_resolve (const OnednnWindow *w, const gint64 *in, gint64 *out, gint64 *pad_l,
+                                gint64 *pad_r);
+
+OnednnPoolKind onednn_pool_kind (const GliaGraph *graph, gint node);
+
+/* Both values have the same rank and dims that are equal when known and
+ * unknown on both sides otherwise (checked again when shapes are known). */
+gboolean onednn_same_shape (const GliaGraph *graph, gint a, gint b);
+
+/* The kernels module: compiles a claim (sorted node list) into a kernel. */
+typedef gboolean (*OnednnCompileFunc) (const GliaGraph *graph, const gint *nodes, guint n_nodes,
+                                       guint n_threads, GliaKernel *kernel, GError **error);
+#define ONEDNN_COMPILE_SYMBOL "glia_onednn_compile"
+
+G_END_DECLS

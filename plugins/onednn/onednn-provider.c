@@ -1,0 +1,178 @@
+/* onednn-provider.c: the "onednn" execution provider.
+ *
+ * Rank 0: used only when a session names it (`--ep onednn,cpu`); the CPU
+ * provider takes what it leaves. It claims maximal convex regions of
+ * connected supported float32 nodes (onednn-ops.c), each compiled into one
+ * kernel, so tensors stay in oneDNN's blocked layouts inside a region and
+ * are reordered only at its edges.
+ *
+ * Threads: Debian's libdnnl is built on OpenMP (libgomp). By default idle
+ * libgomp workers spin after each parallel region, stealing the cores that
+ * OpenBLAS and the CPU provider's pool need next. libgomp reads
+ * OMP_WAIT_POLICY once, when it is loaded, so the kernels live in a second
+ * module (glia-onednn-kernels, linking libdnnl) that this plugin opens only
+ * after setting OMP_WAIT_POLICY=PASSIVE (unless the user set it, or libgomp
+ * was already loaded by someone else). The kernels run oneDNN with the
+ * session's n_threads (omp_set_num_threads on the calling thread).
+ */
+#define G_LOG_DOMAIN "Glia-oneDNN"
+
+#include "onednn-private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+extern const GliaProviderInfo onednn_provider_info;
+char *onednn_plugin_dir = NULL;
+
+typedef struct
+{
+  guint n_threads;
+  OnednnCompileFunc compile;
+} OnednnProvider;
+
+static OnednnCompileFunc
+load_kernels (GError **error)
+{
+  static GMutex lock;
+  static OnednnCompileFunc compile = NULL;
+  static char *failure = NULL;
+  g_mutex_lock (&lock);
+  if (compile == NULL && failure == NULL) {
+    GModule *self_mod = g_module_open (NULL, 0);
+    gpointer sym = NULL;
+    gboolean gomp_loaded = self_mod && g_module_symbol (self_mod, "omp_get_max_threads", &sym);
+    if (self_mod)
+      g_module_close (self_mod);
+    if (!gomp_loaded)
+      g_setenv ("OMP_WAIT_POLICY", "PASSIVE", FALSE);
+    else
+      g_debug ("libgomp already loaded: OMP_WAIT_POLICY is whatever it was");
+    g_autofree char *path = g_build_filename (onednn_plugin_dir ? onednn_plugin_dir : ".",
+                                              "glia-onednn-kernels.mod", NULL);
+    GModule *mod = g_module_open (path, G_MODULE_BIND_LOCAL);
+    if (mod == NULL)
+      failure = g_strdup_printf ("cannot open the oneDNN kernels module: %s", g_module_error ());
+    else if (!g_module_symbol (mod, ONEDNN_COMPILE_SYMBOL, &sym) || sym == NULL) {
+      failure = g_strdup_printf ("%s has no %s", path, ONEDNN_COMPILE_SYMBOL);
+      g_module_close (mod);
+    } else {
+      g_module_make_resident (mod);
+      compile = (OnednnCompileFunc)sym;
+    }
+  }
+  if (compile == NULL)
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_PLUGIN, "%s", failure);
+  OnednnCompileFunc ret = compile;
+  g_mutex_unlock (&lock);
+  return ret;
+}
+
+static gpointer
+onednn_provider_create (const GliaProviderConfig *config, GError **error)
+{
+  OnednnCompileFunc compile = load_kernels (error);
+  if (compile == NULL)
+    return NULL;
+  OnednnProvider *self = g_new0 (OnednnProvider, 1);
+  self->n_threads = config->n_threads ? config->n_threads : g_get_num_processors ();
+  self->compile = compile;
+  return self;
+}
+
+static void
+onednn_provider_destroy (gpointer instance)
+{
+  g_free (instance);
+}
+
+/* Grows regions node by node in topological order. A node joins the region
+ * of one of its producers unless a path from that region reaches the node
+ * through a node outside it (the region would not be convex): tainted[n] is
+ * the set of regions with such a path to n. */
+static gboolean
+onednn_provider_get_capability (gpointer instance, const GliaGraph *graph, GliaCapability *cap,
+                                GError **error)
+{
+  guint n_nodes = glia_graph_get_n_nodes (graph);
+  if (n_nodes == 0)
+    return TRUE;
+  g_autofree gint *region = g_new (gint, n_nodes);
+  GHashTable **tainted = g_new0 (GHashTable *, n_nodes);
+  g_autoptr (GPtrArray) regions = g_ptr_array_new_with_free_func ((GDestroyNotify)g_array_unref);
+
+  for (guint node = 0; node < n_nodes; node++) {
+    region[node] = -1;
+    gboolean ok = onednn_classify (graph, node, NULL) != ONEDNN_OP_NONE;
+    tainted[node] = g_hash_table_new (NULL, NULL);
+    guint n_in = glia_graph_node_get_n_inputs (graph, node);
+    /* producers' taints, and candidate regions */
+    g_autoptr (GArray) cands = g_array_new (FALSE, FALSE, sizeof (gint));
+    for (guint i = 0; i < n_in; i++) {
+      gint v = glia_graph_node_get_input (graph, node, i);
+      gint p = v >= 0 ? glia_graph_value_get_producer (graph, v) : -1;
+      if (p < 0)
+        continue;
+      GHashTableIter it;
+      gpointer key;
+      g_hash_table_iter_init (&it, tainted[p]);
+      while (g_hash_table_iter_next (&it, &key, NULL))
+        g_hash_table_add (tainted[node], key);
+      if (region[p] >= 0)
+        g_array_append_val (cands, region[p]);
+    }
+    if (ok) {
+      for (guint c = 0; c < cands->len && region[node] < 0; c++) {
+        gint r = g_array_index (cands, gint, c);
+        if (!g_hash_table_contains (tainted[node], GINT_TO_POINTER (r + 1)))
+          region[node] = r;
+      }
+      if (region[node] < 0) {
+        region[node] = regions->len;
+        g_ptr_array_add (regions, g_array_new (FALSE, FALSE, sizeof (gint)));
+      }
+      gint n = node;
+      g_array_append_val (g_ptr_array_index (regions, region[node]), n);
+    }
+    /* regions feeding this node from outside taint everything downstream */
+    for (guint c = 0; c < cands->len; c++) {
+      gint r = g_array_index (cands, gint, c);
+      if (r != region[node])
+        g_hash_table_add (tainted[node], GINT_TO_POINTER (r + 1));
+    }
+  }
+  for (guint node = 0; node < n_nodes; node++)
+    g_hash_table_unref (tainted[node]);
+  g_free (tainted);
+
+  for (guint r = 0; r < regions->len; r++) {
+    GArray *nodes = g_ptr_array_index (regions, r);
+    glia_capability_add_subgraph (cap, (const gint *)nodes->data, nodes->len);
+  }
+  g_debug ("claimed %u regions", regions->len);
+  return TRUE;
+}
+
+static gboolean
+onednn_provider_compile (gpointer instance, const GliaGraph *graph, const gint *nodes,
+                         guint n_nodes, GliaKernel *kernel, GError **error)
+{
+  OnednnProvider *self = instance;
+  return self->compile (graph, nodes, n_nodes, self->n_threads, kernel, error);
+}
+
+static const char *const onednn_option_keys[] = { NULL };
+
+const GliaProviderInfo onednn_provider_info = {
+  .struct_size = sizeof (GliaProviderInfo),
+  .name = "onednn",
+  .description = "oneDNN primitives (conv, matmul, pooling, norms) with post-op fusion and blocked "
+                 "layouts, on the host CPU",
+  .device_type = GLIA_DEVICE_TYPE_CPU,
+  .rank = 0,
+  .option_keys = onednn_option_keys,
+  .create = onednn_provider_create,
+  .destroy = onednn_provider_destroy,
+  .get_capability = onednn_provider_get_capability,
+  .compile = onednn_provider_compile,
+};

@@ -1,0 +1,471 @@
+/* test-onednn.c: the oneDNN provider against the CPU provider.
+ *
+ * Each case builds a small graph, runs it in a session with providers
+ * "onednn,cpu" and in one with "cpu" only, checks that the nodes meant for
+ * oneDNN were claimed by it, and compares the outputs (relative error
+ * 1e-4). Covers conv with each post-op, conv variants (strides, dilations,
+ * groups, auto_pad), a conv chain kept in oneDNN's blocked layout, residual
+ * Add, Gemm and MatMul, pooling, BatchNormalization, LRN, Softmax, Concat
+ * and Sum, and a second input shape through the same session. Skips when
+ * the plugin is not built.
+ */
+#include <glia.h>
+#include <glia-plugin.h>
+#include <math.h>
+#include <string.h>
+
+static GliaRegistry *registry;
+
+typedef struct
+{
+  GliaGraph *graph;
+  GHashTable *feeds;
+  guint32 seed;
+} Case;
+
+static float *
+rnd (gsize n, guint32 *seed)
+{
+  float *v = g_new (float, n);
+  for (gsize i = 0; i < n; i++) {
+    *seed = *seed * 1664525u + 1013904223u;
+    v[i] = ((*seed >> 8) / (float)(1 << 24)) * 2.0f - 1.0f;
+  }
+  return v;
+}
+
+static gsize
+numel (guint rank, const gint64 *dims)
+{
+  gsize n = 1;
+  for (guint i = 0; i < rank; i++)
+    n *= dims[i];
+  return n;
+}
+
+static void
+case_init (Case *c)
+{
+  c->graph = glia_graph_new ();
+  glia_graph_set_opset (c->graph, "", 17);
+  c->feeds = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  c->seed = 12345;
+}
+
+static void
+case_clear (Case *c)
+{
+  glia_graph_unref (c->graph);
+  g_hash_table_unref (c->feeds);
+}
+
+static gint
+input (Case *c, const char *name, guint rank, const gint64 *dims)
+{
+  gint v = glia_graph_add_value (c->graph, name, GLIA_DATA_TYPE_FLOAT, rank, dims, NULL);
+  glia_graph_add_input (c->graph, v);
+  gsize n = numel (rank, dims);
+  g_autofree float *data = rnd (n, &c->seed);
+  g_autoptr (GError) error = NULL;
+  GliaTensor *t = glia_tensor_new_from_data (GLIA_DATA_TYPE_FLOAT, dims, rank, (const guint8 *)data,
+                                             n * sizeof (float), &error);
+  g_assert_no_error (error);
+  g_hash_table_insert (c->feeds, g_strdup (name), t);
+  return v;
+}
+
+static gint
+constant (Case *c, const char *name, guint rank, const gint64 *dims, float scale, float offset)
+{
+  gint v = glia_graph_add_value (c->graph, name, GLIA_DATA_TYPE_FLOAT, rank, dims, NULL);
+  gsize n = numel (rank, dims);
+  float *data = rnd (n, &c->seed);
+  for (gsize i = 0; i < n; i++)
+    data[i] = data[i] * scale + offset;
+  g_autoptr (GBytes) bytes = g_bytes_new_take (data, n * sizeof (float));
+  g_autoptr (GError) error = NULL;
+  g_assert_true (
+      glia_graph_value_set_constant (c->graph, v, GLIA_DATA_TYPE_FLOAT, rank, dims, bytes, &error));
+  return v;
+}
+
+static gint
+value (Case *c, const char *name)
+{
+  return glia_graph_add_value (c->graph, name, GLIA_DATA_TYPE_UNDEFINED, -1, NULL, NULL);
+}
+
+/* Adds a node with one fresh output; @onednn: it must run on oneDNN. */
+static gint
+node (Case *c, const char *op, guint n_in, const gint *in, gboolean onednn, gint *node_out)
+{
+  g_autofree char *name = g_strdup_printf ("%s_%u", op, glia_graph_get_n_nodes (c->graph));
+  g_autofree char *vname = g_strconcat (name, "_out", NULL);
+  gint y = value (c, vname);
+  gint n = glia_graph_add_node (c->graph, op, "", name, n_in, in, 1, &y);
+  if (node_out)
+    *node_out = n;
+  return y;
+}
+
+static gint last_node;
+
+static gint
+conv (Case *c, gint x, gint64 cin, gint64 cout, gint64 k, gint64 group, gboolean bias)
+{
+  g_autofree char *wn = g_strdup_printf ("w%u", glia_graph_get_n_values (c->graph));
+  g_autofree char *bn = g_strdup_printf ("b%u", glia_graph_get_n_values (c->graph));
+  gint w = constant (c, wn, 4, (const gint64[]){ cout, cin / group, k, k }, 0.3f, 0);
+  gint b = bias ? constant (c, bn, 1, (const gint64[]){ cout }, 0.5f, 0) : -1;
+  gint y = node (c, "Conv", bias ? 3 : 2, (const gint[]){ x, w, b }, TRUE, &last_node);
+  glia_graph_node_set_attr_int (c->graph, last_node, "group", group);
+  return y;
+}
+
+static gboolean
+have_onednn (void)
+{
+  g_auto (GStrv) names = glia_registry_get_provider_names (registry);
+  return g_strv_contains ((const char *const *)names, "onednn");
+}
+
+static GHashTable *
+run (Case *c, const char *const *providers, guint *n_onednn, guint *n_nodes)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GliaModel) model = glia_model_new_from_graph (c->graph, &error);
+  g_assert_no_error (error);
+  g_autoptr (GliaSessionOptions) opts = glia_session_options_new ();
+  glia_session_options_set_providers (opts, providers);
+  glia_session_options_set_threads (opts, 2);
+  g_autoptr (GliaSession) s = glia_session_new_full (model, opts, registry, &error);
+  g_assert_no_error (error);
+  if (n_onednn) {
+    *n_onednn = 0;
+    *n_nodes = glia_session_get_n_nodes (s);
+    for (guint i = 0; i < glia_session_get_n_nodes (s); i++)
+      if (g_strcmp0 (glia_session_get_node_provider (s, i), "onednn") == 0)
+        (*n_onednn)++;
+  }
+  GHashTable *out = glia_session_run (s, c->feeds, &error);
+  g_assert_no_error (error);
+  /* again: the cached plan */
+  g_autoptr (GHashTable) again = glia_session_run (s, c->feeds, &error);
+  g_assert_no_error (error);
+  return out;
+}
+
+static void
+compare (GliaTensor *a, GliaTensor *b, const char *name)
+{
+  guint ra = 0, rb = 0;
+  const gint64 *da = glia_tensor_get_shape (a, &ra), *db = glia_tensor_get_shape (b, &rb);
+  g_assert_cmpuint (ra, ==, rb);
+  for (guint i = 0; i < ra; i++)
+    g_assert_cmpint (da[i], ==, db[i]);
+  g_autoptr (GBytes) ba = glia_tensor_get_data (a), bb = glia_tensor_get_data (b);
+  gsize na = 0, nb = 0;
+  const float *pa = g_bytes_get_data (ba, &na);
+  const float *pb = g_bytes_get_data (bb, &nb);
+  g_assert_cmpuint (na, ==, nb);
+  double scale = 1e-3, err = 0;
+  for (gsize i = 0; i < na / sizeof (float); i++)
+    scale = MAX (scale, fabs (pb[i]));
+  for (gsize i = 0; i < na / sizeof (float); i++)
+    err = MAX (err, fabs (pa[i] - pb[i]) / scale);
+  if (err > 1e-4)
+    g_error ("%s: max relative error %g", name, err);
+}
+
+/* Runs @c both ways, compares every graph output, and checks that oneDNN
+ * ran at least the nodes marked for it. */
+static void
+check_case (Case *c)
+{
+  if (!have_onednn ()) {
+    g_test_skip ("the oneDNN provider is not built");
+    return;
+  }
+  guint n_onednn = 0, n_nodes = 0;
+  g_autoptr (GHashTable) ours
+      = run (c, (const char *[]){ "onednn", "cpu", NULL }, &n_onednn, &n_nodes);
+  g_autoptr (GHashTable) ref = run (c, (const char *[]){ "cpu", NULL }, NULL, NULL);
+  /* every node of these graphs is meant for oneDNN (after any fusion the
+   * optimizer did) */
+  g_assert_cmpuint (n_onednn, ==, n_nodes);
+  for (guint i = 0; i < glia_graph_get_n_outputs (c->graph); i++) {
+    const char *name = glia_graph_value_get_name (c->graph, glia_graph_get_output (c->graph, i));
+    GliaTensor *a = g_hash_table_lookup (ours, name), *b = g_hash_table_lookup (ref, name);
+    g_assert_nonnull (a);
+    g_assert_nonnull (b);
+    compare (a, b, name);
+  }
+}
+
+static void
+output (Case *c, gint v)
+{
+  glia_graph_add_output (c->graph, v);
+}
+
+/* ---- cases --------------------------------------------------------------- */
+
+static void
+test_conv_post_ops (void)
+{
+  const char *acts[] = { NULL, "Relu", "LeakyRelu", "Clip", "HardSwish", "Sigmoid", "Tanh", "Elu" };
+  for (guint a = 0; a < G_N_ELEMENTS (acts); a++) {
+    Case c;
+    case_init (&c);
+    gint x = input (&c, "x", 4, (const gint64[]){ 2, 8, 9, 9 });
+    gint y = conv (&c, x, 8, 16, 3, 1, TRUE);
+    glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+    if (acts[a] && g_str_equal (acts[a], "Clip")) {
+      gint lo = constant (&c, "lo", 0, NULL, 0, -0.5f), hi = constant (&c, "hi", 0, NULL, 0, 0.7f);
+      y = node (&c, "Clip", 3, (const gint[]){ y, lo, hi }, TRUE, NULL);
+    } else if (acts[a]) {
+      gint n;
+      y = node (&c, acts[a], 1, &y, TRUE, &n);
+      if (g_str_equal (acts[a], "LeakyRelu"))
+        glia_graph_node_set_attr_float (c.graph, n, "alpha", 0.2f);
+    }
+    output (&c, y);
+    check_case (&c);
+    case_clear (&c);
+  }
+}
+
+static void
+test_conv_variants (void)
+{
+  for (guint v = 0; v < 6; v++) {
+    Case c;
+    case_init (&c);
+    gint x = input (&c, "x", 4, (const gint64[]){ 1, 8, 11, 10 });
+    gint y;
+    switch (v) {
+    case 0: /* strided, asymmetric pads */
+      y = conv (&c, x, 8, 12, 3, 1, TRUE);
+      glia_graph_node_set_attr_ints (c.graph, last_node, "strides", (const gint64[]){ 2, 2 }, 2);
+      glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 0, 1, 2, 1 }, 4);
+      break;
+    case 1: /* dilated */
+      y = conv (&c, x, 8, 12, 3, 1, FALSE);
+      glia_graph_node_set_attr_ints (c.graph, last_node, "dilations", (const gint64[]){ 2, 2 }, 2);
+      break;
+    case 2: /* grouped */
+      y = conv (&c, x, 8, 12, 3, 2, TRUE);
+      break;
+    case 3: /* depthwise, SAME_UPPER with stride 2 */
+      y = conv (&c, x, 8, 8, 3, 8, TRUE);
+      glia_graph_node_set_attr_string (c.graph, last_node, "auto_pad", "SAME_UPPER", 10);
+      glia_graph_node_set_attr_ints (c.graph, last_node, "strides", (const gint64[]){ 2, 2 }, 2);
+      break;
+    case 4: /* 1x1 */
+      y = conv (&c, x, 8, 32, 1, 1, TRUE);
+      break;
+    default: /* SAME_LOWER */
+      y = conv (&c, x, 8, 4, 2, 1, TRUE);
+      glia_graph_node_set_attr_string (c.graph, last_node, "auto_pad", "SAME_LOWER", 10);
+      break;
+    }
+    output (&c, y);
+    check_case (&c);
+    case_clear (&c);
+  }
+}
+
+/* conv -> relu -> conv -> relu -> conv with a residual Add and a pooled
+ * side output: one region, blocked layouts inside */
+static void
+test_conv_chain_residual (void)
+{
+  Case c;
+  case_init (&c);
+  gint x = input (&c, "x", 4, (const gint64[]){ 2, 16, 14, 14 });
+  gint a = conv (&c, x, 16, 32, 3, 1, TRUE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  a = node (&c, "Relu", 1, &a, TRUE, NULL);
+  gint b = conv (&c, a, 32, 32, 3, 1, TRUE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  b = node (&c, "Relu", 1, &b, TRUE, NULL);
+  gint d = conv (&c, b, 32, 32, 3, 1, FALSE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  gint s = node (&c, "Add", 2, (const gint[]){ d, a }, TRUE, NULL);
+  s = node (&c, "Relu", 1, &s, TRUE, NULL);
+  gint p = node (&c, "GlobalAveragePool", 1, &s, TRUE, NULL);
+  output (&c, s);
+  output (&c, p);
+  check_case (&c);
+  case_clear (&c);
+}
+
+static void
+test_gemm_matmul (void)
+{
+  Case c;
+  case_init (&c);
+  gint a = input (&c, "a", 2, (const gint64[]){ 3, 20 });
+  gint b = constant (&c, "b", 2, (const gint64[]){ 30, 20 }, 0.3f, 0);
+  gint bias = constant (&c, "c", 1, (const gint64[]){ 30 }, 1, 0);
+  gint n;
+  gint y = node (&c, "Gemm", 3, (const gint[]){ a, b, bias }, TRUE, &n);
+  glia_graph_node_set_attr_int (c.graph, n, "transB", 1);
+  glia_graph_node_set_attr_float (c.graph, n, "alpha", 0.5f);
+  glia_graph_node_set_attr_float (c.graph, n, "beta", 2.0f);
+  y = node (&c, "Relu", 1, &y, TRUE, NULL);
+  output (&c, y);
+  gint m = input (&c, "m", 3, (const gint64[]){ 2, 3, 20 });
+  gint w = constant (&c, "w", 2, (const gint64[]){ 20, 7 }, 0.3f, 0);
+  output (&c, node (&c, "MatMul", 2, (const gint[]){ m, w }, TRUE, NULL));
+  check_case (&c);
+  case_clear (&c);
+}
+
+static void
+test_pools (void)
+{
+  for (guint v = 0; v < 6; v++) {
+    Case c;
+    case_init (&c);
+    gint x = input (&c, "x", 4, (const gint64[]){ 2, 5, 10, 9 });
+    const char *op = v < 2    ? "MaxPool"
+                     : v < 4  ? "AveragePool"
+                     : v == 4 ? "GlobalAveragePool"
+                              : "GlobalMaxPool";
+    gint n;
+    gint y = node (&c, op, 1, &x, TRUE, &n);
+    if (v < 4) {
+      glia_graph_node_set_attr_ints (c.graph, n, "kernel_shape", (const gint64[]){ 3, 3 }, 2);
+      glia_graph_node_set_attr_ints (c.graph, n, "strides", (const gint64[]){ 2, 2 }, 2);
+      glia_graph_node_set_attr_ints (c.graph, n, "pads", (const gint64[]){ 1, 1, 1, 0 }, 4);
+    }
+    if (v == 1)
+      glia_graph_node_set_attr_int (c.graph, n, "ceil_mode", 1);
+    if (v == 3)
+      glia_graph_node_set_attr_int (c.graph, n, "count_include_pad", 1);
+    output (&c, y);
+    check_case (&c);
+    case_clear (&c);
+  }
+}
+
+static void
+test_norms_softmax (void)
+{
+  Case c;
+  case_init (&c);
+  gint x = input (&c, "x", 4, (const gint64[]){ 2, 6, 5, 5 });
+  gint scale = constant (&c, "scale", 1, (const gint64[]){ 6 }, 0.5f, 1);
+  gint bias = constant (&c, "bias", 1, (const gint64[]){ 6 }, 0.5f, 0);
+  gint mean = constant (&c, "mean", 1, (const gint64[]){ 6 }, 0.5f, 0);
+  gint var = constant (&c, "var", 1, (const gint64[]){ 6 }, 0.4f, 1);
+  output (&c, node (&c, "BatchNormalization", 5, (const gint[]){ x, scale, bias, mean, var }, TRUE,
+                    NULL));
+  gint n;
+  gint l = node (&c, "LRN", 1, &x, TRUE, &n);
+  glia_graph_node_set_attr_int (c.graph, n, "size", 3);
+  glia_graph_node_set_attr_float (c.graph, n, "alpha", 0.01f);
+  glia_graph_node_set_attr_float (c.graph, n, "bias", 2.0f);
+  output (&c, l);
+  gint s = node (&c, "Softmax", 1, &x, TRUE, &n);
+  glia_graph_node_set_attr_int (c.graph, n, "axis", 1);
+  output (&c, s);
+  check_case (&c);
+  case_clear (&c);
+}
+
+static void
+test_concat_sum (void)
+{
+  Case c;
+  case_init (&c);
+  gint x = input (&c, "x", 4, (const gint64[]){ 1, 8, 7, 7 });
+  gint a = conv (&c, x, 8, 16, 1, 1, TRUE);
+  gint b = conv (&c, x, 8, 16, 3, 1, TRUE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  gint n;
+  gint cat = node (&c, "Concat", 3, (const gint[]){ a, b, x }, TRUE, &n);
+  glia_graph_node_set_attr_int (c.graph, n, "axis", 1);
+  output (&c, cat);
+  output (&c, node (&c, "Sum", 3, (const gint[]){ a, b, a }, TRUE, NULL));
+  check_case (&c);
+  case_clear (&c);
+}
+
+/* A symbolic batch: plans per shape in one session. */
+static void
+test_shapes (void)
+{
+  if (!have_onednn ()) {
+    g_test_skip ("the oneDNN provider is not built");
+    return;
+  }
+  Case c;
+  case_init (&c);
+  gint x = glia_graph_add_value (c.graph, "x", GLIA_DATA_TYPE_FLOAT, 4,
+                                 (const gint64[]){ -1, 4, 6, 6 },
+                                 (const char *[]){ "N", NULL, NULL, NULL });
+  glia_graph_add_input (c.graph, x);
+  gint y = conv (&c, x, 4, 8, 3, 1, TRUE);
+  y = node (&c, "Relu", 1, &y, TRUE, NULL);
+  output (&c, y);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GliaModel) model = glia_model_new_from_graph (c.graph, &error);
+  g_assert_no_error (error);
+  g_autoptr (GliaSessionOptions) opts = glia_session_options_new ();
+  glia_session_options_set_providers (opts, (const char *[]){ "onednn", "cpu", NULL });
+  g_autoptr (GliaSession) ours = glia_session_new_full (model, opts, registry, &error);
+  g_assert_no_error (error);
+  g_autoptr (GliaSessionOptions) ref_opts = glia_session_options_new ();
+  glia_session_options_set_providers (ref_opts, (const char *[]){ "cpu", NULL });
+  g_autoptr (GliaSession) ref = glia_session_new_full (model, ref_opts, registry, &error);
+  g_assert_no_error (error);
+  for (gint64 batch = 1; batch <= 3; batch++) {
+    gint64 dims[] = { batch, 4, 6, 6 };
+    g_autofree float *data = rnd (numel (4, dims), &c.seed);
+    g_hash_table_insert (c.feeds, g_strdup ("x"),
+                         glia_tensor_new_from_data (GLIA_DATA_TYPE_FLOAT, dims, 4,
+                                                    (const guint8 *)data,
+                                                    numel (4, dims) * sizeof (float), &error));
+    g_autoptr (GHashTable) a = glia_session_run (ours, c.feeds, &error);
+    g_assert_no_error (error);
+    g_autoptr (GHashTable) b = glia_session_run (ref, c.feeds, &error);
+    g_assert_no_error (error);
+    const char *name = glia_graph_value_get_name (c.graph, y);
+    compare (g_hash_table_lookup (a, name), g_hash_table_lookup (b, name), name);
+  }
+  /* a wrong channel count is an error, not a crash */
+  gint64 bad[] = { 1, 5, 6, 6 };
+  g_autofree float *data = rnd (numel (4, bad), &c.seed);
+  g_hash_table_insert (c.feeds, g_strdup ("x"),
+                       glia_tensor_new_from_data (GLIA_DATA_TYPE_FLOAT, bad, 4,
+                                                  (const guint8 *)data,
+                                                  numel (4, bad) * sizeof (float), &error));
+  g_autoptr (GHashTable) none = glia_session_run (ours, c.feeds, &error);
+  g_assert_null (none);
+  g_assert_nonnull (error);
+  case_clear (&c);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  registry = glia_registry_new ();
+  g_autofree char *plugins = g_build_filename (g_getenv ("GLIA_BUILD_ROOT"), "plugins", NULL);
+  glia_registry_add_search_path (registry, plugins);
+  g_assert_true (glia_registry_scan (registry, NULL));
+
+  g_test_add_func ("/onednn/conv/post-ops", test_conv_post_ops);
+  g_test_add_func ("/onednn/conv/variants", test_conv_variants);
+  g_test_add_func ("/onednn/conv/chain-residual", test_conv_chain_residual);
+  g_test_add_func ("/onednn/gemm-matmul", test_gemm_matmul);
+  g_test_add_func ("/onednn/pools", test_pools);
+  g_test_add_func ("/onednn/norms-softmax", test_norms_softmax);
+  g_test_add_func ("/onednn/concat-sum", test_concat_sum);
+  g_test_add_func ("/onednn/symbolic-batch", test_shapes);
+  int ret = g_test_run ();
+  g_object_unref (registry);
+  return ret;
+}
