@@ -9,7 +9,10 @@
  *
  * Returns: the quark of the domain
  */
-G_DEFINE_QUARK (glia - error - quark, glia_error)
+/* The quark name is stringified as written: keep clang-format off it. */
+// clang-format off
+G_DEFINE_QUARK (glia-error-quark, glia_error)
+// clang-format on
 
 static const struct
 {

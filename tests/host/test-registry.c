@@ -264,12 +264,20 @@ test_unknown_provider (void)
   g_assert_nonnull (strstr (error->message, "testa"));
 }
 
+/* Bindings see the domain by its quark name. */
+static void
+test_error_domain_name (void)
+{
+  g_assert_cmpstr (g_quark_to_string (GLIA_ERROR), ==, "glia-error-quark");
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   plugin_dir = g_getenv ("GLIA_TEST_PLUGIN_DIR");
   g_assert_nonnull (plugin_dir);
+  g_test_add_func ("/registry/error-domain-name", test_error_domain_name);
   g_test_add_func ("/registry/rejections-and-working-host", test_rejections_and_working_host);
   g_test_add_func ("/registry/cache-lazy-loading", test_cache_lazy_loading);
   g_test_add_func ("/registry/cache-stale", test_cache_stale);
