@@ -305,6 +305,55 @@ depthwise_planes (gsize begin, gsize end, gpointer user_data)
   }
 }
 
+/* ---- GEMM paths -------------------------------------------------------- */
+
+typedef struct
+{
+  const CpuConvKernels *k;
+  const ConvState *s;
+  const CpuWindow *win;
+  gboolean pointwise;
+  const float *x, *w, *bias, *z;
+  float *y;
+  float *col; /* n_slots column tiles of col_rows x tile */
+  gsize c_in, m_out, c_group, m_group, col_rows, in_size, out_size;
+  gsize tile, n_tiles, n_units, n_slots;
+} GemmConvJob;
+
+/* Slots [begin, end): slot i runs its share of the (image, group, column
+ * tile) units with its own column buffer: im2col, SGEMM, epilogue. */
+static void
+gemm_conv_slots (gsize begin, gsize end, gpointer user_data)
+{
+  const GemmConvJob *job = user_data;
+  for (gsize slot = begin; slot < end; slot++) {
+    float *col = job->col ? job->col + slot * job->col_rows * job->tile : NULL;
+    gsize u0 = job->n_units * slot / job->n_slots, u1 = job->n_units * (slot + 1) / job->n_slots;
+    for (gsize u = u0; u < u1; u++) {
+      gsize t = u % job->n_tiles, g = (u / job->n_tiles) % (gsize)job->s->group;
+      gsize n = u / (job->n_tiles * (gsize)job->s->group);
+      const float *xg = job->x + (n * job->c_in + g * job->c_group) * job->in_size;
+      gsize y_off = (n * job->m_out + g * job->m_group) * job->out_size;
+      gsize c0 = t * job->tile, n_cols = MIN (job->tile, job->out_size - c0);
+      const float *cols = xg + c0;
+      int ldb = (int)job->out_size;
+      if (!job->pointwise) {
+        Im2ColJob ij = { job->win, xg, col, c0, n_cols };
+        im2col_rows (0, job->col_rows, &ij);
+        cols = col;
+        ldb = (int)n_cols;
+      }
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)job->m_group, (int)n_cols,
+                   (int)job->col_rows, 1.0f, job->w + g * job->m_group * job->col_rows,
+                   (int)job->col_rows, cols, ldb, 0.0f, job->y + y_off + c0, (int)job->out_size);
+      if (job->bias || job->z || job->s->act.kind != CPU_ACTIVATION_NONE)
+        job->k->epilogue (job->y + y_off + c0, job->out_size, job->m_group, n_cols,
+                          job->bias ? job->bias + g * job->m_group : NULL,
+                          job->z ? job->z + y_off + c0 : NULL, job->out_size, &job->s->act);
+    }
+  }
+}
+
 /* ---- compute ----------------------------------------------------------- */
 
 /* Output columns per GEMM tile: the column matrix (@k_rows) and the output
@@ -423,48 +472,48 @@ conv_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     pointwise = pointwise && win.kernel[i] == 1 && win.stride[i] == 1 && win.pad_begin[i] == 0
                 && win.pad_end[i] == 0;
 
+  guint n_threads = MAX (1u, glia_kernel_context_get_n_threads (ctx));
   gsize tile = tile_columns (col_rows, (gsize)m_group, out_size);
-  float *col = NULL;
+  gsize n_tiles = (out_size + tile - 1) / tile;
+  gsize per_tile = (gsize)(n_img * s->group);
+  if (n_threads > 1 && per_tile * n_tiles < n_threads && out_size >= 64 * (gsize)n_threads) {
+    /* enough columns to give every thread a tile of its own */
+    gsize want = (n_threads + per_tile - 1) / per_tile;
+    tile = ((out_size + want - 1) / want + 15) / 16 * 16;
+    n_tiles = (out_size + tile - 1) / tile;
+  }
+  GemmConvJob job = {
+    .k = k,
+    .s = s,
+    .win = &win,
+    .pointwise = pointwise,
+    .x = xd,
+    .w = wd,
+    .bias = bd,
+    .z = zd,
+    .y = yd,
+    .c_in = (gsize)c_in,
+    .m_out = (gsize)m_out,
+    .c_group = (gsize)c_group,
+    .m_group = (gsize)m_group,
+    .col_rows = col_rows,
+    .in_size = in_size,
+    .out_size = out_size,
+    .tile = tile,
+    .n_tiles = n_tiles,
+    .n_units = per_tile * n_tiles,
+  };
+  /* Threads over tiles (single-threaded BLAS in each) when there are enough
+   * of them, else the tiles in turn with BLAS threading each SGEMM. */
+  job.n_slots = n_threads > 1 && job.n_units >= n_threads ? n_threads : 1;
   if (!pointwise) {
-    col = glia_kernel_context_get_scratch (ctx, col_rows * tile * sizeof (float), error);
-    if (col == NULL)
+    job.col = glia_kernel_context_get_scratch (ctx, job.n_slots * col_rows * tile * sizeof (float),
+                                               error);
+    if (job.col == NULL)
       return FALSE;
   }
-
-  guint n_threads = glia_kernel_context_get_n_threads (ctx);
-  cpu_blas_set_threads (n_threads);
-  for (gint64 n = 0; n < n_img; n++)
-    for (gint64 g = 0; g < s->group; g++) {
-      const float *xg = xd + ((gsize)n * (gsize)c_in + (gsize)(g * c_group)) * in_size;
-      gsize y_off = ((gsize)n * (gsize)m_out + (gsize)(g * m_group)) * out_size;
-      for (gsize c0 = 0; c0 < out_size; c0 += tile) {
-        gsize n_cols = MIN (tile, out_size - c0);
-        const float *cols = xg + c0;
-        int ldb = (int)out_size;
-        if (!pointwise) {
-          Im2ColJob job = { &win, xg, col, c0, n_cols };
-          glia_kernel_context_parallel_for (ctx, col_rows, MAX (1, CPU_GRAIN / n_cols), im2col_rows,
-                                            &job);
-          cols = col;
-          ldb = (int)n_cols;
-        }
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m_group, (int)n_cols,
-                     (int)col_rows, 1.0f, wd + (gsize)(g * m_group) * col_rows, (int)col_rows, cols,
-                     ldb, 0.0f, yd + y_off + c0, (int)out_size);
-        EpilogueJob job = {
-          k,
-          yd + y_off + c0,
-          out_size,
-          n_cols,
-          bd ? bd + g * m_group : NULL,
-          zd ? zd + y_off + c0 : NULL,
-          &s->act,
-        };
-        if (bd || zd || s->act.kind != CPU_ACTIVATION_NONE)
-          glia_kernel_context_parallel_for (ctx, (gsize)m_group, MAX (1, CPU_GRAIN / n_cols),
-                                            epilogue_rows, &job);
-      }
-    }
+  cpu_blas_set_threads (job.n_slots > 1 ? 1 : n_threads);
+  glia_kernel_context_parallel_for (ctx, job.n_slots, 1, gemm_conv_slots, &job);
   return TRUE;
 }
 

@@ -16,6 +16,7 @@
 #include "cpu-activation.h"
 #include "cpu-blas.h"
 #include "cpu-private.h"
+#include "cpu-simd.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -182,10 +183,12 @@ gelu_chunk (gsize begin, gsize end, gpointer user_data)
       job->y[i] = 0.5f * x * (1.0f + tanhf (c * (x + 0.044715f * x * x * x)));
     }
   } else {
-    for (gsize i = begin; i < end; i++) {
-      float x = job->x[i];
-      job->y[i] = 0.5f * x * (1.0f + erff (x * (float)G_SQRT2 * 0.5f));
-    }
+    /* y = erf (x / sqrt 2) first (vectorized), then 0.5 x (1 + y) */
+    const CpuSimdOps *simd = cpu_simd ();
+    simd->affine (job->x + begin, job->y + begin, end - begin, (float)(G_SQRT2 * 0.5), 0.0f);
+    simd->unary (CPU_SIMD_UN_ERF, job->y + begin, job->y + begin, end - begin, 0, 0);
+    for (gsize i = begin; i < end; i++)
+      job->y[i] = 0.5f * job->x[i] * (1.0f + job->y[i]);
   }
 }
 
@@ -364,6 +367,7 @@ attention_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   cpu_blas_set_threads (glia_kernel_context_get_n_threads (ctx));
   const float *qd = q->data, *kd = k->data, *vd = v->data;
   const float *md = mask ? mask->data : NULL;
+  const CpuSimdOps *simd = cpu_simd ();
   float *yd = y->data;
   for (gsize b = 0; b < n_batch; b++) {
     /* offsets of batch b in each operand */
@@ -390,17 +394,7 @@ attention_compute (gpointer state, GliaKernelContext *ctx, GError **error)
         for (gint64 j = 0; j < skv; j++)
           row[j] += mrow[j * ms[br + 1]];
       }
-      float mx = -INFINITY;
-      for (gint64 j = 0; j < skv; j++)
-        mx = row[j] > mx ? row[j] : mx;
-      float sum = 0;
-      for (gint64 j = 0; j < skv; j++) {
-        row[j] = expf (row[j] - mx);
-        sum += row[j];
-      }
-      float inv = 1.0f / sum;
-      for (gint64 j = 0; j < skv; j++)
-        row[j] *= inv;
+      simd->softmax (row, row, (gsize)skv);
     }
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sq, (int)dv, (int)skv, 1.0f,
                  scores, (int)skv, vd + ov, (int)dv, 0.0f, yd + b * sq * dv, (int)dv);
