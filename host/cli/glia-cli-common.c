@@ -690,3 +690,29 @@ glia_cli_load_model (const char *path, gboolean progress, GError **error)
   }
   return glia_model_new_from_file (path, error);
 }
+
+GHashTable *
+glia_cli_prepare_inputs (GliaModel *model, char **specs, GHashTable *dims, GHashTable **generated,
+                         GError **error)
+{
+  if (!glia_cli_check_dims (model, dims, error))
+    return NULL;
+  g_autoptr (GHashTable) inputs = glia_cli_read_inputs (model, specs, error);
+  if (inputs == NULL)
+    return NULL;
+  glia_cli_bind_dims_from_inputs (model, inputs, dims);
+
+  g_autoptr (GHashTable) gen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_auto (GStrv) names = glia_model_get_input_names (model);
+  for (guint i = 0; names[i] != NULL; i++) {
+    if (g_hash_table_contains (inputs, names[i]))
+      continue;
+    GliaTensor *tensor = glia_cli_make_input (model, names[i], i, dims, error);
+    if (tensor == NULL)
+      return NULL;
+    g_hash_table_insert (inputs, g_strdup (names[i]), tensor);
+    g_hash_table_add (gen, g_strdup (names[i]));
+  }
+  *generated = g_steal_pointer (&gen);
+  return g_steal_pointer (&inputs);
+}

@@ -110,6 +110,14 @@ void glia_cli_bind_dims_from_inputs (GliaModel *model, GHashTable *inputs, GHash
 GliaTensor *glia_cli_make_input (GliaModel *model, const char *name, guint index, GHashTable *dims,
                                  GError **error);
 
+/* Reads the --input NAME=FILE.npy @specs and completes them with generated
+ * tensors (glia_cli_make_input()) for every other model input, after
+ * checking @dims and binding the symbolic dims the given tensors fix.
+ * @generated receives the names of the generated inputs. Returns a table
+ * name → GliaTensor. */
+GHashTable *glia_cli_prepare_inputs (GliaModel *model, char **specs, GHashTable *dims,
+                                     GHashTable **generated, GError **error);
+
 /* Fills @n_elements of @dtype at @data from a generator seeded with @seed:
  * floats uniform in [-1, 1), integers in [0, 10), booleans alternating. */
 void glia_cli_fill_deterministic (GliaDataType dtype, gpointer data, gsize n_elements,

@@ -341,33 +341,6 @@ config_build_options (const CompareArgs *args, const Config *config, GError **er
   return options;
 }
 
-/* The given inputs, completed with generated ones; @generated receives the
- * names of those generated. */
-static GHashTable *
-prepare_inputs (GliaModel *model, const CompareArgs *args, GHashTable *dims, GHashTable **generated,
-                GError **error)
-{
-  if (!glia_cli_check_dims (model, dims, error))
-    return NULL;
-  g_autoptr (GHashTable) inputs = glia_cli_read_inputs (model, args->inputs, error);
-  if (inputs == NULL)
-    return NULL;
-  glia_cli_bind_dims_from_inputs (model, inputs, dims);
-
-  *generated = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_auto (GStrv) names = glia_model_get_input_names (model);
-  for (guint i = 0; names[i] != NULL; i++) {
-    if (g_hash_table_contains (inputs, names[i]))
-      continue;
-    GliaTensor *tensor = glia_cli_make_input (model, names[i], i, dims, error);
-    if (tensor == NULL)
-      return NULL;
-    g_hash_table_insert (inputs, g_strdup (names[i]), tensor);
-    g_hash_table_add (*generated, g_strdup (names[i]));
-  }
-  return g_steal_pointer (&inputs);
-}
-
 /* Reads --reference OUTPUT=FILE.npy into a table output name → tensor. */
 static GHashTable *
 read_references (GliaModel *model, char **specs, GError **error)
@@ -633,7 +606,8 @@ compare (const char *model_path, CompareArgs *args)
   if (model == NULL)
     return glia_cli_fail (error);
   g_autoptr (GHashTable) generated = NULL;
-  g_autoptr (GHashTable) inputs = prepare_inputs (model, args, dims, &generated, &error);
+  g_autoptr (GHashTable) inputs
+      = glia_cli_prepare_inputs (model, args->inputs, dims, &generated, &error);
   if (inputs == NULL)
     return glia_cli_fail (error);
 
