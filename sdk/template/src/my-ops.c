@@ -83,5 +83,5 @@ my_plugin_init (GliaPlugin *plugin, GError **error)
 
 /* name (unique among plugins), description, version, license, oldest Glia
  * it works with, init */
-GLIA_PLUGIN_DEFINE ("my-glia-ops", "My custom operators", "0.1.0", "LGPL-2.1-or-later", "0.1.0",
+GLIA_PLUGIN_DEFINE ("my-glia-ops", "My custom operators", "0.1.0", "MIT", "0.1.0",
                     my_plugin_init)
