@@ -83,5 +83,4 @@ my_plugin_init (GliaPlugin *plugin, GError **error)
 
 /* name (unique among plugins), description, version, license, oldest Glia
  * it works with, init */
-GLIA_PLUGIN_DEFINE ("my-glia-ops", "My custom operators", "0.1.0", "MIT", "0.1.0",
-                    my_plugin_init)
+GLIA_PLUGIN_DEFINE ("my-glia-ops", "My custom operators", "0.1.0", "MIT", "0.1.0", my_plugin_init)
