@@ -877,6 +877,108 @@ absorb_activation (GliaGraph *g, GliaPassContext *ctx, gint node)
   return TRUE;
 }
 
+/* ---- level 2: MatMul / Gemm with constant weights -> FusedMatMul ----------- */
+
+/* Whether constant @c can serve as FusedMatMul's bias for an output of rank
+ * @rank and last dim @n: @n elements, every axis but the last 1, rank no
+ * higher than the output's (so adding it does not change Y's shape). */
+static gboolean
+is_row_bias (const GliaConstTensor *c, guint rank, gint64 n)
+{
+  if (c == NULL || c->dtype != GLIA_DATA_TYPE_FLOAT || c->rank < 1 || c->rank > rank
+      || c->dims[c->rank - 1] != n)
+    return FALSE;
+  for (guint i = 0; i + 1 < c->rank; i++)
+    if (c->dims[i] != 1)
+      return FALSE;
+  return TRUE;
+}
+
+/* Turns Gemm @node (alpha = beta = 1, no transA, constant B, C absent or a
+ * constant row) into FusedMatMul's inputs; FALSE if it does not fit. */
+static gboolean
+gemm_to_fused_matmul (GliaGraph *g, gint node)
+{
+  if (glia_graph_node_has_attr (g, node, "broadcast")
+      || glia_graph_node_get_attr_float (g, node, "alpha", 1.0f) != 1.0f
+      || glia_graph_node_get_attr_int (g, node, "transA", 0) != 0)
+    return FALSE;
+  gint b = glia_graph_node_get_input (g, node, 1);
+  const GliaConstTensor *bc = get_const (g, b);
+  if (bc == NULL || bc->dtype != GLIA_DATA_TYPE_FLOAT || bc->rank != 2)
+    return FALSE;
+  gboolean trans_b = glia_graph_node_get_attr_int (g, node, "transB", 0) != 0;
+  gint64 n = bc->dims[trans_b ? 0 : 1], k = bc->dims[trans_b ? 1 : 0];
+  gint c = glia_graph_node_get_n_inputs (g, node) > 2 ? glia_graph_node_get_input (g, node, 2) : -1;
+  if (c >= 0
+      && (glia_graph_node_get_attr_float (g, node, "beta", 1.0f) != 1.0f
+          || !is_row_bias (get_const (g, c), 2, n)))
+    return FALSE;
+  if (trans_b) {
+    const float *src = g_bytes_get_data (bc->data, NULL);
+    float *t = g_new (float, (gsize)(n * k));
+    for (gint64 i = 0; i < k; i++)
+      for (gint64 j = 0; j < n; j++)
+        t[i * n + j] = src[j * k + i];
+    gint64 dims[2] = { k, n };
+    gint tb = add_float_constant (g, glia_graph_value_get_name (g, b), 2, dims, t, (gsize)(n * k));
+    if (tb < 0)
+      return FALSE;
+    glia_graph_node_set_input (g, node, 1, tb);
+  }
+  static const char *const attrs[] = { "alpha", "beta", "transA", "transB" };
+  for (guint i = 0; i < G_N_ELEMENTS (attrs); i++)
+    glia_graph_node_remove_attr (g, node, attrs[i]);
+  return TRUE;
+}
+
+static gboolean
+pass_fuse_matmul_bias (GliaGraph *g, GliaPassContext *ctx, GError **error)
+{
+  if (!glia_pass_context_has_op (ctx, "com.glia", "FusedMatMul", 1))
+    return FALSE;
+  gboolean changed = FALSE;
+  for (guint node = 0; node < glia_graph_get_n_nodes (g); node++) {
+    gboolean mm = is_op (g, node, "MatMul"), gemm = is_op (g, node, "Gemm");
+    if (!mm && !gemm)
+      continue;
+    gint a = glia_graph_node_get_input (g, node, 0), b = glia_graph_node_get_input (g, node, 1);
+    gint y = glia_graph_node_get_output (g, node, 0);
+    gint rank = glia_graph_value_get_rank (g, a);
+    const GliaConstTensor *bc = get_const (g, b);
+    if (!is_float (g, a) || !is_float (g, y) || rank < 2 || bc == NULL
+        || bc->dtype != GLIA_DATA_TYPE_FLOAT || bc->rank != 2
+        || glia_graph_value_get_rank (g, y) != rank)
+      continue;
+    if (gemm && !gemm_to_fused_matmul (g, node))
+      continue;
+    ensure_glia_opset (g);
+    glia_graph_node_set_op_type (g, node, "FusedMatMul", "com.glia");
+    glia_pass_context_report (ctx, "%s '%s' -> FusedMatMul", mm ? "MatMul" : "Gemm",
+                              node_label (g, node));
+    changed = TRUE;
+    if (mm) {
+      gint64 n = glia_graph_value_get_dims (g, b)[1];
+      gint add = sole_consumer (g, y);
+      gint c = add >= 0 && is_op (g, add, "Add") ? other_input (g, add, y) : -1;
+      if (c >= 0 && is_row_bias (get_const (g, c), (guint)rank, n)) {
+        glia_graph_node_set_input (g, node, 2, c);
+        glia_graph_node_set_output (g, node, 0, glia_graph_node_get_output (g, add, 0));
+        glia_pass_context_report (ctx, "  + bias Add '%s'", node_label (g, add));
+        gint id = add;
+        glia_graph_remove_nodes (g, &id, 1);
+        if ((guint)add < node)
+          node--;
+      }
+    }
+    gint act = sole_consumer (g, glia_graph_node_get_output (g, node, 0));
+    if (absorb_activation (g, ctx, node) && (guint)act < node)
+      node--;
+  }
+  (void)error;
+  return changed;
+}
+
 static gboolean
 is_fused (const GliaGraph *g, gint node, const char *op)
 {
@@ -1385,6 +1487,10 @@ static const GliaPassInfo host_passes[] = {
              pass_fuse_conv_bn),
   HOST_PASS ("fuse-matmul-add", "MatMul of matrices + constant bias -> Gemm", 2,
              pass_fuse_matmul_add),
+  HOST_PASS ("fuse-matmul-bias",
+             "MatMul / Gemm with constant weights [+ bias Add] [+ activation] -> "
+             "com.glia::FusedMatMul",
+             2, pass_fuse_matmul_bias),
   HOST_PASS ("fuse-conv-add", "Conv + residual Add [+ activation] -> com.glia::FusedConv", 2,
              pass_fuse_conv_add),
   HOST_PASS ("fuse-activation", "Conv / Gemm + activation -> com.glia::FusedConv / FusedGemm", 2,

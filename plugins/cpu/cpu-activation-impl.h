@@ -22,6 +22,16 @@ cpu_act_hard_sigmoid (float t)
   return t > 0.0f ? t : 0.0f;
 }
 
+/* min (max (v, lo), hi) with NaN kept, as two selects the compiler turns
+ * into vector max and min (x86 maxps/minps return their second operand when
+ * unordered); a nested conditional was left scalar. */
+static inline float
+cpu_act_clip (float v, float lo, float hi)
+{
+  float t = lo > v ? lo : v;
+  return hi < t ? hi : t;
+}
+
 /* The activation of one element, for the loops below. */
 #define ACT_LOOP(EXPR)                                                                             \
   for (gsize i = 0; i < n; i++) {                                                                  \
@@ -39,7 +49,7 @@ cpu_act_hard_sigmoid (float t)
   case CPU_ACTIVATION_LEAKY_RELU:                                                                  \
     ACT_LOOP (v >= 0.0f ? v : alpha * v);                                                          \
   case CPU_ACTIVATION_CLIP:                                                                        \
-    ACT_LOOP (v < alpha ? alpha : (v > beta ? beta : v));                                          \
+    ACT_LOOP (cpu_act_clip (v, alpha, beta));                                                      \
   case CPU_ACTIVATION_HARD_SIGMOID:                                                                \
     ACT_LOOP (cpu_act_hard_sigmoid (alpha *v + beta));                                             \
   case CPU_ACTIVATION_HARD_SWISH:                                                                  \

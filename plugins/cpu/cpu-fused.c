@@ -144,6 +144,292 @@ fused_gemm_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   return TRUE;
 }
 
+/* ---- FusedMatMul ----------------------------------------------------------- */
+
+/* Y = act (A B + bias): A [..., M, K] (the leading axes flattened into the
+ * rows of one GEMM), B a constant [K, N], bias [N] (optional). On AVX-512
+ * CPUs B is packed once, at kernel creation, into panels of FMM_NR columns
+ * (K rows of FMM_NR floats each, zero padded) and a register-blocked kernel
+ * computes FMM_MR x FMM_NR tiles with the bias and the activation applied
+ * before the store. Elsewhere (or when B is not constant) it is one
+ * cblas_sgemm over the flattened rows plus the same epilogue. */
+
+#define FMM_NR 32
+#define FMM_MR 12
+
+typedef struct
+{
+  CpuActivation act;
+  gint64 k, n;   /* of the packed B (0 when not packed) */
+  float *packed; /* n_panels * k * FMM_NR floats, 64-byte aligned */
+} FusedMatMulState;
+
+static void
+fused_matmul_free (gpointer p)
+{
+  FusedMatMulState *s = p;
+  if (s == NULL)
+    return;
+  g_aligned_free (s->packed);
+  g_free (s);
+}
+
+static gboolean
+fmm_use_avx512 (void)
+{
+  return cpu_simd ()->isa == CPU_ISA_AVX512;
+}
+
+static gpointer
+fused_matmul_create (const GliaGraph *graph, gint node, GError **error)
+{
+  g_autofree FusedMatMulState *s = g_new0 (FusedMatMulState, 1);
+  if (!cpu_activation_from_node (graph, node, &s->act, error))
+    return NULL;
+  gint bv = glia_graph_node_get_input (graph, node, 1);
+  const GliaConstTensor *bc = bv >= 0 ? glia_graph_value_get_constant (graph, bv) : NULL;
+  if (fmm_use_avx512 () && bc && bc->dtype == GLIA_DATA_TYPE_FLOAT && bc->rank == 2
+      && bc->dims[0] > 0 && bc->dims[1] > 0 && bc->dims[0] <= G_MAXINT32
+      && bc->dims[1] <= G_MAXINT32
+      && g_bytes_get_size (bc->data) == (gsize)(bc->dims[0] * bc->dims[1]) * sizeof (float)) {
+    gint64 k = bc->dims[0], n = bc->dims[1];
+    gint64 n_panels = (n + FMM_NR - 1) / FMM_NR;
+    const float *b = g_bytes_get_data (bc->data, NULL);
+    float *p = g_aligned_alloc0 ((gsize)(n_panels * k), FMM_NR * sizeof (float), 64);
+    for (gint64 pi = 0; pi < n_panels; pi++) {
+      gint64 j0 = pi * FMM_NR, nc = MIN (FMM_NR, n - j0);
+      for (gint64 kk = 0; kk < k; kk++)
+        memcpy (p + (pi * k + kk) * FMM_NR, b + kk * n + j0, (gsize)nc * sizeof (float));
+    }
+    s->k = k;
+    s->n = n;
+    s->packed = p;
+  }
+  return g_steal_pointer (&s);
+}
+
+static gboolean
+fused_matmul_infer_shapes (GliaShapeContext *ctx, GError **error)
+{
+  gint ra = glia_shape_context_get_input_rank (ctx, 0);
+  gint rb = glia_shape_context_get_input_rank (ctx, 1);
+  if ((ra >= 0 && ra < 2) || (rb >= 0 && rb != 2)) {
+    cpu_shape_error (error, ctx, "A needs rank 2 or more and B rank 2, got ranks %d and %d", ra,
+                     rb);
+    return FALSE;
+  }
+  GliaDataType dt = glia_shape_context_get_input_dtype (ctx, 0);
+  if (ra < 0) {
+    glia_shape_context_set_output (ctx, 0, dt, -1, NULL);
+    return TRUE;
+  }
+  gint64 dims[GLIA_MAX_RANK];
+  memcpy (dims, glia_shape_context_get_input_dims (ctx, 0), (gsize)ra * sizeof (gint64));
+  dims[ra - 1] = rb == 2 ? glia_shape_context_get_input_dims (ctx, 1)[1] : -1;
+  glia_shape_context_set_output (ctx, 0, dt, ra, dims);
+  return TRUE;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define FMM_HAVE_AVX512 1
+#define FMM_TARGET      __attribute__ ((target ("avx512f,avx2,fma")))
+
+/* One tile: rows [0, MR) of A (row stride lda) times one packed panel,
+ * written to c (row stride ldc), ncols <= FMM_NR columns kept. */
+static inline __attribute__ ((always_inline)) FMM_TARGET void
+fmm_tile (const int mr, gint64 k, const float *a, gint64 lda, const float *bp, float *c, gint64 ldc,
+          int ncols, const float *bias, gboolean relu)
+{
+  __m512 acc0[FMM_MR], acc1[FMM_MR];
+#pragma GCC unroll 12
+  for (int i = 0; i < mr; i++) {
+    acc0[i] = _mm512_setzero_ps ();
+    acc1[i] = _mm512_setzero_ps ();
+  }
+  for (gint64 kk = 0; kk < k; kk++) {
+    __m512 b0 = _mm512_load_ps (bp + kk * FMM_NR);
+    __m512 b1 = _mm512_load_ps (bp + kk * FMM_NR + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) {
+      __m512 av = _mm512_set1_ps (a[i * lda + kk]);
+      acc0[i] = _mm512_fmadd_ps (av, b0, acc0[i]);
+      acc1[i] = _mm512_fmadd_ps (av, b1, acc1[i]);
+    }
+  }
+  __mmask16 m0 = ncols >= 16 ? 0xffff : (__mmask16)((1u << ncols) - 1);
+  __mmask16 m1 = ncols >= 32 ? 0xffff : ncols <= 16 ? 0 : (__mmask16)((1u << (ncols - 16)) - 1);
+  __m512 bias0 = bias ? _mm512_maskz_loadu_ps (m0, bias) : _mm512_setzero_ps ();
+  __m512 bias1 = bias ? _mm512_maskz_loadu_ps (m1, bias + 16) : _mm512_setzero_ps ();
+  __m512 zero = _mm512_setzero_ps ();
+#pragma GCC unroll 12
+  for (int i = 0; i < mr; i++) {
+    __m512 y0 = _mm512_add_ps (acc0[i], bias0), y1 = _mm512_add_ps (acc1[i], bias1);
+    if (relu) {
+      y0 = _mm512_max_ps (y0, zero);
+      y1 = _mm512_max_ps (y1, zero);
+    }
+    _mm512_mask_storeu_ps (c + i * ldc, m0, y0);
+    _mm512_mask_storeu_ps (c + i * ldc + 16, m1, y1);
+  }
+}
+
+#define FMM_TILE_CASE(R)                                                                           \
+  case R:                                                                                          \
+    fmm_tile (R, k, a, lda, bp, c, ldc, ncols, bias, relu);                                        \
+    break;
+
+static FMM_TARGET void
+fmm_tile_any (int mr, gint64 k, const float *a, gint64 lda, const float *bp, float *c, gint64 ldc,
+              int ncols, const float *bias, gboolean relu)
+{
+  switch (mr) {
+    FMM_TILE_CASE (1)
+    FMM_TILE_CASE (2)
+    FMM_TILE_CASE (3)
+    FMM_TILE_CASE (4)
+    FMM_TILE_CASE (5)
+    FMM_TILE_CASE (6)
+    FMM_TILE_CASE (7)
+    FMM_TILE_CASE (8)
+    FMM_TILE_CASE (9)
+    FMM_TILE_CASE (10)
+    FMM_TILE_CASE (11)
+    FMM_TILE_CASE (12)
+  default:
+    g_assert_not_reached ();
+  }
+}
+#endif
+
+/* BLAS threads for an m x n x k product issued from the calling thread: one
+ * for small products, where OpenBLAS's threading costs more than it saves. */
+static guint
+fmm_blas_threads (GliaKernelContext *ctx, gint64 m, gint64 n, gint64 k)
+{
+  double flops = 2.0 * (double)m * (double)n * (double)k;
+  return flops < 4e6 ? 1 : glia_kernel_context_get_n_threads (ctx);
+}
+
+typedef struct
+{
+  const FusedMatMulState *s;
+  const float *a, *bias;
+  float *y;
+  gint64 m;
+} FmmJob;
+
+/* Panels [begin, end) over all rows. */
+static void
+fmm_panels (gsize begin, gsize end, gpointer user_data)
+{
+#ifdef FMM_HAVE_AVX512
+  const FmmJob *job = user_data;
+  const FusedMatMulState *s = job->s;
+  gint64 k = s->k, n = s->n;
+  gboolean relu = s->act.kind == CPU_ACTIVATION_RELU;
+  gboolean other = s->act.kind != CPU_ACTIVATION_NONE && !relu;
+  for (gsize p = begin; p < end; p++) {
+    gint64 j0 = (gint64)p * FMM_NR;
+    int ncols = (int)MIN (FMM_NR, n - j0);
+    const float *bp = s->packed + (gint64)p * k * FMM_NR;
+    for (gint64 i0 = 0; i0 < job->m; i0 += FMM_MR) {
+      int mr = (int)MIN (FMM_MR, job->m - i0);
+      float *c = job->y + i0 * n + j0;
+      fmm_tile_any (mr, k, job->a + i0 * k, k, bp, c, n, ncols, job->bias ? job->bias + j0 : NULL,
+                    relu);
+      if (other)
+        for (int i = 0; i < mr; i++)
+          cpu_activation_apply (&s->act, c + i * n, (gsize)ncols);
+    }
+  }
+#else
+  (void)begin;
+  (void)end;
+  (void)user_data;
+  g_assert_not_reached ();
+#endif
+}
+
+static gboolean
+fused_matmul_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const FusedMatMulState *s = state;
+  const GliaTensorView *a = cpu_require_input (ctx, 0, error);
+  const GliaTensorView *b = a ? cpu_require_input (ctx, 1, error) : NULL;
+  if (b == NULL)
+    return FALSE;
+  const GliaTensorView *bias = cpu_optional_input (ctx, 2);
+  const GliaTensorView *all[3] = { a, b, bias };
+  for (guint i = 0; i < 3; i++)
+    if (all[i] && !cpu_check_dtype (ctx, all[i], FLOAT_ONLY, NULL, error))
+      return FALSE;
+  if (a->rank < 2 || b->rank != 2) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "A needs rank 2 or more and B rank 2");
+    return FALSE;
+  }
+  gint64 k = a->dims[a->rank - 1], n = b->dims[1];
+  if (b->dims[0] != k) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "A and B disagree on K (%" G_GINT64_FORMAT " and %" G_GINT64_FORMAT ")", k,
+                      b->dims[0]);
+    return FALSE;
+  }
+  if (bias && (gint64)bias->n_elements != n) {
+    g_autofree char *d = cpu_dims_to_string (bias->rank, bias->dims);
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "the bias %s does not have N = %" G_GINT64_FORMAT " elements", d, n);
+    return FALSE;
+  }
+  gint64 dims[GLIA_MAX_RANK];
+  memcpy (dims, a->dims, a->rank * sizeof (gint64));
+  dims[a->rank - 1] = n;
+  GliaTensorView *y
+      = glia_kernel_context_allocate_output (ctx, 0, GLIA_DATA_TYPE_FLOAT, a->rank, dims, error);
+  if (y == NULL)
+    return FALSE;
+  if (y->n_elements == 0)
+    return TRUE;
+  gint64 m = (gint64)(y->n_elements / (gsize)n);
+  float *yd = y->data;
+  const float *bd = bias ? bias->data : NULL;
+  if (k == 0) {
+    for (gint64 i = 0; i < m; i++)
+      for (gint64 j = 0; j < n; j++)
+        yd[i * n + j] = bd ? bd[j] : 0.0f;
+    cpu_activation_apply (&s->act, yd, y->n_elements);
+    return TRUE;
+  }
+#ifdef FMM_HAVE_AVX512
+  if (s->packed && s->k == k && s->n == n && fmm_use_avx512 ()) {
+    FmmJob job = { s, a->data, bd, yd, m };
+    gsize n_panels = (gsize)((n + FMM_NR - 1) / FMM_NR);
+    /* about 2 MFLOP per chunk at least: smaller products stay on one thread */
+    gsize per_panel = (gsize)(m * k) * FMM_NR;
+    gsize grain = MAX ((gsize)1, (gsize)(1u << 20) / MAX (per_panel, 1));
+    glia_kernel_context_parallel_for (ctx, n_panels, grain, fmm_panels, &job);
+    return TRUE;
+  }
+#endif
+  if (!cpu_fits_blas_int (m) || !cpu_fits_blas_int (n) || !cpu_fits_blas_int (k)) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_RESOURCE_LIMIT,
+                      "matrix dimensions exceed the BLAS integer range");
+    return FALSE;
+  }
+  for (gint64 i = 0; i < m; i++) {
+    if (bd)
+      memcpy (yd + i * n, bd, (gsize)n * sizeof (float));
+    else
+      memset (yd + i * n, 0, (gsize)n * sizeof (float));
+  }
+  cpu_blas_set_threads (fmm_blas_threads (ctx, m, n, k));
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a->data,
+               (int)k, b->data, (int)n, 1.0f, yd, (int)n);
+  cpu_activation_apply (&s->act, yd, y->n_elements);
+  return TRUE;
+}
+
 /* ---- Gelu ------------------------------------------------------------------ */
 
 typedef struct
@@ -260,6 +546,65 @@ attention_infer_shapes (GliaShapeContext *ctx, GError **error)
   return TRUE;
 }
 
+typedef struct
+{
+  const float *qd, *kd, *vd, *md;
+  float *yd, *scores;
+  gint64 sq, skv, d, dv;
+  guint br;
+  float scale;
+  const gint64 *batch, *qs, *ks, *vs, *ms;
+  gsize score_size;
+  gboolean per_item; /* scores holds one tile per batch item */
+} AttnJob;
+
+/* Batch items [begin, end): Q Kt into a score tile, masked softmax, times V. */
+static void
+attention_heads (gsize begin, gsize end, gpointer user_data)
+{
+  const AttnJob *j = user_data;
+  const CpuSimdOps *simd = cpu_simd ();
+  gint64 sq = j->sq, skv = j->skv, d = j->d, dv = j->dv;
+  guint br = j->br;
+  if (j->per_item)
+    cpu_blas_set_threads (1);
+  for (gsize b = begin; b < end; b++) {
+    float *scores = j->per_item ? j->scores + b * (j->score_size / sizeof (float)) : j->scores;
+    /* offsets of batch b in each operand */
+    gsize rem = b, oq = 0, ok = 0, ov = 0, om = 0;
+    for (gint i = (gint)br - 1; i >= 0; i--) {
+      gsize idx = rem % (gsize)j->batch[i];
+      rem /= (gsize)j->batch[i];
+      oq += idx * j->qs[i];
+      ok += idx * j->ks[i];
+      ov += idx * j->vs[i];
+      if (j->md)
+        om += idx * j->ms[i];
+    }
+    if (skv == 0) {
+      memset (j->yd + b * sq * dv, 0, (gsize)(sq * dv) * sizeof (float));
+      continue;
+    }
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int)sq, (int)skv, (int)d, j->scale,
+                 j->qd + oq, (int)MAX (d, 1), j->kd + ok, (int)MAX (d, 1), 0.0f, scores, (int)skv);
+    for (gint64 i = 0; i < sq; i++) {
+      float *row = scores + i * skv;
+      if (j->md) {
+        const float *mrow = j->md + om + i * j->ms[br];
+        gint64 mstep = j->ms[br + 1];
+        if (mstep == 1)
+          simd->binary (CPU_SIMD_BIN_ADD, row, 1, mrow, 1, row, (gsize)skv);
+        else
+          for (gint64 c = 0; c < skv; c++)
+            row[c] += mrow[c * mstep];
+      }
+      simd->softmax (row, row, (gsize)skv);
+    }
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sq, (int)dv, (int)skv, 1.0f,
+                 scores, (int)skv, j->vd + ov, (int)dv, 0.0f, j->yd + b * sq * dv, (int)dv);
+  }
+}
+
 static gboolean
 attention_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 {
@@ -360,44 +705,46 @@ attention_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     cpu_kernel_error (error, ctx, GLIA_ERROR_RESOURCE_LIMIT, "the score matrix is too large");
     return FALSE;
   }
-  float *scores = glia_kernel_context_get_scratch (ctx, score_size, error);
-  if (scores == NULL)
-    return FALSE;
   gsize n_batch = cpu_numel (br, batch);
-  cpu_blas_set_threads (glia_kernel_context_get_n_threads (ctx));
-  const float *qd = q->data, *kd = k->data, *vd = v->data;
-  const float *md = mask ? mask->data : NULL;
-  const CpuSimdOps *simd = cpu_simd ();
-  float *yd = y->data;
-  for (gsize b = 0; b < n_batch; b++) {
-    /* offsets of batch b in each operand */
-    gsize rem = b, oq = 0, ok = 0, ov = 0, om = 0;
-    for (gint i = (gint)br - 1; i >= 0; i--) {
-      gsize idx = rem % (gsize)batch[i];
-      rem /= (gsize)batch[i];
-      oq += idx * qs[i];
-      ok += idx * ks[i];
-      ov += idx * vs[i];
-      if (md)
-        om += idx * ms[i];
-    }
-    if (skv == 0) {
-      memset (yd + b * sq * dv, 0, (gsize)(sq * dv) * sizeof (float));
-      continue;
-    }
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int)sq, (int)skv, (int)d, scale, qd + oq,
-                 (int)MAX (d, 1), kd + ok, (int)MAX (d, 1), 0.0f, scores, (int)skv);
-    for (gint64 i = 0; i < sq; i++) {
-      float *row = scores + i * skv;
-      if (md) {
-        const float *mrow = md + om + i * ms[br];
-        for (gint64 j = 0; j < skv; j++)
-          row[j] += mrow[j * ms[br + 1]];
-      }
-      simd->softmax (row, row, (gsize)skv);
-    }
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sq, (int)dv, (int)skv, 1.0f,
-                 scores, (int)skv, vd + ov, (int)dv, 0.0f, yd + b * sq * dv, (int)dv);
+  AttnJob job = {
+    .qd = q->data,
+    .kd = k->data,
+    .vd = v->data,
+    .md = mask ? mask->data : NULL,
+    .yd = y->data,
+    .sq = sq,
+    .skv = skv,
+    .d = d,
+    .dv = dv,
+    .br = br,
+    .scale = scale,
+    .batch = batch,
+    .qs = qs,
+    .ks = ks,
+    .vs = vs,
+    .ms = ms,
+    .score_size = score_size,
+  };
+  /* heads run in parallel, each with its own score tile and one BLAS
+   * thread, when the tiles fit a modest scratch; else one after the other
+   * with the session's BLAS threads */
+  guint n_threads = glia_kernel_context_get_n_threads (ctx);
+  gsize all_size;
+  if (n_threads > 1 && n_batch > 1 && g_size_checked_mul (&all_size, score_size, n_batch)
+      && all_size <= (gsize)64 << 20) {
+    job.scores = glia_kernel_context_get_scratch (ctx, all_size, error);
+    if (job.scores == NULL)
+      return FALSE;
+    job.per_item = TRUE;
+    cpu_blas_set_threads (1);
+    glia_kernel_context_parallel_for (ctx, n_batch, 1, attention_heads, &job);
+  } else {
+    job.scores = glia_kernel_context_get_scratch (ctx, score_size, error);
+    if (job.scores == NULL)
+      return FALSE;
+    double flops = 4.0 * (double)sq * (double)skv * (double)MAX (d, dv);
+    cpu_blas_set_threads (flops < 4e6 ? 1 : n_threads);
+    attention_heads (0, n_batch, &job);
   }
   return TRUE;
 }
@@ -415,6 +762,18 @@ static const GliaOpDef fused_ops[] = {
   GLIA_OP ("FusedGemm", fused_gemm_infer_shapes, fused_gemm_create, fused_gemm_compute),
   GLIA_OP ("Gelu", cpu_infer_same_as_input, gelu_create, gelu_compute),
   GLIA_OP ("Attention", attention_infer_shapes, attention_create, attention_compute),
+  {
+      .struct_size = sizeof (GliaOpDef),
+      .domain = "com.glia",
+      .name = "FusedMatMul",
+      .since_version = 1,
+      .until_version = G_MAXINT,
+      .dtypes = FLOAT_ONLY,
+      .infer_shapes = fused_matmul_infer_shapes,
+      .create = fused_matmul_create,
+      .compute = fused_matmul_compute,
+      .destroy = fused_matmul_free,
+  },
 };
 
 /* com.glia::LayerNormalization: cpu-norm.c's op def in this domain. */

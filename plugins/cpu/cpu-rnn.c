@@ -573,8 +573,13 @@ rnn_direction (RnnRun *run, GliaKernelContext *ctx, const float *bias, const flo
   gsize hs = (gsize)run->hidden, gh = (gsize)s->n_gates * hs;
   gsize rows = (gsize)(run->seq * run->batch);
 
-  /* every SGEMM here is issued from this (the calling) thread */
-  cpu_blas_set_threads (glia_kernel_context_get_n_threads (ctx));
+  /* every SGEMM here is issued from this (the calling) thread; small ones
+   * (the input product of a short sequence, the recurrent product at a
+   * small batch) run faster on one BLAS thread than on several */
+  double input_flops = 2.0 * (double)rows * (double)gh * (double)run->input;
+  double step_flops = 2.0 * (double)run->batch * (double)gh * (double)hs;
+  cpu_blas_set_threads (
+      MAX (input_flops, step_flops) < 4e6 ? 1 : glia_kernel_context_get_n_threads (ctx));
 
   /* xw = X W^T + Wb + Rb (GRU with linear_before_reset: Rbh stays apart,
    * inside the reset product). */

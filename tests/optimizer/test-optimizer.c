@@ -326,10 +326,67 @@ test_matmul_add_gemm (void)
   glia_graph_add_output (g, y);
   Result on = { 0 };
   check_pass (g, 2, &on, 1e-5);
-  /* MatMul + Add -> Gemm, then Gemm + Relu -> FusedGemm */
+  /* MatMul + Add -> Gemm, then Gemm (constant B) + Relu -> FusedMatMul */
   g_assert_cmpuint (on.n_nodes, ==, 1);
-  g_assert_true (has_op (&on, "com.glia:FusedGemm"));
+  g_assert_true (has_op (&on, "com.glia:FusedMatMul"));
   g_assert_nonnull (strstr (on.report, "MatMul 'mm' + Add 'add' -> Gemm"));
+  result_clear (&on);
+}
+
+static void
+test_matmul_bias (void)
+{
+  /* A of rank 3 (27 rows: tiles of 12 and a tail), N = 40 (a panel of 32
+   * and a tail), bias first in the Add, then Relu */
+  g_autoptr (GliaGraph) g = new_graph (13);
+  const gint64 dx[3] = { 3, 9, 7 }, dw[2] = { 7, 40 }, db[1] = { 40 };
+  gint x = add_input (g, "x", 3, dx);
+  gint w = add_random_const (g, "w", 2, dw, 21);
+  gint b = add_random_const (g, "b", 1, db, 22);
+  gint m = value (g, "m"), s = value (g, "s"), y = value (g, "y");
+  node1 (g, "MatMul", "mm", x, w, m);
+  node1 (g, "Add", "add", b, m, s);
+  node1 (g, "Relu", "relu", s, -1, y);
+  glia_graph_add_output (g, y);
+  Result on = { 0 };
+  check_pass (g, 2, &on, 1e-5);
+  g_assert_cmpuint (on.n_nodes, ==, 1);
+  g_assert_true (has_op (&on, "com.glia:FusedMatMul"));
+  g_assert_nonnull (strstr (on.report, "MatMul 'mm' -> FusedMatMul"));
+  g_assert_nonnull (strstr (on.report, "bias Add 'add'"));
+  result_clear (&on);
+}
+
+static void
+test_matmul_bias_gemm (void)
+{
+  /* Gemm with transB and a bias, then HardSigmoid (an activation applied
+   * after the tile); a MatMul whose Add is a full [M, N] matrix becomes a
+   * Gemm and stays one (its C is no row bias). */
+  g_autoptr (GliaGraph) g = new_graph (13);
+  const gint64 dx[2] = { 14, 33 }, dw[2] = { 50, 33 }, db[1] = { 50 }, dw2[2] = { 50, 5 };
+  const gint64 dz[2] = { 14, 5 };
+  gint x = add_input (g, "x", 2, dx);
+  gint w = add_random_const (g, "w", 2, dw, 23);
+  gint b = add_random_const (g, "b", 1, db, 24);
+  gint w2 = add_random_const (g, "w2", 2, dw2, 25);
+  gint z = add_random_const (g, "z", 2, dz, 26);
+  gint m = value (g, "m"), h = value (g, "h"), p = value (g, "p"), y = value (g, "y");
+  gint ins[3] = { x, w, b };
+  gint gemm = glia_graph_add_node (g, "Gemm", "", "gemm", 3, ins, 1, &m);
+  glia_graph_node_set_attr_int (g, gemm, "transB", 1);
+  gint hs = node1 (g, "HardSigmoid", "hs", m, -1, h);
+  glia_graph_node_set_attr_float (g, hs, "alpha", 0.3f);
+  node1 (g, "MatMul", "mm2", h, w2, p);
+  node1 (g, "Add", "addz", p, z, y);
+  glia_graph_add_output (g, y);
+  Result on = { 0 };
+  check_pass (g, 2, &on, 1e-5);
+  g_assert_cmpuint (on.n_nodes, ==, 2);
+  g_assert_true (has_op (&on, "com.glia:FusedMatMul"));
+  g_assert_null (strstr (on.report, "'mm2' -> FusedMatMul"));
+  g_assert_nonnull (strstr (on.report, "Gemm 'gemm' -> FusedMatMul"));
+  g_assert_nonnull (strstr (on.report, "HardSigmoid 'hs'"));
   result_clear (&on);
 }
 
@@ -653,6 +710,8 @@ main (int argc, char **argv)
   g_test_add_func ("/optimizer/eliminate-dead-nodes", test_dead_nodes);
   g_test_add_func ("/optimizer/fuse-conv-batchnorm", test_conv_batchnorm);
   g_test_add_func ("/optimizer/fuse-matmul-add", test_matmul_add_gemm);
+  g_test_add_func ("/optimizer/fuse-matmul-bias", test_matmul_bias);
+  g_test_add_func ("/optimizer/fuse-matmul-bias/gemm", test_matmul_bias_gemm);
   g_test_add_func ("/optimizer/fuse-activation/gemm", test_gemm_activation);
   g_test_add_func ("/optimizer/fuse-activation/conv", test_conv_activation);
   g_test_add_func ("/optimizer/fuse-conv-add", test_conv_add_relu);
