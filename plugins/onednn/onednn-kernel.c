@@ -2,8 +2,11 @@
  *
  * At compile time the region's nodes become ops: activations and a residual
  * Add that follow a conv or GEMM (whose result nothing else reads) fold into
- * its post-ops (eltwise, sum), and the constants the primitives need (conv
- * and GEMM weights, bias, batch-norm statistics) are taken from the graph.
+ * its post-ops (eltwise, sum), as does a swish (x * Sigmoid(x), a Sigmoid
+ * and a Mul, also after a binary op), and the constants the primitives need
+ * (conv and GEMM weights, bias, batch-norm statistics) are taken from the
+ * graph. A residual that nothing reads later is accumulated into in place
+ * (no copy). MatMul-like ops flatten A's leading axes into one 2-D matmul.
  *
  * A plan is the region built for one signature (the dims of its inputs):
  * primitives created with format_tag any for conv and GEMM so oneDNN picks
@@ -58,9 +61,11 @@ typedef struct
   gint axis;
   float alpha, beta, bias_k, epsilon;
   gint64 size;
+  dnnl_alg_kind_t binary_alg;
   PostOp post[MAX_POST];
   guint n_post;
   gint sum_value;
+  gboolean sum_inplace; /* the residual is dead after this op: write into it */
   /* constants */
   GBytes *weights; /* conv [OC, IC/G, k...]; GEMM [K, N] row-major (alpha applied) */
   gint64 wdims[GLIA_MAX_RANK];
@@ -88,12 +93,18 @@ typedef struct
 
 typedef struct
 {
+  dnnl_memory_t view, of;
+} Alias;
+
+typedef struct
+{
   gint64 *sig;
   guint sig_len;
   GArray *execs;   /* Exec */
   GPtrArray *mems; /* owned dnnl_memory_t */
   dnnl_memory_t *in_mem;
   dnnl_memory_t *out_mem;
+  GArray *aliases; /* Alias: views of region inputs or outputs with another md */
   guint *out_rank;
   gint64 (*out_dims)[GLIA_MAX_RANK];
 } Plan;
@@ -209,6 +220,10 @@ act_to_post (const OnednnAct *act, PostOp *post, guint *n)
     p->alg = dnnl_eltwise_elu;
     p->alpha = act->alpha;
     break;
+  case ONEDNN_ACT_SWISH:
+    p->alg = dnnl_eltwise_swish;
+    p->alpha = 1.0f;
+    break;
   case ONEDNN_ACT_HARD_SIGMOID:
     p->alg = dnnl_eltwise_linear;
     p->alpha = act->alpha;
@@ -265,7 +280,7 @@ op_init (Region *r, Op *op, gint node, OnednnOpKind kind, const OnednnAct *act)
     break;
   }
   case ONEDNN_OP_GEMM: {
-    gboolean matmul = g_str_equal (optype, "MatMul");
+    gboolean matmul = g_str_equal (optype, "MatMul") || g_str_equal (optype, "FusedMatMul");
     const GliaConstTensor *bc
         = glia_graph_value_get_constant (g, glia_graph_node_get_input (g, node, 1));
     gboolean tb = !matmul && glia_graph_node_get_attr_int (g, node, "transB", 0);
@@ -273,11 +288,15 @@ op_init (Region *r, Op *op, gint node, OnednnOpKind kind, const OnednnAct *act)
     float beta = matmul ? 1.0f : glia_graph_node_get_attr_float (g, node, "beta", 1.0f);
     gint64 k = bc->dims[tb ? 1 : 0], n = bc->dims[tb ? 0 : 1];
     const float *b = g_bytes_get_data (bc->data, NULL);
-    float *wk = g_new (float, k *n);
-    for (gint64 i = 0; i < k; i++)
-      for (gint64 j = 0; j < n; j++)
-        wk[i * n + j] = alpha * (tb ? b[j * k + i] : b[i * n + j]);
-    op->weights = g_bytes_new_take (wk, k * n * sizeof (float));
+    if (!tb && alpha == 1.0f)
+      op->weights = g_bytes_ref (bc->data); /* no private copy */
+    else {
+      float *wk = g_new (float, k *n);
+      for (gint64 i = 0; i < k; i++)
+        for (gint64 j = 0; j < n; j++)
+          wk[i * n + j] = alpha * (tb ? b[j * k + i] : b[i * n + j]);
+      op->weights = g_bytes_new_take (wk, k * n * sizeof (float));
+    }
     op->wrank = 2;
     op->wdims[0] = k;
     op->wdims[1] = n;
@@ -332,6 +351,12 @@ op_init (Region *r, Op *op, gint node, OnednnOpKind kind, const OnednnAct *act)
     op->axis = axis < 0 ? axis + rank : axis;
   }
     /* fall through */
+  case ONEDNN_OP_BINARY:
+    op->binary_alg = g_str_equal (optype, "Mul")   ? dnnl_binary_mul
+                     : g_str_equal (optype, "Sub") ? dnnl_binary_sub
+                     : g_str_equal (optype, "Div") ? dnnl_binary_div
+                                                   : dnnl_binary_add;
+    /* fall through */
   case ONEDNN_OP_SUM:
     for (guint i = 1; i < n_in; i++) {
       gint v = glia_graph_node_get_input (g, node, i);
@@ -341,6 +366,8 @@ op_init (Region *r, Op *op, gint node, OnednnOpKind kind, const OnednnAct *act)
   case ONEDNN_OP_NONE:
     break;
   }
+  if (kind == ONEDNN_OP_SUM)
+    op->binary_alg = dnnl_binary_add; /* when the shapes turn out to differ */
   op->packed = g_ptr_array_new ();
 }
 
@@ -362,6 +389,76 @@ sole_consumer (const GliaGraph *g, gint v, const guint8 *in_region)
         found = node;
       }
   return found >= 0 && in_region[found] ? found : -1;
+}
+
+/* Whether @v feeds exactly a Sigmoid and a Mul of @v by that sigmoid, both
+ * in the region and nothing else reading @v or the sigmoid: x * sigmoid(x),
+ * one swish. Gives both nodes. */
+static gboolean
+swish_pair (const GliaGraph *g, gint v, const guint8 *in_region, const guint8 *fused, gint *sig,
+            gint *mul)
+{
+  for (guint i = 0; i < glia_graph_get_n_outputs (g); i++)
+    if (glia_graph_get_output (g, i) == v)
+      return FALSE;
+  gint found[2] = { -1, -1 };
+  guint n_found = 0;
+  guint n_nodes = glia_graph_get_n_nodes (g);
+  for (guint node = 0; node < n_nodes; node++)
+    for (guint i = 0; i < glia_graph_node_get_n_inputs (g, node); i++)
+      if (glia_graph_node_get_input (g, node, i) == v) {
+        if (n_found == 2 && found[1] != (gint)node)
+          return FALSE;
+        if (n_found == 0 || found[n_found - 1] != (gint)node)
+          found[n_found++] = node;
+      }
+  if (n_found != 2)
+    return FALSE;
+  for (guint k = 0; k < 2; k++) {
+    gint s = found[k], m = found[1 - k];
+    OnednnAct a;
+    if (!in_region[s] || !in_region[m] || fused[s] || fused[m]
+        || !g_str_equal (glia_graph_node_get_op_type (g, s), "Sigmoid")
+        || !g_str_equal (glia_graph_node_get_op_type (g, m), "Mul")
+        || !onednn_node_activation (g, s, &a) || onednn_classify (g, m, NULL) != ONEDNN_OP_BINARY)
+      continue;
+    gint sv = glia_graph_node_get_output (g, s, 0);
+    gint m0 = glia_graph_node_get_input (g, m, 0), m1 = glia_graph_node_get_input (g, m, 1);
+    if (!((m0 == v && m1 == sv) || (m0 == sv && m1 == v)) || sole_consumer (g, sv, in_region) != m
+        || !onednn_same_shape (g, v, glia_graph_node_get_output (g, m, 0)))
+      continue;
+    *sig = s;
+    *mul = m;
+    return TRUE;
+  }
+  return FALSE;
+}
+
+static gint output_index (const Region *r, gint v);
+
+/* Convs with a residual (sum post-op) whose operand is made in the region,
+ * leaves it through no output and is read by no later op: the conv can
+ * accumulate into the operand's buffer instead of copying it first. */
+static void
+find_dead_residuals (Region *r)
+{
+  for (guint k = 0; k < r->ops->len; k++) {
+    Op *op = &g_array_index (r->ops, Op, k);
+    gint z = op->sum_value;
+    if (z < 0 || output_index (r, z) >= 0)
+      continue;
+    gboolean made = FALSE, dead = TRUE;
+    for (guint j = 0; j < r->ops->len && dead; j++) {
+      Op *o = &g_array_index (r->ops, Op, j);
+      made = made || o->out == z;
+      gboolean reads = j != k && o->sum_value == z;
+      for (guint i = 0; i < o->in->len && !reads; i++)
+        reads = g_array_index (o->in, gint, i) == z;
+      /* the conv's own input must not be overwritten while it is read */
+      dead = !reads || (j != k && o->pos < op->pos);
+    }
+    op->sum_inplace = made && dead;
+  }
 }
 
 static gint
@@ -505,12 +602,33 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes, g
       return FALSE;
     }
     Op op;
+    gint last = node, sig, mul;
+    /* a Sigmoid that is half of a swish its producer did not take */
+    if (kind == ONEDNN_OP_ELTWISE && act.kind == ONEDNN_ACT_SIGMOID
+        && swish_pair (graph, glia_graph_node_get_input (graph, node, 0), in_region, fused, &sig,
+                       &mul)
+        && sig == node) {
+      act.kind = ONEDNN_ACT_SWISH;
+      fused[mul] = 1;
+      last = mul;
+    }
     op_init (r, &op, node, kind, &act);
-    gint last = node;
-    if (kind == ONEDNN_OP_CONV || kind == ONEDNN_OP_GEMM) {
+    op.out = glia_graph_node_get_output (graph, last, 0);
+    if (kind == ONEDNN_OP_CONV || kind == ONEDNN_OP_GEMM || kind == ONEDNN_OP_BINARY) {
       for (;;) {
-        gint c = sole_consumer (graph, op.out, in_region);
         OnednnAct a;
+        if (swish_pair (graph, op.out, in_region, fused, &sig, &mul)) {
+          guint n = op.n_post;
+          a.kind = ONEDNN_ACT_SWISH;
+          if (!act_to_post (&a, op.post, &n))
+            break;
+          op.n_post = n;
+          fused[sig] = fused[mul] = 1;
+          op.out = glia_graph_node_get_output (graph, mul, 0);
+          last = mul;
+          continue;
+        }
+        gint c = sole_consumer (graph, op.out, in_region);
         if (c < 0 || fused[c])
           break;
         if (onednn_node_activation (graph, c, &a)) {
@@ -538,6 +656,7 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes, g
     g_array_append_val (r->ops, op);
   }
   g_array_sort (r->ops, compare_pos);
+  find_dead_residuals (r);
 
   kernel->compute = region_compute;
   kernel->destroy = region_free;
@@ -613,6 +732,8 @@ plan_free (gpointer p)
       dnnl_memory_destroy (g_ptr_array_index (plan->mems, i));
     g_ptr_array_unref (plan->mems);
   }
+  if (plan->aliases)
+    g_array_unref (plan->aliases);
   g_free (plan->sig);
   g_free (plan->in_mem);
   g_free (plan->out_mem);
@@ -722,8 +843,13 @@ get_val (Builder *b, const Op *op, gint v, GError **error)
     return val;
   gint i = input_index (b->r, v);
   const GliaTensorView *view = i >= 0 ? b->inputs[i] : NULL;
-  if (view == NULL || view->dtype != GLIA_DATA_TYPE_FLOAT || view->rank < 1
-      || view->rank > DNNL_MAX_NDIMS) {
+  /* a scalar (binary ops' operand) is a one-element vector */
+  static const gint64 one = 1;
+  guint rank = view ? view->rank : 0;
+  const gint64 *dims = view && rank ? view->dims : &one;
+  if (view && rank == 0 && op->kind == ONEDNN_OP_BINARY)
+    rank = 1;
+  if (view == NULL || view->dtype != GLIA_DATA_TYPE_FLOAT || rank < 1 || rank > DNNL_MAX_NDIMS) {
     g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
                  "node '%s' (%s): input '%s' is not a float32 tensor of rank 1 to %d",
                  glia_graph_node_get_name (b->r->graph, op->node),
@@ -731,8 +857,8 @@ get_val (Builder *b, const Op *op, gint v, GError **error)
                  glia_graph_value_get_name (b->r->graph, v), DNNL_MAX_NDIMS);
     return NULL;
   }
-  for (guint k = 0; k < view->rank; k++)
-    if (view->dims[k] < 1) {
+  for (guint k = 0; k < rank; k++)
+    if (dims[k] < 1) {
       g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
                    "node '%s' (%s): input '%s' is empty; the oneDNN provider needs data",
                    glia_graph_node_get_name (b->r->graph, op->node),
@@ -741,15 +867,15 @@ get_val (Builder *b, const Op *op, gint v, GError **error)
       return NULL;
     }
   dnnl_memory_desc_t md;
-  plain_md (&md, view->rank, view->dims);
+  plain_md (&md, rank, dims);
   dnnl_memory_t mem = new_mem (b, op, &md, DNNL_MEMORY_NONE, error);
   if (mem == NULL)
     return NULL;
   b->plan->in_mem[i] = mem;
   val = g_new0 (Val, 1);
   val->mem = mem;
-  val->rank = view->rank;
-  memcpy (val->dims, view->dims, view->rank * sizeof (gint64));
+  val->rank = rank;
+  memcpy (val->dims, dims, rank * sizeof (gint64));
   g_hash_table_insert (b->vals, GINT_TO_POINTER (v), val);
   return val;
 }
@@ -952,15 +1078,26 @@ build_conv (Builder *b, Op *op, GError **error)
                               wr, wd, error)
             : NULL;
   dnnl_memory_t bias = w && op->bias ? vector_mem (b, op, op->bias, error) : NULL;
-  Val *y = w && (bias || !op->bias)
-               ? make_dst (b, op, op->out, dnnl_primitive_desc_query_md (pd, dnnl_query_dst_md, 0),
-                           x->rank, ydims, error)
-               : NULL;
+  const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md (pd, dnnl_query_dst_md, 0);
+  Val *y = NULL, *z = NULL;
+  if (w && (bias || !op->bias) && op->sum_inplace) {
+    z = g_hash_table_lookup (b->vals, GINT_TO_POINTER (op->sum_value));
+    if (z && dnnl_memory_desc_equal (mem_md (z->mem), dst_md) && z->rank == x->rank
+        && memcmp (z->dims, ydims, x->rank * sizeof (gint64)) == 0) {
+      y = g_new0 (Val, 1);
+      *y = *z;
+      y->md = NULL;
+      g_hash_table_replace (b->vals, GINT_TO_POINTER (op->out), y);
+    } else
+      z = NULL;
+  }
+  if (y == NULL && w && (bias || !op->bias))
+    y = make_dst (b, op, op->out, dst_md, x->rank, ydims, error);
   if (y == NULL) {
     dnnl_primitive_desc_destroy (pd);
     return FALSE;
   }
-  if (op->sum_value >= 0) {
+  if (op->sum_value >= 0 && z == NULL) {
     Val *z = get_val (b, op, op->sum_value, error);
     gboolean same
         = z && z->rank == y->rank && memcmp (z->dims, y->dims, y->rank * sizeof (gint64)) == 0;
@@ -981,6 +1118,23 @@ build_conv (Builder *b, Op *op, GError **error)
   return add_primitive (b, op, pd, n, args, "convolution", error);
 }
 
+/* A view of @mem's data with descriptor @md (a reshape of plain data). A
+ * region input or output is bound at each run, and so is its view. */
+static dnnl_memory_t
+view_mem (Builder *b, const Op *op, dnnl_memory_t mem, const dnnl_memory_desc_t *md, GError **error)
+{
+  void *handle = NULL;
+  dnnl_memory_get_data_handle (mem, &handle);
+  dnnl_memory_t view = new_mem (b, op, md, handle, error);
+  if (view && handle == NULL) {
+    Alias al = { view, mem };
+    g_array_append_val (b->plan->aliases, al);
+  }
+  return view;
+}
+
+/* MatMul, Gemm and their fused forms: one 2-D matmul over A's leading axes
+ * flattened into rows (plain layouts, so the flattening is a view). */
 static gboolean
 build_gemm (Builder *b, Op *op, GError **error)
 {
@@ -995,20 +1149,18 @@ build_gemm (Builder *b, Op *op, GError **error)
                  glia_graph_node_get_name (b->r->graph, op->node), x->dims[r - 1], k);
     return FALSE;
   }
-  gint64 wd[GLIA_MAX_RANK], bd[GLIA_MAX_RANK], yd[GLIA_MAX_RANK];
-  for (guint i = 0; i < r; i++) {
-    wd[i] = bd[i] = 1;
+  gint64 yd[GLIA_MAX_RANK], m = 1;
+  for (guint i = 0; i < r; i++)
     yd[i] = x->dims[i];
-  }
-  wd[r - 2] = k;
-  wd[r - 1] = n;
-  bd[r - 1] = n;
+  for (guint i = 0; i + 1 < r; i++)
+    m *= x->dims[i];
   yd[r - 1] = n;
+  gint64 sd[2] = { m, k }, wd[2] = { k, n }, bd[2] = { 1, n }, dd[2] = { m, n };
   dnnl_memory_desc_t src_md, w_any, bias_md, dst_md;
-  plain_md (&src_md, r, x->dims);
-  any_md (&w_any, r, wd);
-  plain_md (&bias_md, r, bd);
-  plain_md (&dst_md, r, yd);
+  plain_md (&src_md, 2, sd);
+  any_md (&w_any, 2, wd);
+  plain_md (&bias_md, 2, bd);
+  plain_md (&dst_md, 2, dd);
   dnnl_matmul_desc_t md;
   if (!check (dnnl_matmul_desc_init (&md, &src_md, &w_any, op->bias ? &bias_md : NULL, &dst_md),
               b->r, op, "matmul descriptor", error))
@@ -1022,21 +1174,26 @@ build_gemm (Builder *b, Op *op, GError **error)
     dnnl_primitive_attr_destroy (attr);
   if (!check (s, b->r, op, "matmul", error))
     return FALSE;
-  dnnl_memory_t src = as_md (b, op, x, &src_md, error);
+  dnnl_memory_t src = as_plain (b, op, x, error);
+  if (src && r != 2)
+    src = view_mem (b, op, src, &src_md, error);
   dnnl_memory_t w
-      = src ? packed_weights (b, op, dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0), r,
+      = src ? packed_weights (b, op, dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0), 2,
                               wd, error)
             : NULL;
   dnnl_memory_t bias = NULL;
   if (w && op->bias)
     bias = new_mem (b, op, &bias_md, (void *)g_bytes_get_data (op->bias, NULL), error);
-  Val *y = w && (bias || !op->bias) ? make_dst (b, op, op->out, &dst_md, r, yd, error) : NULL;
-  if (y == NULL) {
+  dnnl_memory_desc_t y_md;
+  plain_md (&y_md, r, yd);
+  Val *y = w && (bias || !op->bias) ? make_dst (b, op, op->out, &y_md, r, yd, error) : NULL;
+  dnnl_memory_t dst = y && r != 2 ? view_mem (b, op, y->mem, &dst_md, error) : y ? y->mem : NULL;
+  if (dst == NULL) {
     dnnl_primitive_desc_destroy (pd);
     return FALSE;
   }
   dnnl_exec_arg_t args[4]
-      = { { DNNL_ARG_SRC, src }, { DNNL_ARG_WEIGHTS, w }, { DNNL_ARG_DST, y->mem } };
+      = { { DNNL_ARG_SRC, src }, { DNNL_ARG_WEIGHTS, w }, { DNNL_ARG_DST, dst } };
   int na = 3;
   if (bias)
     args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, bias };
@@ -1156,37 +1313,80 @@ build_simple (Builder *b, Op *op, gboolean plain, GError **error)
   return add_primitive (b, op, pd, n, args, what, error);
 }
 
-/* Add whose operands differ in shape: oneDNN's binary primitive, which
- * broadcasts its second source. */
-static gboolean
-build_broadcast_add (Builder *b, Op *op, Val *x0, Val *x1, GError **error)
+/* @val with its dims padded with leading ones to @rank (plain layout; a
+ * view of the same data when the rank differs). */
+static dnnl_memory_t
+as_rank (Builder *b, const Op *op, Val *val, dnnl_memory_t mem, guint rank, const gint64 *dims,
+         GError **error)
 {
-  gboolean swap = FALSE, ok0 = TRUE, ok1 = TRUE;
-  for (guint k = 0; k < x0->rank; k++) {
-    ok0 = ok0 && (x1->dims[k] == x0->dims[k] || x1->dims[k] == 1);
-    ok1 = ok1 && (x0->dims[k] == x1->dims[k] || x0->dims[k] == 1);
+  if (val->rank == rank)
+    return mem;
+  dnnl_memory_t plain = as_plain (b, op, val, error);
+  if (plain == NULL)
+    return NULL;
+  dnnl_memory_desc_t md;
+  plain_md (&md, rank, dims);
+  return view_mem (b, op, plain, &md, error);
+}
+
+/* Binary ops (and an Add whose operands differ in shape): oneDNN's binary
+ * primitive, which broadcasts its second source; sources in their own
+ * layouts, else the broadcast one plain, else both plain. */
+static gboolean
+build_binary (Builder *b, Op *op, Val *x0, Val *x1, guint attempt, GError **error)
+{
+  guint rank = MAX (x0->rank, x1->rank);
+  gint64 d0[GLIA_MAX_RANK], d1[GLIA_MAX_RANK], yd[GLIA_MAX_RANK];
+  gboolean full0 = TRUE, full1 = TRUE;
+  for (guint k = 0; k < rank; k++) {
+    d0[k] = k < rank - x0->rank ? 1 : x0->dims[k - (rank - x0->rank)];
+    d1[k] = k < rank - x1->rank ? 1 : x1->dims[k - (rank - x1->rank)];
+    yd[k] = d0[k] == 1 ? d1[k] : d0[k];
+    if (d0[k] != d1[k] && d0[k] != 1 && d1[k] != 1) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                   "node '%s' (%s): the operand shapes do not broadcast",
+                   glia_graph_node_get_name (b->r->graph, op->node),
+                   glia_graph_node_get_op_type (b->r->graph, op->node));
+      return FALSE;
+    }
+    full0 = full0 && d0[k] == yd[k];
+    full1 = full1 && d1[k] == yd[k];
   }
-  if (!ok0 && ok1)
-    swap = TRUE;
-  else if (!ok0) {
+  gboolean commutative = op->binary_alg == dnnl_binary_add || op->binary_alg == dnnl_binary_mul;
+  gboolean swap = !full0 && commutative && full1;
+  if (!full0 && !swap) {
     g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                 "node '%s' (Add): the operand shapes do not broadcast one into the other",
-                 glia_graph_node_get_name (b->r->graph, op->node));
+                 "node '%s' (%s): the first operand must have the output's shape",
+                 glia_graph_node_get_name (b->r->graph, op->node),
+                 glia_graph_node_get_op_type (b->r->graph, op->node));
     return FALSE;
   }
   Val *a = swap ? x1 : x0, *c = swap ? x0 : x1;
-  dnnl_memory_t m0 = as_plain (b, op, a, error);
-  dnnl_memory_t m1 = m0 ? as_plain (b, op, c, error) : NULL;
+  const gint64 *dc = swap ? d0 : d1;
+  dnnl_memory_t m0 = attempt >= 2 ? as_plain (b, op, a, error) : a->mem;
+  m0 = m0 ? as_rank (b, op, a, m0, rank, yd, error) : NULL;
+  dnnl_memory_t m1 = NULL;
+  if (m0)
+    m1 = attempt >= 1 ? as_plain (b, op, c, error) : c->mem;
+  m1 = m1 ? as_rank (b, op, c, m1, rank, dc, error) : NULL;
   if (m1 == NULL)
     return FALSE;
   dnnl_binary_desc_t d;
-  if (!check (dnnl_binary_desc_init (&d, dnnl_binary_add, mem_md (m0), mem_md (m1), mem_md (m0)),
+  if (!check (dnnl_binary_desc_init (&d, op->binary_alg, mem_md (m0), mem_md (m1), mem_md (m0)),
               b->r, op, "binary", error))
     return FALSE;
-  dnnl_primitive_desc_t pd = NULL;
-  if (!check (dnnl_primitive_desc_create (&pd, &d, NULL, engine, NULL), b->r, op, "binary", error))
+  dnnl_primitive_attr_t attr;
+  if (!make_attr (b, op, &attr, error))
     return FALSE;
-  Val *y = make_dst (b, op, op->out, mem_md (m0), a->rank, a->dims, error);
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_status_t s = dnnl_primitive_desc_create (&pd, &d, attr, engine, NULL);
+  if (attr)
+    dnnl_primitive_attr_destroy (attr);
+  if (s == dnnl_unimplemented && attempt < 2)
+    return build_binary (b, op, x0, x1, attempt + 1, error);
+  if (!check (s, b->r, op, "binary", error))
+    return FALSE;
+  Val *y = make_dst (b, op, op->out, mem_md (m0), rank, yd, error);
   if (y == NULL) {
     dnnl_primitive_desc_destroy (pd);
     return FALSE;
@@ -1215,7 +1415,7 @@ build_multi (Builder *b, Op *op, gboolean plain, GError **error)
     for (guint k = 0; k < xs[0]->rank; k++)
       if (xs[i]->dims[k] != xs[0]->dims[k] && (op->kind == ONEDNN_OP_SUM || (gint)k != op->axis)) {
         if (op->kind == ONEDNN_OP_SUM && n == 2)
-          return build_broadcast_add (b, op, xs[0], xs[1], error);
+          return build_binary (b, op, xs[0], xs[1], 0, error);
         goto mismatch;
       }
     src[i] = plain ? as_plain (b, op, xs[i], error) : xs[i]->mem;
@@ -1272,6 +1472,7 @@ plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
   plan->execs = g_array_new (FALSE, TRUE, sizeof (Exec));
   g_array_set_clear_func (plan->execs, exec_clear);
   plan->mems = g_ptr_array_new ();
+  plan->aliases = g_array_new (FALSE, FALSE, sizeof (Alias));
   plan->in_mem = g_new0 (dnnl_memory_t, MAX (r->n_inputs, 1));
   plan->out_mem = g_new0 (dnnl_memory_t, MAX (r->n_outputs, 1));
   plan->out_rank = g_new0 (guint, MAX (r->n_outputs, 1));
@@ -1301,6 +1502,12 @@ plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
     case ONEDNN_OP_SUM:
       ok = build_multi (&b, op, FALSE, error);
       break;
+    case ONEDNN_OP_BINARY: {
+      Val *x0 = get_val (&b, op, g_array_index (op->in, gint, 0), error);
+      Val *x1 = x0 ? get_val (&b, op, g_array_index (op->in, gint, 1), error) : NULL;
+      ok = x1 && build_binary (&b, op, x0, x1, 0, error);
+      break;
+    }
     default:
       ok = build_simple (&b, op, FALSE, error);
       break;
@@ -1386,6 +1593,12 @@ region_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   for (guint i = 0; i < r->n_inputs && ok; i++)
     if (plan->in_mem[i])
       ok = dnnl_memory_set_data_handle (plan->in_mem[i], views[i]->data) == dnnl_success;
+  for (guint i = 0; i < plan->aliases->len && ok; i++) {
+    Alias *al = &g_array_index (plan->aliases, Alias, i);
+    void *handle = NULL;
+    ok = dnnl_memory_get_data_handle (al->of, &handle) == dnnl_success
+         && dnnl_memory_set_data_handle (al->view, handle) == dnnl_success;
+  }
   if (ok) {
     for (guint k = 0; k < plan->execs->len && ok; k++) {
       Exec *e = &g_array_index (plan->execs, Exec, k);

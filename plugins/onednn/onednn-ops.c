@@ -380,11 +380,22 @@ gemm_supported (const GliaGraph *g, gint node, gboolean matmul, gboolean fused, 
     return FALSE;
   act->kind = ONEDNN_ACT_NONE;
   if (matmul) {
-    if (glia_graph_node_get_n_inputs (g, node) != 2 || !is_f32 (g, a, 2, 6))
+    /* MatMul, or FusedMatMul: bias [1, ..., N] of rank up to A's */
+    if (glia_graph_node_get_n_inputs (g, node) > (fused ? 3u : 2u) || !is_f32 (g, a, 2, 6))
       return FALSE;
     gint r = glia_graph_value_get_rank (g, a);
     gint64 k = glia_graph_value_get_dims (g, a)[r - 1];
-    return k < 0 || k == bc->dims[0];
+    if (k >= 0 && k != bc->dims[0])
+      return FALSE;
+    if (c >= 0) {
+      const GliaConstTensor *cc = const_f32 (g, c);
+      if (cc == NULL || cc->rank < 1 || (gint)cc->rank > r || cc->dims[cc->rank - 1] != bc->dims[1])
+        return FALSE;
+      for (guint i = 0; i + 1 < cc->rank; i++)
+        if (cc->dims[i] != 1)
+          return FALSE;
+    }
+    return !fused || parse_activation_string (g, node, act);
   }
   if (!is_f32 (g, a, 2, 2) || glia_graph_node_get_attr_int (g, node, "transA", 0) != 0)
     return FALSE;
@@ -405,6 +416,40 @@ gemm_supported (const GliaGraph *g, gint node, gboolean matmul, gboolean fused, 
   return TRUE;
 }
 
+/* @v broadcasts into @y (ONNX multidirectional rules, dims right-aligned):
+ * each of its dims is 1 or @y's (unknown on both sides is checked again by
+ * the kernels when shapes are known). */
+static gboolean
+broadcasts_into (const GliaGraph *g, gint v, gint y)
+{
+  gint rv = glia_graph_value_get_rank (g, v), ry = glia_graph_value_get_rank (g, y);
+  if (rv < 0 || ry < 0 || rv > ry)
+    return FALSE;
+  const gint64 *dv = glia_graph_value_get_dims (g, v), *dy = glia_graph_value_get_dims (g, y);
+  for (gint i = 1; i <= rv; i++) {
+    gint64 a = dv[rv - i], b = dy[ry - i];
+    if (a == 1 || (a >= 0 && a == b) || (a < 0 && b < 0))
+      continue;
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Binary ops run as oneDNN's binary primitive, which broadcasts its second
+ * source only: the first input (either, for Add and Mul) has the output's
+ * shape and the other broadcasts into it. */
+static gboolean
+binary_supported (const GliaGraph *g, gint node, gboolean commutative)
+{
+  gint a = in (g, node, 0), b = in (g, node, 1), y = glia_graph_node_get_output (g, node, 0);
+  if (!single_output (g, node) || glia_graph_node_get_n_inputs (g, node) != 2
+      || !is_f32 (g, a, 0, 6) || !is_f32 (g, b, 0, 6) || !is_f32 (g, y, 1, 6))
+    return FALSE;
+  if (onednn_same_shape (g, a, y) && broadcasts_into (g, b, y))
+    return TRUE;
+  return commutative && onednn_same_shape (g, b, y) && broadcasts_into (g, a, y);
+}
+
 OnednnOpKind
 onednn_classify (const GliaGraph *g, gint node, OnednnAct *act)
 {
@@ -419,6 +464,8 @@ onednn_classify (const GliaGraph *g, gint node, OnednnAct *act)
       return conv_supported (g, node, TRUE, act) ? ONEDNN_OP_CONV : ONEDNN_OP_NONE;
     if (g_str_equal (op, "FusedGemm"))
       return gemm_supported (g, node, FALSE, TRUE, act) ? ONEDNN_OP_GEMM : ONEDNN_OP_NONE;
+    if (g_str_equal (op, "FusedMatMul"))
+      return gemm_supported (g, node, TRUE, TRUE, act) ? ONEDNN_OP_GEMM : ONEDNN_OP_NONE;
     return ONEDNN_OP_NONE;
   }
   if (*domain && !g_str_equal (domain, "ai.onnx"))
@@ -473,11 +520,16 @@ onednn_classify (const GliaGraph *g, gint node, OnednnAct *act)
     gint y = glia_graph_node_get_output (g, node, 0);
     if (!single_output (g, node) || n < 1 || n > 64 || (g_str_equal (op, "Add") && n != 2))
       return ONEDNN_OP_NONE;
-    for (guint i = 0; i < n; i++)
-      if (!is_f32 (g, in (g, node, i), 1, 6) || !onednn_same_shape (g, in (g, node, i), y))
-        return ONEDNN_OP_NONE;
-    return ONEDNN_OP_SUM;
+    gboolean same = TRUE;
+    for (guint i = 0; i < n && same; i++)
+      same = is_f32 (g, in (g, node, i), 1, 6) && onednn_same_shape (g, in (g, node, i), y);
+    if (same)
+      return ONEDNN_OP_SUM;
+    return g_str_equal (op, "Add") && binary_supported (g, node, TRUE) ? ONEDNN_OP_BINARY
+                                                                       : ONEDNN_OP_NONE;
   }
+  if (g_str_equal (op, "Mul") || g_str_equal (op, "Sub") || g_str_equal (op, "Div"))
+    return binary_supported (g, node, g_str_equal (op, "Mul")) ? ONEDNN_OP_BINARY : ONEDNN_OP_NONE;
   if (onednn_node_activation (g, node, act))
     return ONEDNN_OP_ELTWISE;
   return ONEDNN_OP_NONE;

@@ -27,6 +27,7 @@ typedef enum
   ONEDNN_OP_CONCAT,
   ONEDNN_OP_SUM,
   ONEDNN_OP_GEMM,
+  ONEDNN_OP_BINARY, /* Add (broadcasting), Mul, Sub, Div */
 } OnednnOpKind;
 
 typedef enum
@@ -40,6 +41,7 @@ typedef enum
   ONEDNN_ACT_HARD_SWISH,
   ONEDNN_ACT_HARD_SIGMOID,
   ONEDNN_ACT_ELU,
+  ONEDNN_ACT_SWISH, /* x * sigmoid(x): a Sigmoid and the Mul of its input by it */
 } OnednnActKind;
 
 typedef struct

@@ -5,9 +5,11 @@
  * oneDNN were claimed by it, and compares the outputs (relative error
  * 1e-4). Covers conv with each post-op, conv variants (strides, dilations,
  * groups, auto_pad), a conv chain kept in oneDNN's blocked layout, residual
- * Add, Gemm and MatMul, pooling, BatchNormalization, LRN, Softmax, Concat
- * and Sum, and a second input shape through the same session. Skips when
- * the plugin is not built.
+ * Add (accumulated in place when the residual is dead, copied when not),
+ * Gemm, MatMul and FusedMatMul, pooling, BatchNormalization, LRN, Softmax,
+ * Concat and Sum, binary ops with broadcasting, swish fusion and a
+ * squeeze-and-excitation block, and a second input shape through the same
+ * session. Skips when the plugin is not built.
  */
 #include <glia.h>
 #include <glia-plugin.h>
@@ -296,6 +298,13 @@ test_conv_chain_residual (void)
   gint p = node (&c, "GlobalAveragePool", 1, &s, TRUE, NULL);
   output (&c, s);
   output (&c, p);
+  /* the residual is the conv's own input (must not be overwritten while
+   * read), and a residual read again afterwards */
+  gint e = conv (&c, s, 32, 32, 1, 1, TRUE);
+  e = node (&c, "Add", 2, (const gint[]){ e, s }, TRUE, NULL);
+  gint f = conv (&c, e, 32, 32, 1, 1, FALSE);
+  f = node (&c, "Add", 2, (const gint[]){ e, f }, TRUE, NULL);
+  output (&c, node (&c, "Mul", 2, (const gint[]){ f, e }, TRUE, NULL));
   check_case (&c);
   case_clear (&c);
 }
@@ -318,6 +327,13 @@ test_gemm_matmul (void)
   gint m = input (&c, "m", 3, (const gint64[]){ 2, 3, 20 });
   gint w = constant (&c, "w", 2, (const gint64[]){ 20, 7 }, 0.3f, 0);
   output (&c, node (&c, "MatMul", 2, (const gint[]){ m, w }, TRUE, NULL));
+  /* MatMul + bias Add + activation: com.glia::FusedMatMul after the
+   * optimizer; A of rank 4 */
+  gint m4 = input (&c, "m4", 4, (const gint64[]){ 2, 2, 5, 20 });
+  gint mb = constant (&c, "mb", 2, (const gint64[]){ 1, 7 }, 1, 0);
+  gint f = node (&c, "MatMul", 2, (const gint[]){ m4, w }, TRUE, NULL);
+  f = node (&c, "Add", 2, (const gint[]){ f, mb }, TRUE, NULL);
+  output (&c, node (&c, "Tanh", 1, &f, TRUE, NULL));
   check_case (&c);
   case_clear (&c);
 }
@@ -393,6 +409,54 @@ test_concat_sum (void)
   case_clear (&c);
 }
 
+/* Binary ops with broadcasting, swish (x * sigmoid(x)) after a conv and
+ * after a pool, and an EfficientNet squeeze-and-excitation block. */
+static void
+test_binary_swish (void)
+{
+  Case c;
+  case_init (&c);
+  gint x = input (&c, "x", 4, (const gint64[]){ 2, 8, 5, 5 });
+  /* conv + swish */
+  gint a = conv (&c, x, 8, 8, 3, 1, TRUE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  gint sa = node (&c, "Sigmoid", 1, &a, TRUE, NULL);
+  a = node (&c, "Mul", 2, (const gint[]){ a, sa }, TRUE, NULL);
+  /* squeeze and excitation: pool, 1x1 conv, swish, 1x1 conv, sigmoid,
+   * scale over HW */
+  gint p = node (&c, "GlobalAveragePool", 1, &a, TRUE, NULL);
+  gint f = conv (&c, p, 8, 4, 1, 1, TRUE);
+  gint sf = node (&c, "Sigmoid", 1, &f, TRUE, NULL);
+  f = node (&c, "Mul", 2, (const gint[]){ sf, f }, TRUE, NULL);
+  f = conv (&c, f, 4, 8, 1, 1, TRUE);
+  f = node (&c, "Sigmoid", 1, &f, TRUE, NULL);
+  gint se = node (&c, "Mul", 2, (const gint[]){ a, f }, TRUE, NULL);
+  output (&c, se);
+  /* broadcast operand first (Mul commutes) */
+  output (&c, node (&c, "Mul", 2, (const gint[]){ f, a }, TRUE, NULL));
+  /* swish after a pool: a standalone eltwise */
+  gint n;
+  gint m = node (&c, "MaxPool", 1, &x, TRUE, &n);
+  glia_graph_node_set_attr_ints (c.graph, n, "kernel_shape", (const gint64[]){ 2, 2 }, 2);
+  gint sm = node (&c, "Sigmoid", 1, &m, TRUE, NULL);
+  output (&c, node (&c, "Mul", 2, (const gint[]){ m, sm }, TRUE, NULL));
+  /* lower-rank constants, a scalar, another input */
+  gint k = constant (&c, "k", 3, (const gint64[]){ 8, 1, 1 }, 1, 0);
+  output (&c, node (&c, "Sub", 2, (const gint[]){ x, k }, TRUE, NULL));
+  gint d = constant (&c, "d", 1, (const gint64[]){ 5 }, 0.5f, 2);
+  gint dv = node (&c, "Div", 2, (const gint[]){ x, d }, TRUE, NULL);
+  dv = node (&c, "Relu", 1, &dv, TRUE, NULL);
+  output (&c, dv);
+  gint sc = constant (&c, "sc", 0, NULL, 1, 0);
+  output (&c, node (&c, "Add", 2, (const gint[]){ sc, x }, TRUE, NULL));
+  gint u = input (&c, "u", 2, (const gint64[]){ 3, 7 });
+  gint v = input (&c, "v", 1, (const gint64[]){ 7 });
+  output (&c, node (&c, "Mul", 2, (const gint[]){ u, v }, TRUE, NULL));
+  output (&c, node (&c, "Div", 2, (const gint[]){ u, v }, TRUE, NULL));
+  check_case (&c);
+  case_clear (&c);
+}
+
 /* A symbolic batch: plans per shape in one session. */
 static void
 test_shapes (void)
@@ -464,6 +528,7 @@ main (int argc, char **argv)
   g_test_add_func ("/onednn/pools", test_pools);
   g_test_add_func ("/onednn/norms-softmax", test_norms_softmax);
   g_test_add_func ("/onednn/concat-sum", test_concat_sum);
+  g_test_add_func ("/onednn/binary-swish", test_binary_swish);
   g_test_add_func ("/onednn/symbolic-batch", test_shapes);
   int ret = g_test_run ();
   g_object_unref (registry);
