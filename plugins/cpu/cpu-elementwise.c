@@ -1170,7 +1170,8 @@ binary_run (GliaKernelContext *ctx, BinaryRowFunc fn, const GliaTensorView *a,
   job.out_size = glia_data_type_get_size (out->dtype);
   gsize n = job.bc.n_rows * job.bc.row_len;
   if (n)
-    glia_kernel_context_parallel_for (ctx, n, CPU_GRAIN, binary_chunk, &job);
+    /* memory bound: small tensors are faster on one thread than split */
+    glia_kernel_context_parallel_for (ctx, n, CPU_GRAIN * 4, binary_chunk, &job);
 }
 
 static gboolean

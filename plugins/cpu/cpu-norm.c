@@ -603,7 +603,10 @@ layer_norm_compute (gpointer state, GliaKernelContext *ctx, GError **error)
                        bias ? faffine + norm : NULL,
                        norm,
                        s->epsilon };
-  glia_kernel_context_parallel_for (ctx, rows, MAX (1, CPU_GRAIN / (4 * norm)), layer_norm_rows,
+  /* a row costs a few passes over it: chunks of at least 4 * CPU_GRAIN
+   * elements, so the per-token norms of a small transformer stay on one
+   * thread instead of paying a dispatch for microseconds of work */
+  glia_kernel_context_parallel_for (ctx, rows, MAX (1, CPU_GRAIN * 4 / norm), layer_norm_rows,
                                     &job);
   return TRUE;
 }

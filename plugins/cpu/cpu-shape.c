@@ -17,6 +17,11 @@
 
 #include <string.h>
 
+/* Copies are memory bound: a parallel_for dispatch (tens of microseconds
+ * with the wake-up) costs more than copying a few hundred KiB, so copy
+ * loops split only in chunks of at least this many elements. */
+#define COPY_GRAIN (CPU_GRAIN * 8)
+
 #define DTYPES_BYTES (GLIA_DTYPES_ALL & ~GLIA_DTYPE_BIT (GLIA_DATA_TYPE_STRING))
 #define DTYPES_INDEX (GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT32) | GLIA_DTYPE_BIT (GLIA_DATA_TYPE_INT64))
 
@@ -81,7 +86,7 @@ static void
 run_gather (GliaKernelContext *ctx, GatherJob *job, gsize n_elements)
 {
   if (n_elements)
-    glia_kernel_context_parallel_for (ctx, n_elements, CPU_GRAIN, gather_chunk, job);
+    glia_kernel_context_parallel_for (ctx, n_elements, COPY_GRAIN, gather_chunk, job);
 }
 
 /* ======================================================================== */
@@ -442,7 +447,7 @@ transpose_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   cpu_broadcast_init_strided (&job.bc, x->rank, out, 1, strides);
   if (y->n_elements && transpose_is_2d (&job.bc, job.size)) {
     gsize plane = (gsize)(job.bc.dims[job.bc.rank - 2] * job.bc.dims[job.bc.rank - 1]);
-    glia_kernel_context_parallel_for (ctx, y->n_elements / plane, MAX (1, CPU_GRAIN / plane),
+    glia_kernel_context_parallel_for (ctx, y->n_elements / plane, MAX (1, COPY_GRAIN / plane),
                                       transpose_2d_chunk, &job);
     return TRUE;
   }
@@ -812,7 +817,7 @@ concat_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   if (y->n_elements == 0)
     return TRUE;
   ConcatJob job = { n, in, block, out_block, y->data };
-  glia_kernel_context_parallel_for (ctx, outer, MAX (1, CPU_GRAIN * 4 / MAX (out_block, 1)),
+  glia_kernel_context_parallel_for (ctx, outer, MAX (1, COPY_GRAIN * 4 / MAX (out_block, 1)),
                                     concat_chunk, &job);
   return TRUE;
 }
@@ -1006,8 +1011,8 @@ gather_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   };
   gsize outer = cpu_numel_range (x->dims, 0, axis);
   glia_kernel_context_parallel_for (ctx, outer * ind->n_elements,
-                                    MAX (1, CPU_GRAIN * 4 / MAX (job.block, 1)), gather_index_chunk,
-                                    &job);
+                                    MAX (1, COPY_GRAIN * 4 / MAX (job.block, 1)),
+                                    gather_index_chunk, &job);
   return TRUE;
 }
 
