@@ -445,7 +445,8 @@ def write_markdown(rows, threads_list, args, path, chart_path, command, elapsed)
     out.append("This file is written by `tests/benchmarks/run-benchmark.py`; do not edit it by "
                "hand. Rerun the benchmark to update it.\n")
     out.append("## Reproduce\n")
-    out.append("```sh\nscripts/bench\n```\n")
+    bench_args = command.split("run-benchmark.py", 1)[-1].replace(" --build-dir build", "")
+    out.append("```sh\nscripts/bench%s\n```\n" % bench_args)
     out.append("which builds Glia in `build/`, exports the models, installs the peer with "
                "`npm ci --ignore-scripts` in `tests/benchmarks/` when it is missing, and runs:\n")
     out.append("```sh\n%s\n```\n" % command)
