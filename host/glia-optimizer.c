@@ -149,6 +149,16 @@ const_scalar (const GliaGraph *g, gint v, double *out)
   }
 }
 
+/* const_scalar() of @v as the other operand of a binary op on @x: also
+ * FALSE if its rank could broadcast the result above @x's rank. */
+static gboolean
+const_scalar_on (const GliaGraph *g, gint v, gint x, double *out)
+{
+  const GliaConstTensor *c = get_const (g, v);
+  gint r = x >= 0 ? glia_graph_value_get_rank (g, x) : -1;
+  return c != NULL && (c->rank == 0 || (gint)c->rank <= r) && const_scalar (g, v, out);
+}
+
 static gboolean
 near (double a, double b, double tol)
 {
@@ -1021,8 +1031,8 @@ pass_fuse_activation (GliaGraph *g, GliaPassContext *ctx, GError **error)
   return changed;
 }
 
-/* Whether @z has Y's shape: known equal dims, or the batch dim unknown in
- * both (residual connections of a CNN with a dynamic batch). */
+/* Whether @z provably has Y's shape: every dim known and equal, or the same
+ * symbolic dim (two unknown dims may differ: one of them may broadcast). */
 static gboolean
 same_shape (const GliaGraph *g, gint y, gint z)
 {
@@ -1036,8 +1046,6 @@ same_shape (const GliaGraph *g, gint y, gint z)
     const char *py = glia_graph_value_get_dim_param (g, y, i);
     const char *pz = glia_graph_value_get_dim_param (g, z, i);
     if (py && pz && g_str_equal (py, pz))
-      continue;
-    if (i == 0 && dy[i] < 0 && dz[i] < 0)
       continue;
     return FALSE;
   }
@@ -1088,12 +1096,12 @@ match_div_sqrt2 (const GliaGraph *g, gint node)
 {
   double c;
   gint a = glia_graph_node_get_input (g, node, 0), b = glia_graph_node_get_input (g, node, 1);
-  if (is_op (g, node, "Div") && const_scalar (g, b, &c) && near (c, G_SQRT2, 1e-3))
+  if (is_op (g, node, "Div") && const_scalar_on (g, b, a, &c) && near (c, G_SQRT2, 1e-3))
     return a;
   if (is_op (g, node, "Mul")) {
-    if (const_scalar (g, b, &c) && near (c, 1 / G_SQRT2, 1e-3))
+    if (const_scalar_on (g, b, a, &c) && near (c, 1 / G_SQRT2, 1e-3))
       return a;
-    if (const_scalar (g, a, &c) && near (c, 1 / G_SQRT2, 1e-3))
+    if (const_scalar_on (g, a, b, &c) && near (c, 1 / G_SQRT2, 1e-3))
       return b;
   }
   return -1;
@@ -1106,10 +1114,11 @@ is_scale_of (const GliaGraph *g, gint node, gint v, double k)
   double c;
   if (is_op (g, node, "Mul")) {
     gint o = other_input (g, node, v);
-    return o >= 0 && const_scalar (g, o, &c) && near (c, k, 1e-4);
+    return o >= 0 && const_scalar_on (g, o, v, &c) && near (c, k, 1e-4);
   }
   if (is_op (g, node, "Div") && glia_graph_node_get_input (g, node, 0) == v)
-    return const_scalar (g, glia_graph_node_get_input (g, node, 1), &c) && near (c, 1 / k, 1e-4);
+    return const_scalar_on (g, glia_graph_node_get_input (g, node, 1), v, &c)
+           && near (c, 1 / k, 1e-4);
   return FALSE;
 }
 
@@ -1130,7 +1139,7 @@ pass_fuse_gelu (GliaGraph *g, GliaPassContext *ctx, GError **error)
     gint e_out = glia_graph_node_get_output (g, erf, 0);
     gint add = sole_consumer (g, e_out);
     double one;
-    if (!is_op (g, add, "Add") || !const_scalar (g, other_input (g, add, e_out), &one)
+    if (!is_op (g, add, "Add") || !const_scalar_on (g, other_input (g, add, e_out), e_out, &one)
         || one != 1.0)
       continue;
     gint a_out = glia_graph_node_get_output (g, add, 0);
@@ -1231,7 +1240,7 @@ pass_fuse_layer_norm (GliaGraph *g, GliaPassContext *ctx, GError **error)
     for (guint i = 0; i < 2; i++) {
       double e;
       if (is_op (g, dcs[i], "Pow") && glia_graph_node_get_input (g, dcs[i], 0) == d
-          && const_scalar (g, glia_graph_node_get_input (g, dcs[i], 1), &e) && e == 2.0)
+          && const_scalar_on (g, glia_graph_node_get_input (g, dcs[i], 1), d, &e) && e == 2.0)
         sq = dcs[i];
       else if (is_op (g, dcs[i], "Mul") && glia_graph_node_get_input (g, dcs[i], 0) == d
                && glia_graph_node_get_input (g, dcs[i], 1) == d)
@@ -1248,8 +1257,8 @@ pass_fuse_layer_norm (GliaGraph *g, GliaPassContext *ctx, GError **error)
     gint var_out = glia_graph_node_get_output (g, var, 0);
     gint add_eps = sole_consumer (g, var_out);
     double eps;
-    if (!is_op (g, add_eps, "Add") || !const_scalar (g, other_input (g, add_eps, var_out), &eps)
-        || !(eps >= 0))
+    if (!is_op (g, add_eps, "Add")
+        || !const_scalar_on (g, other_input (g, add_eps, var_out), var_out, &eps) || !(eps >= 0))
       continue;
     gint ae_out = glia_graph_node_get_output (g, add_eps, 0);
     gint sqrt_n = sole_consumer (g, ae_out);
@@ -1334,24 +1343,47 @@ strip_scale (const GliaGraph *g, gint v, double *scale, gint *node_out)
     return v;
   double c;
   gint a = glia_graph_node_get_input (g, p, 0), b = glia_graph_node_get_input (g, p, 1);
-  if (is_op (g, p, "Div") && const_scalar (g, b, &c) && c != 0) {
+  if (is_op (g, p, "Div") && const_scalar_on (g, b, a, &c) && c != 0) {
     *scale /= c;
     *node_out = p;
     return a;
   }
   if (is_op (g, p, "Mul")) {
-    if (const_scalar (g, b, &c)) {
+    if (const_scalar_on (g, b, a, &c)) {
       *scale *= c;
       *node_out = p;
       return a;
     }
-    if (const_scalar (g, a, &c)) {
+    if (const_scalar_on (g, a, b, &c)) {
       *scale *= c;
       *node_out = p;
       return b;
     }
   }
   return v;
+}
+
+/* Whether adding @mask to @s provably keeps @s's shape: every axis of @mask
+ * is 1 or matches @s's (known, or the same symbolic dim, or @s's is known
+ * and above 1, where any other size fails unfused too). */
+static gboolean
+broadcasts_into (const GliaGraph *g, gint mask, gint s)
+{
+  gint rm = glia_graph_value_get_rank (g, mask), rs = glia_graph_value_get_rank (g, s);
+  if (rm < 0 || rs < 0 || rm > rs)
+    return FALSE;
+  const gint64 *dm = glia_graph_value_get_dims (g, mask), *ds = glia_graph_value_get_dims (g, s);
+  for (gint i = 0; i < rm; i++) {
+    gint64 m = dm[i], t = ds[rs - rm + i];
+    if (m == 1 || (m >= 0 && m == t) || t > 1)
+      continue;
+    const char *pm = glia_graph_value_get_dim_param (g, mask, i);
+    const char *pt = glia_graph_value_get_dim_param (g, s, rs - rm + i);
+    if (pm && pt && g_str_equal (pm, pt))
+      continue;
+    return FALSE;
+  }
+  return TRUE;
 }
 
 static gboolean
@@ -1388,7 +1420,8 @@ pass_fuse_attention (GliaGraph *g, GliaPassContext *ctx, GError **error)
       add = ap;
       scores = a0_scores ? a0 : a1;
       mask = a0_scores ? a1 : a0;
-      if (sole_consumer (g, scores) != add)
+      /* the kernel broadcasts the mask to the scores, never the reverse */
+      if (sole_consumer (g, scores) != add || !broadcasts_into (g, mask, scores))
         continue;
     }
     double scale = 1.0;

@@ -395,6 +395,102 @@ find_op_def (GliaSession *self, gint node)
   return NULL;
 }
 
+/* The symbolic name dim @k of @value carries, or NULL; a known size of 1
+ * counts as "1" for broadcasting. */
+static const char *
+dim_symbol (GliaGraph *g, gint value, gint k, gboolean *is_one)
+{
+  *is_one = FALSE;
+  if (value < 0)
+    return NULL;
+  gint rank = glia_graph_value_get_rank (g, value);
+  if (k < 0 || k >= rank)
+    return NULL;
+  const gint64 *dims = glia_graph_value_get_dims (g, value);
+  if (dims[k] == 1)
+    *is_one = TRUE;
+  return dims[k] < 0 ? glia_graph_value_get_dim_param (g, value, k) : NULL;
+}
+
+/* Where ONNX's semantics make output dim @k of @node's output 0 the same
+ * size as an input dim, gives it that dim's symbolic name, so passes can
+ * prove shapes equal across a symbolic batch (residual fusion). Only
+ * identities that hold for every input are used. */
+static const char *
+inherited_dim_param (GliaGraph *g, gint node, guint out_index, gint out_rank, gint k)
+{
+  static const char *const same_shape_ops[] = { "Relu",
+                                                "LeakyRelu",
+                                                "Clip",
+                                                "Sigmoid",
+                                                "Tanh",
+                                                "HardSigmoid",
+                                                "HardSwish",
+                                                "Elu",
+                                                "Selu",
+                                                "Softplus",
+                                                "Softsign",
+                                                "Neg",
+                                                "Abs",
+                                                "Exp",
+                                                "Log",
+                                                "Sqrt",
+                                                "Erf",
+                                                "Reciprocal",
+                                                "Identity",
+                                                "Dropout",
+                                                "Cast",
+                                                "BatchNormalization",
+                                                "LayerNormalization",
+                                                "Softmax",
+                                                "LogSoftmax",
+                                                "InstanceNormalization",
+                                                "LRN",
+                                                "Gelu",
+                                                "PRelu",
+                                                NULL };
+  static const char *const batch_ops[]
+      = { "Conv",   "FusedConv",         "ConvTranspose", "MaxPool", "AveragePool",
+          "LpPool", "GlobalAveragePool", "GlobalMaxPool", NULL };
+  static const char *const broadcast_ops[]
+      = { "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", NULL };
+  if (out_index != 0)
+    return NULL;
+  const char *op = glia_graph_node_get_op_type (g, node);
+  const char *domain = glia_graph_node_get_domain (g, node);
+  if (domain[0] != '\0' && !g_str_equal (domain, "ai.onnx") && !g_str_equal (domain, "com.glia"))
+    return NULL;
+  guint n_in = glia_graph_node_get_n_inputs (g, node);
+  gint x = n_in > 0 ? glia_graph_node_get_input (g, node, 0) : -1;
+  gboolean one;
+  if (g_strv_contains (same_shape_ops, op))
+    return glia_graph_value_get_rank (g, x) == out_rank ? dim_symbol (g, x, k, &one) : NULL;
+  if (g_strv_contains (batch_ops, op))
+    return k == 0 ? dim_symbol (g, x, 0, &one) : NULL;
+  if (g_strv_contains (broadcast_ops, op)) {
+    /* right-aligned: the output dim is p when every input's dim is p or a
+     * known 1 (or missing), and at least one is p */
+    const char *found = NULL;
+    for (guint i = 0; i < n_in; i++) {
+      gint in = glia_graph_node_get_input (g, node, i);
+      gint r = glia_graph_value_get_rank (g, in);
+      if (in < 0 || r < 0)
+        return NULL;
+      gint ki = k - (out_rank - r);
+      if (ki < 0)
+        continue;
+      const char *sym = dim_symbol (g, in, ki, &one);
+      if (one)
+        continue;
+      if (sym == NULL || (found != NULL && !g_str_equal (found, sym)))
+        return NULL;
+      found = sym;
+    }
+    return found;
+  }
+  return NULL;
+}
+
 /* Fills in dtypes and shapes the model left unknown. Declared information
  * wins; inference only adds. */
 static gboolean
@@ -452,6 +548,8 @@ infer_types (GliaSession *self, GError **error)
       for (gint k = 0; k < rank[i]; k++) {
         merged[k] = hd && hd[k] >= 0 ? hd[k] : dims[i][k];
         params[k] = hd ? glia_graph_value_get_dim_param (g, v, k) : NULL;
+        if (merged[k] < 0 && params[k] == NULL)
+          params[k] = inherited_dim_param (g, node, i, rank[i], k);
       }
       glia_graph_value_set_type (g, v, new_dt, rank[i], merged, params);
     }

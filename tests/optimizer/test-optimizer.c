@@ -458,7 +458,102 @@ test_conv_add_relu (void)
   result_clear (&on);
 }
 
+static GliaTensor *
+random_tensor (guint rank, const gint64 *dims, guint32 seed)
+{
+  gsize n = 1;
+  for (guint i = 0; i < rank; i++)
+    n *= dims[i];
+  g_autofree float *data = random_floats (n, seed);
+  return glia_tensor_new_from_data (GLIA_DATA_TYPE_FLOAT, dims, rank, (guint8 *)data,
+                                    n * sizeof (float), NULL);
+}
+
+/* Runs @g at level 0 and @level on @inputs (dims the graph leaves unknown
+ * are chosen by the caller); the outputs must agree. */
+static void
+check_pass_with (GliaGraph *g, guint level, GHashTable *inputs, Result *on, double tol)
+{
+  g_autoptr (GError) error = NULL;
+  Result off = { 0 };
+  g_assert_true (run_graph (g, 0, NULL, inputs, &off, &error));
+  g_assert_no_error (error);
+  g_assert_true (run_graph (g, level, NULL, inputs, on, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", on->report);
+  assert_outputs_close (g, off.outputs, on->outputs, tol);
+  result_clear (&off);
+}
+
+/* A residual whose dims are unknown may broadcast (batch 1 against batch 2):
+ * it is fused only when it provably has the Conv output's shape, here when
+ * both share the symbolic batch dim "N". */
+static void
+test_conv_add_unknown_batch (void)
+{
+  /* variant 0: z's batch is unnamed, so it may differ: no fusion; 1: every
+   * value declares the batch "N"; 2: only the inputs name it, and the host's
+   * inference carries "N" through Conv to the Add (Conv keeps the batch) */
+  for (guint variant = 0; variant < 3; variant++) {
+    g_autoptr (GliaGraph) g = new_graph (13);
+    const gint64 dx[4] = { -1, 2, 6, 6 }, dw[4] = { 2, 2, 3, 3 };
+    const char *const params[4] = { "N", NULL, NULL, NULL };
+    gint x = glia_graph_add_value (g, "x", GLIA_DATA_TYPE_FLOAT, 4, dx, params);
+    glia_graph_add_input (g, x);
+    gint z
+        = glia_graph_add_value (g, "z", GLIA_DATA_TYPE_FLOAT, 4, dx, variant == 0 ? NULL : params);
+    glia_graph_add_input (g, z);
+    gint w = add_random_const (g, "w", 4, dw, 12);
+    gint c = variant == 2 ? glia_graph_add_value (g, "c", GLIA_DATA_TYPE_UNDEFINED, -1, NULL, NULL)
+                          : glia_graph_add_value (g, "c", GLIA_DATA_TYPE_FLOAT, 4, dx,
+                                                  variant == 0 ? NULL : params);
+    gint y = variant == 2 ? glia_graph_add_value (g, "y", GLIA_DATA_TYPE_UNDEFINED, -1, NULL, NULL)
+                          : glia_graph_add_value (g, "y", GLIA_DATA_TYPE_FLOAT, 4, dx,
+                                                  variant == 0 ? NULL : params);
+    gint ins[2] = { x, w };
+    gint conv = glia_graph_add_node (g, "Conv", "", "conv", 2, ins, 1, &c);
+    const gint64 pads[4] = { 1, 1, 1, 1 };
+    glia_graph_node_set_attr_ints (g, conv, "pads", pads, 4);
+    node1 (g, "Add", "add", c, z, y);
+    glia_graph_add_output (g, y);
+    const gint64 rx[4] = { 2, 2, 6, 6 }, rz[4] = { variant == 0 ? 1 : 2, 2, 6, 6 };
+    g_autoptr (GHashTable) inputs
+        = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_object_unref);
+    g_hash_table_insert (inputs, "x", random_tensor (4, rx, 1));
+    g_hash_table_insert (inputs, "z", random_tensor (4, rz, 2));
+    Result on = { 0 };
+    check_pass_with (g, 2, inputs, &on, 1e-5);
+    g_assert_true (has_op (&on, "com.glia:FusedConv") == (variant != 0));
+    result_clear (&on);
+  }
+}
+
 /* ---- level 3 ------------------------------------------------------------------ */
+
+/* One-element constants of more axes than x broadcast the result up a rank:
+ * x [3, 4] / sqrt2 [1, 1, 1] is [1, 3, 4], which Gelu (x) would not be. */
+static void
+test_gelu_constant_rank (void)
+{
+  g_autoptr (GliaGraph) g = new_graph (13);
+  const gint64 d[2] = { 3, 4 }, d1[3] = { 1, 1, 1 };
+  gint x = add_input (g, "x", 2, d);
+  const float root = (float)G_SQRT2;
+  gint sqrt2 = add_const (g, "sqrt2", 3, d1, &root);
+  gint one = add_scalar (g, "one", 1.0f), half = add_scalar (g, "half", 0.5f);
+  gint q = value (g, "q"), e = value (g, "e"), a = value (g, "a"), m = value (g, "m");
+  gint y = value (g, "y");
+  node1 (g, "Div", "div", x, sqrt2, q);
+  node1 (g, "Erf", "erf", q, -1, e);
+  node1 (g, "Add", "add", e, one, a);
+  node1 (g, "Mul", "m1", x, a, m);
+  node1 (g, "Mul", "m2", m, half, y);
+  glia_graph_add_output (g, y);
+  Result on = { 0 };
+  check_pass (g, 3, &on, 1e-5);
+  g_assert_false (has_op (&on, "com.glia:Gelu"));
+  result_clear (&on);
+}
 
 static void
 test_gelu (void)
@@ -564,6 +659,31 @@ test_attention (void)
     g_assert_cmpuint (on.n_nodes, ==, variant == 0 ? 1 : 2);
     result_clear (&on);
   }
+}
+
+/* A mask of more axes than the scores broadcasts them up: the Attention
+ * kernel only broadcasts the mask, so the pattern stays unfused. */
+static void
+test_attention_mask_broadcast (void)
+{
+  g_autoptr (GliaGraph) g = new_graph (13);
+  const gint64 dq[3] = { 2, 4, 8 }, dkt[3] = { 2, 8, 6 }, dv[3] = { 2, 6, 5 };
+  const gint64 dm[4] = { 3, 1, 4, 6 };
+  gint q = add_input (g, "q", 3, dq);
+  gint kt = add_input (g, "kt", 3, dkt);
+  gint v = add_input (g, "v", 3, dv);
+  gint mask = add_input (g, "mask", 4, dm);
+  gint s = value (g, "s"), sm = value (g, "sm"), p = value (g, "p"), y = value (g, "y");
+  node1 (g, "MatMul", "qk", q, kt, s);
+  node1 (g, "Add", "mask", s, mask, sm);
+  gint soft = node1 (g, "Softmax", "softmax", sm, -1, p);
+  glia_graph_node_set_attr_int (g, soft, "axis", -1);
+  node1 (g, "MatMul", "pv", p, v, y);
+  glia_graph_add_output (g, y);
+  Result on = { 0 };
+  check_pass (g, 3, &on, 1e-5);
+  g_assert_false (has_op (&on, "com.glia:Attention"));
+  result_clear (&on);
 }
 
 /* ---- safety -------------------------------------------------------------------- */
@@ -715,9 +835,12 @@ main (int argc, char **argv)
   g_test_add_func ("/optimizer/fuse-activation/gemm", test_gemm_activation);
   g_test_add_func ("/optimizer/fuse-activation/conv", test_conv_activation);
   g_test_add_func ("/optimizer/fuse-conv-add", test_conv_add_relu);
+  g_test_add_func ("/optimizer/fuse-conv-add/unknown-batch", test_conv_add_unknown_batch);
   g_test_add_func ("/optimizer/fuse-gelu", test_gelu);
+  g_test_add_func ("/optimizer/fuse-gelu/constant-rank", test_gelu_constant_rank);
   g_test_add_func ("/optimizer/fuse-layer-norm", test_layer_norm);
   g_test_add_func ("/optimizer/fuse-attention", test_attention);
+  g_test_add_func ("/optimizer/fuse-attention/mask-broadcast", test_attention_mask_broadcast);
   g_test_add_func ("/optimizer/subgraph-reads", test_subgraph_reads);
   g_test_add_func ("/optimizer/custom-provider-only", test_custom_provider_only);
   int ret = g_test_run ();
