@@ -716,3 +716,26 @@ glia_cli_prepare_inputs (GliaModel *model, char **specs, GHashTable *dims, GHash
   *generated = g_steal_pointer (&gen);
   return g_steal_pointer (&inputs);
 }
+
+char *
+glia_cli_describe_tensor (GliaTensor *tensor)
+{
+  guint rank = 0;
+  const gint64 *shape = glia_tensor_get_shape (tensor, &rank);
+  GString *s = g_string_new (glia_data_type_get_name (glia_tensor_get_dtype (tensor)));
+  g_string_append_c (s, '[');
+  for (guint i = 0; i < rank; i++)
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? "," : "", shape[i]);
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}
+
+void
+glia_cli_print_json (JsonNode *root)
+{
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_root (generator, root);
+  g_autofree char *text = json_generator_to_data (generator, NULL);
+  printf ("%s\n", text);
+}

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <glia.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -109,6 +110,12 @@ void glia_cli_bind_dims_from_inputs (GliaModel *model, GHashTable *inputs, GHash
  * @dims by symbol, or 1. */
 GliaTensor *glia_cli_make_input (GliaModel *model, const char *name, guint index, GHashTable *dims,
                                  GError **error);
+
+/* "float32[2,3]": a tensor's element type and shape, for messages. */
+char *glia_cli_describe_tensor (GliaTensor *tensor);
+
+/* Prints @root as indented JSON and a newline on stdout (--json output). */
+void glia_cli_print_json (JsonNode *root);
 
 /* Reads the --input NAME=FILE.npy @specs and completes them with generated
  * tensors (glia_cli_make_input()) for every other model input, after

@@ -77,19 +77,6 @@ peak_rss_kb (void)
   return usage.ru_maxrss; /* kilobytes on Linux */
 }
 
-static char *
-describe_tensor (GliaTensor *tensor)
-{
-  guint rank = 0;
-  const gint64 *shape = glia_tensor_get_shape (tensor, &rank);
-  GString *s = g_string_new (glia_data_type_get_name (glia_tensor_get_dtype (tensor)));
-  g_string_append_c (s, '[');
-  for (guint i = 0; i < rank; i++)
-    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? "," : "", shape[i]);
-  g_string_append_c (s, ']');
-  return g_string_free (s, FALSE);
-}
-
 /* What one benchmark measured, besides the latencies. */
 typedef struct
 {
@@ -112,7 +99,8 @@ print_text (GliaModel *model, char **providers, GHashTable *inputs, GHashTable *
   printf ("threads:          %u\n", m->threads);
   printf ("optimization:     level %u\n", m->level);
   for (guint i = 0; names[i] != NULL; i++) {
-    g_autofree char *description = describe_tensor (g_hash_table_lookup (inputs, names[i]));
+    g_autofree char *description
+        = glia_cli_describe_tensor (g_hash_table_lookup (inputs, names[i]));
     printf ("%-18s%s %s%s\n", i == 0 ? "inputs:" : "", names[i], description,
             g_hash_table_contains (generated, names[i]) ? " (generated)" : "");
   }
@@ -195,11 +183,7 @@ print_json (GliaModel *model, char **providers, GHashTable *inputs, GHashTable *
   json_builder_end_object (b);
 
   g_autoptr (JsonNode) root = json_builder_get_root (b);
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  json_generator_set_pretty (generator, TRUE);
-  json_generator_set_root (generator, root);
-  g_autofree char *text = json_generator_to_data (generator, NULL);
-  printf ("%s\n", text);
+  glia_cli_print_json (root);
 }
 
 static int

@@ -187,19 +187,6 @@ scalar_at (GliaDataType dtype, const guint8 *data, gsize i)
   return NAN;
 }
 
-static char *
-describe_shape (GliaTensor *tensor)
-{
-  guint rank = 0;
-  const gint64 *shape = glia_tensor_get_shape (tensor, &rank);
-  GString *s = g_string_new (glia_data_type_get_name (glia_tensor_get_dtype (tensor)));
-  g_string_append_c (s, '[');
-  for (guint i = 0; i < rank; i++)
-    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? "," : "", shape[i]);
-  g_string_append_c (s, ']');
-  return g_string_free (s, FALSE);
-}
-
 static gboolean
 same_shape (GliaTensor *a, GliaTensor *b)
 {
@@ -218,8 +205,8 @@ compare_tensors (GliaTensor *x, GliaTensor *ref, double atol, double rtol, Diff 
     return;
   GliaDataType dtype = glia_tensor_get_dtype (ref);
   if (glia_tensor_get_dtype (x) != dtype || !same_shape (x, ref)) {
-    g_autofree char *got = describe_shape (x);
-    g_autofree char *want = describe_shape (ref);
+    g_autofree char *got = glia_cli_describe_tensor (x);
+    g_autofree char *want = glia_cli_describe_tensor (ref);
     d->problem = g_strdup_printf ("%s, the reference is %s", got, want);
     return;
   }
@@ -448,7 +435,8 @@ print_text (GliaModel *model, GHashTable *inputs, GHashTable *generated, GArray 
   printf ("model:     %s\n", glia_model_get_path (model));
   g_auto (GStrv) names = glia_model_get_input_names (model);
   for (guint i = 0; names[i] != NULL; i++) {
-    g_autofree char *description = describe_shape (g_hash_table_lookup (inputs, names[i]));
+    g_autofree char *description
+        = glia_cli_describe_tensor (g_hash_table_lookup (inputs, names[i]));
     printf ("%-11s%s %s%s\n", i == 0 ? "inputs:" : "", names[i], description,
             g_hash_table_contains (generated, names[i]) ? " (generated)" : "");
   }
@@ -567,11 +555,7 @@ print_json (GliaModel *model, GArray *configs, gboolean from_files, GArray *diff
   json_builder_end_object (b);
 
   g_autoptr (JsonNode) root = json_builder_get_root (b);
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  json_generator_set_pretty (generator, TRUE);
-  json_generator_set_root (generator, root);
-  g_autofree char *text = json_generator_to_data (generator, NULL);
-  printf ("%s\n", text);
+  glia_cli_print_json (root);
 }
 
 /* ---- the command -------------------------------------------------------- */

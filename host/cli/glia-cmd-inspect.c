@@ -374,11 +374,7 @@ print_json (GliaModel *model, GliaSession *session, const GError *session_error)
   json_builder_end_object (b);
 
   g_autoptr (JsonNode) root = json_builder_get_root (b);
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  json_generator_set_pretty (generator, TRUE);
-  json_generator_set_root (generator, root);
-  g_autofree char *text = json_generator_to_data (generator, NULL);
-  printf ("%s\n", text);
+  glia_cli_print_json (root);
 }
 
 /* --passes: what the optimizer did, and the operators it left. */

@@ -154,11 +154,7 @@ glia_cli_cmd_plugins (int argc, char **argv)
   GList *plugins = glia_registry_get_plugins (glia_registry_get_default ());
   if (json) {
     g_autoptr (JsonNode) root = build_json (plugins);
-    g_autoptr (JsonGenerator) generator = json_generator_new ();
-    json_generator_set_pretty (generator, TRUE);
-    json_generator_set_root (generator, root);
-    g_autofree char *text = json_generator_to_data (generator, NULL);
-    printf ("%s\n", text);
+    glia_cli_print_json (root);
   } else
     print_text (plugins);
   g_list_free_full (plugins, g_object_unref);
