@@ -59,3 +59,22 @@ cpu_act_clip (float v, float lo, float hi)
   case CPU_ACTIVATION_TANH:                                                                        \
     ACT_LOOP (tanhf (v));                                                                          \
   }
+
+/* In place over @n elements of one row: act (d + bias [+ z]). */
+static inline void
+cpu_activation_epilogue_row (float *restrict d, gsize n, float bias, const float *restrict z,
+                             const CpuActivation *act)
+{
+  const float alpha = act->alpha, beta = act->beta;
+  if (z != NULL) {
+#define LOAD(i) (d[i] + bias + z[i])
+    ACT_SWITCH (act->kind)
+#undef LOAD
+  } else {
+    if (act->kind == CPU_ACTIVATION_NONE && bias == 0.0f)
+      return;
+#define LOAD(i) (d[i] + bias)
+    ACT_SWITCH (act->kind)
+#undef LOAD
+  }
+}

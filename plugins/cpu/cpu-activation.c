@@ -101,18 +101,5 @@ void
 cpu_activation_apply_bias (const CpuActivation *act, float *data, gsize n, float bias,
                            const float *residual)
 {
-  float *restrict d = data;
-  const float alpha = act->alpha, beta = act->beta;
-  if (residual != NULL) {
-    const float *restrict z = residual;
-#define LOAD(i) (d[i] + bias + z[i])
-    ACT_SWITCH (act->kind)
-#undef LOAD
-  } else {
-    if (act->kind == CPU_ACTIVATION_NONE && bias == 0.0f)
-      return;
-#define LOAD(i) (d[i] + bias)
-    ACT_SWITCH (act->kind)
-#undef LOAD
-  }
+  cpu_activation_epilogue_row (data, n, bias, residual, act);
 }

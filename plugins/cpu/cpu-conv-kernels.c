@@ -19,31 +19,13 @@
 #define CONCAT_(a, b) a##b
 #define CONCAT(a, b)  CONCAT_ (a, b)
 
-/* Bias, residual and activation over @n elements of one row. */
-static inline void
-epilogue_row (float *restrict d, gsize n, float bias, const float *restrict z,
-              const CpuActivation *act)
-{
-  const float alpha = act->alpha, beta = act->beta;
-  if (z != NULL) {
-#define LOAD(i) (d[i] + bias + z[i])
-    ACT_SWITCH (act->kind)
-#undef LOAD
-  } else {
-    if (act->kind == CPU_ACTIVATION_NONE && bias == 0.0f)
-      return;
-#define LOAD(i) (d[i] + bias)
-    ACT_SWITCH (act->kind)
-#undef LOAD
-  }
-}
-
 static void
 epilogue (float *y, gsize ldy, gsize rows, gsize cols, const float *bias, const float *z, gsize ldz,
           const CpuActivation *act)
 {
   for (gsize r = 0; r < rows; r++)
-    epilogue_row (y + r * ldy, cols, bias ? bias[r] : 0.0f, z ? z + r * ldz : NULL, act);
+    cpu_activation_epilogue_row (y + r * ldy, cols, bias ? bias[r] : 0.0f, z ? z + r * ldz : NULL,
+                                 act);
 }
 
 /* y[o] = sum_t w[t] * p[t][o] for o < n, for 9 and 25 taps (3x3, 5x5):
@@ -164,7 +146,7 @@ dw_conv2d_plane (const CpuDwGeometry *g, const float *x, const float *w, float b
       taps25 (yr, ptr, w, g->ow);
     else
       taps_any (yr, ptr, w, n_taps, g->ow);
-    epilogue_row (yr, (gsize)g->ow, bias, z ? z + oy * g->ow : NULL, act);
+    cpu_activation_epilogue_row (yr, (gsize)g->ow, bias, z ? z + oy * g->ow : NULL, act);
   }
 }
 
