@@ -153,6 +153,8 @@ owner_free (GliaSession *self, guint owner, gpointer ptr)
 
 /* ---- frames --------------------------------------------------------------- */
 
+static void frame_free (GliaSession *self, Frame *f);
+
 static Frame *
 frame_new (GliaSession *self, Plan *plan, GError **error)
 {
@@ -175,18 +177,7 @@ frame_new (GliaSession *self, Plan *plan, GError **error)
       if (plan->arena_size[o] > 0) {
         f->arena[o] = owner_alloc (self, o, plan->arena_size[o], error);
         if (f->arena[o] == NULL) {
-          for (guint k = 0; k < o; k++)
-            owner_free (self, k, f->arena[k]);
-          g_free (f->arena);
-          g_free (f->views);
-          g_free (f->have);
-          g_free (f->none);
-          g_free (f->seq);
-          g_free (f->sizes);
-          g_free (f->dyn_of_slot);
-          g_array_unref (f->dynamic);
-          g_ptr_array_unref (f->extra_views);
-          g_free (f);
+          frame_free (self, f); /* frees the arenas allocated so far */
           return NULL;
         }
       }
