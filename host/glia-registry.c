@@ -1443,12 +1443,15 @@ glia_registry_get_provider (GliaRegistry *self, const char *name, GError **error
   return info;
 }
 
-GPtrArray *
-glia_registry_get_loaders (GliaRegistry *self, GError **error)
+/* The infos of every feature of @kind, loading their plugins, in
+ * features_sorted() order; a plugin that fails to load is warned about and
+ * skipped. */
+static GPtrArray *
+loaded_feature_infos (GliaRegistry *self, FeatureKind kind)
 {
   g_rec_mutex_lock (&self->lock);
   GPtrArray *out = g_ptr_array_new ();
-  g_autoptr (GPtrArray) arr = features_sorted (self, FEATURE_LOADER);
+  g_autoptr (GPtrArray) arr = features_sorted (self, kind);
   for (guint i = 0; i < arr->len; i++) {
     Feature *f = g_ptr_array_index (arr, i);
     g_autoptr (GError) local = NULL;
@@ -1459,6 +1462,12 @@ glia_registry_get_loaders (GliaRegistry *self, GError **error)
   }
   g_rec_mutex_unlock (&self->lock);
   return out;
+}
+
+GPtrArray *
+glia_registry_get_loaders (GliaRegistry *self, GError **error)
+{
+  return loaded_feature_infos (self, FEATURE_LOADER);
 }
 
 gboolean
@@ -1496,17 +1505,5 @@ glia_registry_find_custom_op (GliaRegistry *self, const char *domain, const char
 GPtrArray *
 glia_registry_get_passes (GliaRegistry *self)
 {
-  g_rec_mutex_lock (&self->lock);
-  GPtrArray *out = g_ptr_array_new ();
-  g_autoptr (GPtrArray) arr = features_sorted (self, FEATURE_PASS);
-  for (guint i = 0; i < arr->len; i++) {
-    Feature *f = g_ptr_array_index (arr, i);
-    g_autoptr (GError) local = NULL;
-    if (feature_ensure_loaded (self, f, &local))
-      g_ptr_array_add (out, (gpointer)f->info);
-    else
-      g_warning ("%s", local->message);
-  }
-  g_rec_mutex_unlock (&self->lock);
-  return out;
+  return loaded_feature_infos (self, FEATURE_PASS);
 }
