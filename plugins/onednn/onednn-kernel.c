@@ -118,6 +118,7 @@ typedef struct
   gint *outputs;
   guint n_outputs;
   guint n_threads;
+  OnednnConvAlgo conv_algo;
   GMutex lock;
   GPtrArray *plans;
   dnnl_stream_t stream;
@@ -542,12 +543,12 @@ region_io (Region *r, const gint *nodes, guint n_nodes, const guint8 *in_region)
 }
 
 G_MODULE_EXPORT gboolean glia_onednn_compile (const GliaGraph *graph, const gint *nodes,
-                                              guint n_nodes, guint n_threads, GliaKernel *kernel,
-                                              GError **error);
+                                              guint n_nodes, const OnednnConfig *config,
+                                              GliaKernel *kernel, GError **error);
 
 G_MODULE_EXPORT gboolean
-glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes, guint n_threads,
-                     GliaKernel *kernel, GError **error)
+glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes,
+                     const OnednnConfig *config, GliaKernel *kernel, GError **error)
 {
   static gsize engine_once = 0;
   if (g_once_init_enter (&engine_once)) {
@@ -574,7 +575,8 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes, g
   Region *r = g_new0 (Region, 1);
   g_mutex_init (&r->lock);
   r->graph = glia_graph_ref ((GliaGraph *)graph);
-  r->n_threads = MAX (n_threads, 1);
+  r->n_threads = MAX (config->n_threads, 1);
+  r->conv_algo = config->conv_algo;
   r->plans = g_ptr_array_new_with_free_func (plan_free);
   r->ops = g_array_new (FALSE, TRUE, sizeof (Op));
   g_array_set_clear_func (r->ops, op_clear);
@@ -1008,6 +1010,192 @@ vector_mem (Builder *b, const Op *op, GBytes *data, GError **error)
   return new_mem (b, op, &md, (void *)g_bytes_get_data (data, NULL), error);
 }
 
+/* ---- convolution algorithm choice (ep.onednn.conv-algorithm) ----------- */
+
+static const char *
+impl_name (const_dnnl_primitive_desc_t pd)
+{
+  const char *name = NULL;
+  if (dnnl_primitive_desc_query (pd, dnnl_query_impl_info_str, 0, &name) != dnnl_success)
+    return "";
+  return name ? name : "";
+}
+
+/* Reads a buffer larger than the caches, so the next run starts cold, as a
+ * layer does inside a network: its weights are used once per inference
+ * (Winograd's transformed weights are 1.8x (F(2,3)) or 4x (F(4,3)) the
+ * direct ones, which a warm loop hides). */
+#define FLUSH_BYTES (64u << 20)
+static volatile float flush_sink;
+
+static void
+flush_caches (void)
+{
+  static float *buf;
+  if (buf == NULL)
+    buf = g_malloc0 (FLUSH_BYTES);
+  float acc = 0;
+  for (gsize i = 0; i < FLUSH_BYTES / sizeof (float); i += 16)
+    acc += buf[i];
+  flush_sink = acc;
+}
+
+/* Best of three runs of @pd (a convolution, or a reorder with @src_arg
+ * DNNL_ARG_FROM) on zero-filled buffers, after one to warm up, each from
+ * cold caches when @cold; in seconds, INFINITY when it cannot run. */
+static double
+time_primitive (const_dnnl_primitive_desc_t pd, dnnl_stream_t stream, int src_arg, int dst_arg,
+                gboolean cold)
+{
+  const struct
+  {
+    int arg;
+    dnnl_query_t query;
+  } slots[] = {
+    { src_arg, dnnl_query_src_md },
+    { DNNL_ARG_WEIGHTS, dnnl_query_weights_md },
+    { DNNL_ARG_BIAS, dnnl_query_weights_md },
+    { dst_arg, dnnl_query_dst_md },
+  };
+  dnnl_exec_arg_t args[G_N_ELEMENTS (slots)];
+  int n = 0;
+  dnnl_primitive_t prim = NULL;
+  double best = INFINITY;
+  gboolean ok = dnnl_primitive_create (&prim, pd) == dnnl_success;
+  for (guint i = 0; i < G_N_ELEMENTS (slots) && ok; i++) {
+    const dnnl_memory_desc_t *md
+        = dnnl_primitive_desc_query_md (pd, slots[i].query, slots[i].arg == DNNL_ARG_BIAS);
+    if (md == NULL || md->ndims == 0)
+      continue;
+    dnnl_memory_t mem = NULL;
+    void *data = NULL;
+    ok = dnnl_memory_create (&mem, md, engine, DNNL_MEMORY_ALLOCATE) == dnnl_success;
+    if (ok) {
+      args[n++] = (dnnl_exec_arg_t){ slots[i].arg, mem };
+      ok = dnnl_memory_get_data_handle (mem, &data) == dnnl_success && data != NULL;
+    }
+    if (ok)
+      memset (data, 0, dnnl_memory_desc_get_size (md));
+  }
+  for (int k = 0; k < 4 && ok; k++) {
+    if (cold)
+      flush_caches ();
+    gint64 t0 = g_get_monotonic_time ();
+    ok = dnnl_primitive_execute (prim, stream, n, args) == dnnl_success
+         && dnnl_stream_wait (stream) == dnnl_success;
+    double t = (g_get_monotonic_time () - t0) * 1e-6;
+    if (ok && k > 0 && t < best)
+      best = t;
+  }
+  for (int i = 0; i < n; i++)
+    dnnl_memory_destroy (args[i].memory);
+  if (prim)
+    dnnl_primitive_destroy (prim);
+  return ok ? best : INFINITY;
+}
+
+/* A reorder from @from to @to, warm (its data was just written by the
+ * producer), in seconds (0 when they are the same layout). */
+static double
+time_reorder (const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, dnnl_stream_t stream)
+{
+  if (dnnl_memory_desc_equal (from, to))
+    return 0;
+  dnnl_primitive_desc_t pd = NULL;
+  if (dnnl_reorder_primitive_desc_create (&pd, from, engine, to, engine, NULL) != dnnl_success)
+    return INFINITY;
+  double t = time_primitive (pd, stream, DNNL_ARG_FROM, DNNL_ARG_TO, FALSE);
+  dnnl_primitive_desc_destroy (pd);
+  return t;
+}
+
+/* What auto chose per shape, post-ops and thread count (process-wide, so
+ * the repeated blocks of a network and later sessions reuse it): the
+ * implementation name. */
+static GMutex choice_lock;
+static GHashTable *choices;
+
+static char *
+conv_key (const Builder *b, const Op *op, const dnnl_convolution_desc_t *cd)
+{
+  GString *k = g_string_new (NULL);
+  g_string_append_printf (k, "t%u", b->r->n_threads);
+  for (int i = 0; i < cd->src_desc.ndims; i++)
+    g_string_append_printf (k, "%c%" G_GINT64_FORMAT, i ? 'x' : ' ', (gint64)cd->src_desc.dims[i]);
+  for (int i = 0; i < cd->weights_desc.ndims; i++)
+    g_string_append_printf (k, "%c%" G_GINT64_FORMAT, i ? 'x' : ' ',
+                            (gint64)cd->weights_desc.dims[i]);
+  for (int i = 0; i < cd->src_desc.ndims - 2; i++)
+    g_string_append_printf (k, " p%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT,
+                            (gint64)cd->padding[0][i], (gint64)cd->padding[1][i]);
+  g_string_append_printf (k, " b%d", cd->bias_desc.ndims);
+  for (guint i = 0; i < op->n_post; i++)
+    g_string_append_printf (k, " %d", op->post[i].is_sum ? -1 : (int)op->post[i].alg);
+  return g_string_free (k, FALSE);
+}
+
+/* @direct: the direct algorithm's descriptor; @wino_cd: the Winograd
+ * convolution descriptor. Returns the chosen descriptor (the others are
+ * destroyed). */
+static dnnl_primitive_desc_t
+choose_conv (Builder *b, const Op *op, dnnl_primitive_desc_t direct,
+             const dnnl_convolution_desc_t *wino_cd, const_dnnl_primitive_attr_t attr)
+{
+  g_autoptr (GPtrArray) cands = g_ptr_array_new ();
+  g_ptr_array_add (cands, direct);
+  dnnl_primitive_desc_iterator_t it = NULL;
+  if (dnnl_primitive_desc_iterator_create (&it, wino_cd, attr, engine, NULL) == dnnl_success) {
+    do {
+      dnnl_primitive_desc_t pd = dnnl_primitive_desc_iterator_fetch (it);
+      if (pd)
+        g_ptr_array_add (cands, pd);
+    } while (dnnl_primitive_desc_iterator_next (it) == dnnl_success);
+    dnnl_primitive_desc_iterator_destroy (it);
+  }
+  guint pick = 0;
+  if (cands->len > 1 && b->r->conv_algo == ONEDNN_CONV_WINOGRAD)
+    pick = 1;
+  else if (cands->len > 1) {
+    g_autofree char *key = conv_key (b, op, wino_cd);
+    g_mutex_lock (&choice_lock);
+    if (choices == NULL)
+      choices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+    const char *known = g_hash_table_lookup (choices, key);
+    if (known) {
+      for (guint i = 0; i < cands->len; i++)
+        if (g_str_equal (impl_name (g_ptr_array_index (cands, i)), known))
+          pick = i;
+    } else {
+      double best = INFINITY;
+      for (guint i = 0; i < cands->len; i++) {
+        dnnl_primitive_desc_t pd = g_ptr_array_index (cands, i);
+        double t = time_primitive (pd, b->r->stream, DNNL_ARG_SRC, DNNL_ARG_DST, TRUE);
+        /* a kernel that wants other layouts than the direct one costs the
+         * reorders into and out of them, which its neighbours may have to
+         * pay */
+        if (i > 0)
+          t += time_reorder (dnnl_primitive_desc_query_md (direct, dnnl_query_src_md, 0),
+                             dnnl_primitive_desc_query_md (pd, dnnl_query_src_md, 0), b->r->stream)
+               + time_reorder (dnnl_primitive_desc_query_md (pd, dnnl_query_dst_md, 0),
+                               dnnl_primitive_desc_query_md (direct, dnnl_query_dst_md, 0),
+                               b->r->stream);
+        g_debug ("%s: %s %.3f ms with reorders", key, impl_name (pd), t * 1e3);
+        if (t < best) {
+          best = t;
+          pick = i;
+        }
+      }
+      g_hash_table_insert (choices, g_steal_pointer (&key),
+                           g_strdup (impl_name (g_ptr_array_index (cands, pick))));
+    }
+    g_mutex_unlock (&choice_lock);
+  }
+  for (guint i = 0; i < cands->len; i++)
+    if (i != pick)
+      dnnl_primitive_desc_destroy (g_ptr_array_index (cands, i));
+  return g_ptr_array_index (cands, pick);
+}
+
 static gboolean
 build_conv (Builder *b, Op *op, GError **error)
 {
@@ -1067,6 +1255,13 @@ build_conv (Builder *b, Op *op, GError **error)
     return FALSE;
   dnnl_primitive_desc_t pd = NULL;
   dnnl_status_t s = dnnl_primitive_desc_create (&pd, &cd, attr, engine, NULL);
+  gboolean wino_shape = ns == 2 && group == 1 && b->r->conv_algo != ONEDNN_CONV_DIRECT;
+  for (guint i = 0; i < ns && wino_shape; i++)
+    wino_shape = wd[2 + i] == 3 && strides[i] == 1 && dil[i] == 0;
+  if (s == dnnl_success && wino_shape) {
+    cd.alg_kind = dnnl_convolution_winograd;
+    pd = choose_conv (b, op, pd, &cd, attr);
+  }
   if (attr)
     dnnl_primitive_attr_destroy (attr);
   if (!check (s, b->r, op, "convolution", error))

@@ -94,9 +94,28 @@ OnednnPoolKind onednn_pool_kind (const GliaGraph *graph, gint node);
  * unknown on both sides otherwise (checked again when shapes are known). */
 gboolean onednn_same_shape (const GliaGraph *graph, gint a, gint b);
 
+/* ep.onednn.conv-algorithm: how 3x3 stride-1 convolutions are computed.
+ * oneDNN 2.6 has Winograd kernels for them (F(2x2,3x3) and F(4x4,3x3), on
+ * AVX-512), with 2.25x and 4x fewer multiplications than the direct
+ * algorithm and slightly larger rounding error (about 1e-6 relative here).
+ * Which is faster depends on the shape and the machine. */
+typedef enum
+{
+  ONEDNN_CONV_AUTO,     /* time the direct and Winograd kernels once per shape, keep the faster */
+  ONEDNN_CONV_DIRECT,   /* never Winograd */
+  ONEDNN_CONV_WINOGRAD, /* Winograd wherever oneDNN has it */
+} OnednnConvAlgo;
+
+typedef struct
+{
+  guint n_threads;
+  OnednnConvAlgo conv_algo;
+} OnednnConfig;
+
 /* The kernels module: compiles a claim (sorted node list) into a kernel. */
 typedef gboolean (*OnednnCompileFunc) (const GliaGraph *graph, const gint *nodes, guint n_nodes,
-                                       guint n_threads, GliaKernel *kernel, GError **error);
+                                       const OnednnConfig *config, GliaKernel *kernel,
+                                       GError **error);
 #define ONEDNN_COMPILE_SYMBOL "glia_onednn_compile"
 
 G_END_DECLS

@@ -31,9 +31,19 @@ char *onednn_plugin_dir = NULL;
 
 typedef struct
 {
-  guint n_threads;
+  OnednnConfig config;
   OnednnCompileFunc compile;
 } OnednnProvider;
+
+static const struct
+{
+  const char *name;
+  OnednnConvAlgo algo;
+} conv_algos[] = {
+  { "auto", ONEDNN_CONV_AUTO },
+  { "direct", ONEDNN_CONV_DIRECT },
+  { "winograd", ONEDNN_CONV_WINOGRAD },
+};
 
 static OnednnCompileFunc
 load_kernels (GError **error)
@@ -83,8 +93,23 @@ onednn_provider_create (const GliaProviderConfig *config, GError **error)
   OnednnCompileFunc compile = load_kernels (error);
   if (compile == NULL)
     return NULL;
+  OnednnConvAlgo algo = ONEDNN_CONV_AUTO;
+  const char *value
+      = config->options ? g_hash_table_lookup (config->options, "conv-algorithm") : NULL;
+  if (value) {
+    gsize i;
+    for (i = 0; i < G_N_ELEMENTS (conv_algos) && !g_str_equal (value, conv_algos[i].name); i++)
+      ;
+    if (i == G_N_ELEMENTS (conv_algos)) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                   "ep.onednn.conv-algorithm: '%s' is not one of auto, direct, winograd", value);
+      return NULL;
+    }
+    algo = conv_algos[i].algo;
+  }
   OnednnProvider *self = g_new0 (OnednnProvider, 1);
-  self->n_threads = config->n_threads ? config->n_threads : g_get_num_processors ();
+  self->config.n_threads = config->n_threads ? config->n_threads : g_get_num_processors ();
+  self->config.conv_algo = algo;
   self->compile = compile;
   return self;
 }
@@ -167,10 +192,10 @@ onednn_provider_compile (gpointer instance, const GliaGraph *graph, const gint *
                          guint n_nodes, GliaKernel *kernel, GError **error)
 {
   OnednnProvider *self = instance;
-  return self->compile (graph, nodes, n_nodes, self->n_threads, kernel, error);
+  return self->compile (graph, nodes, n_nodes, &self->config, kernel, error);
 }
 
-static const char *const onednn_option_keys[] = { NULL };
+static const char *const onednn_option_keys[] = { "conv-algorithm", NULL };
 
 const GliaProviderInfo onednn_provider_info = {
   .struct_size = sizeof (GliaProviderInfo),
