@@ -76,11 +76,24 @@ typedef struct
   GPtrArray *packed; /* Packed */
 } Op;
 
+/* A concat done by the region itself (see build_concat_copy): each
+ * input's elements for one outer index are one contiguous run. */
+typedef struct
+{
+  guint n;
+  gint64 outer;
+  gint64 *chunk;  /* per input, elements per outer index */
+  gint64 dst_row; /* sum of the chunks */
+} CopyConcat;
+
+/* One step of a plan: a oneDNN primitive, or (prim NULL) a copy concat
+ * over args (sources then the destination). */
 typedef struct
 {
   dnnl_primitive_t prim;
   int n_args;
   dnnl_exec_arg_t *args;
+  CopyConcat *concat;
 } Exec;
 
 typedef struct
@@ -719,7 +732,11 @@ static void
 exec_clear (gpointer p)
 {
   Exec *e = p;
-  dnnl_primitive_destroy (e->prim);
+  if (e->prim)
+    dnnl_primitive_destroy (e->prim);
+  if (e->concat)
+    g_free (e->concat->chunk);
+  g_free (e->concat);
   g_free (e->args);
 }
 
@@ -787,7 +804,7 @@ new_mem (Builder *b, const Op *op, const dnnl_memory_desc_t *md, void *handle, G
 static void
 add_exec (Builder *b, dnnl_primitive_t prim, int n, const dnnl_exec_arg_t *args)
 {
-  Exec e = { prim, n, g_memdup2 (args, n * sizeof *args) };
+  Exec e = { prim, n, g_memdup2 (args, n * sizeof *args), NULL };
   g_array_append_val (b->plan->execs, e);
 }
 
@@ -1196,6 +1213,32 @@ choose_conv (Builder *b, const Op *op, dnnl_primitive_desc_t direct,
   return g_ptr_array_index (cands, pick);
 }
 
+/* The activation layout of 2-D convolutions. Given `any`, oneDNN 2.6 picks
+ * NHWC here (its brgconv kernels); its blocked nChw16c kernels (nChw8c on
+ * AVX2) are as fast, and the pooling, concat and binary ops between them
+ * are faster on blocked data (ResNet-50 39.0 -> 37.7 ms at 1 thread,
+ * EfficientNet-B0 10.7 -> 9.7, SqueezeNet 3.4 -> 3.1 at 2; medians of 5
+ * alternating runs). Only channel counts that fill whole blocks: padded
+ * blocked layouts fall back to reference kernels (50x slower). */
+static void
+blocked_md (dnnl_memory_desc_t *md, guint rank, const gint64 *dims)
+{
+  static gsize once = 0;
+  static gint64 block = 0;
+  if (g_once_init_enter (&once)) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa ();
+    if ((isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core)
+      block = 16;
+    else if ((isa & dnnl_cpu_isa_avx2) == dnnl_cpu_isa_avx2)
+      block = 8;
+    g_once_init_leave (&once, 1);
+  }
+  if (rank != 4 || block == 0 || dims[1] % block != 0)
+    return;
+  dnnl_dims_t d = { dims[0], dims[1], dims[2], dims[3] };
+  dnnl_memory_desc_init_by_tag (md, 4, d, dnnl_f32, block == 16 ? dnnl_aBcd16b : dnnl_aBcd8b);
+}
+
 static gboolean
 build_conv (Builder *b, Op *op, GError **error)
 {
@@ -1242,6 +1285,9 @@ build_conv (Builder *b, Op *op, GError **error)
   any_md (&src_any, x->rank, x->dims);
   any_md (&w_any, wr, wd);
   any_md (&dst_any, x->rank, ydims);
+  blocked_md (&src_any, x->rank, x->dims);
+  blocked_md (&dst_any, x->rank, ydims);
+
   gint64 oc = op->wdims[0];
   plain_md (&bias_md, 1, &oc);
   dnnl_convolution_desc_t cd;
@@ -1593,6 +1639,107 @@ build_binary (Builder *b, Op *op, Val *x0, Val *x1, guint attempt, GError **erro
 
 /* Concat and Sum: n sources in their own layouts, the destination in the
  * layout oneDNN picks. */
+/* Concat along channels of 4-D tensors that all have one of these
+ * layouts, channel counts a multiple of its block: then each input's part
+ * of the output is one contiguous run per outer index (per pixel in NHWC,
+ * per image otherwise), copied with memcpy. oneDNN 2.6's concat is slow on
+ * both: per-pixel rows of NHWC cost SqueezeNet 0.45 ms of its 4.5, and its
+ * blocked "simple" concat was slower still. */
+static const struct
+{
+  dnnl_format_tag_t tag;
+  gint64 block;
+  gboolean per_pixel;
+} copy_layouts[] = {
+  { dnnl_acdb, 1, TRUE },
+  { dnnl_abcd, 1, FALSE },
+  { dnnl_aBcd16b, 16, FALSE },
+  { dnnl_aBcd8b, 8, FALSE },
+};
+
+static gboolean
+md_has_tag (const dnnl_memory_desc_t *md, dnnl_format_tag_t tag)
+{
+  dnnl_memory_desc_t want;
+  return dnnl_memory_desc_init_by_tag (&want, md->ndims, md->dims, dnnl_f32, tag) == dnnl_success
+         && dnnl_memory_desc_equal (md, &want);
+}
+
+static gboolean
+run_copy_concat (const Exec *e, Region *r, GError **error)
+{
+  const CopyConcat *cc = e->concat;
+  float *dst = NULL;
+  if (dnnl_memory_get_data_handle (e->args[cc->n].memory, (void **)&dst) != dnnl_success)
+    return check (dnnl_runtime_error, r, NULL, "concat", error);
+  g_autofree const float **src = g_new (const float *, cc->n);
+  for (guint i = 0; i < cc->n; i++)
+    if (dnnl_memory_get_data_handle (e->args[i].memory, (void **)&src[i]) != dnnl_success)
+      return check (dnnl_runtime_error, r, NULL, "concat", error);
+  gint64 total = cc->outer * cc->n;
+  gint64 bytes = cc->outer * cc->dst_row * (gint64)sizeof (float);
+  /* copies below some 256 KiB are not worth waking the other threads */
+#pragma omp parallel for schedule(static) if (bytes > (256 << 10))
+  for (gint64 k = 0; k < total; k++) {
+    gint64 o = k / cc->n;
+    guint i = k % cc->n;
+    gint64 off = 0;
+    for (guint j = 0; j < i; j++)
+      off += cc->chunk[j];
+    memcpy (dst + o * cc->dst_row + off, src[i] + o * cc->chunk[i], cc->chunk[i] * sizeof (float));
+  }
+  return TRUE;
+}
+
+/* The copy concat for @op when its inputs allow it; FALSE (nothing done,
+ * no error) otherwise. */
+static gboolean
+build_concat_copy (Builder *b, Op *op, Val **xs, dnnl_memory_t *src, GError **error, gboolean *done)
+{
+  guint n = op->in->len;
+  *done = FALSE;
+  if (xs[0]->rank != 4 || op->axis != 1)
+    return TRUE;
+  guint l;
+  for (l = 0; l < G_N_ELEMENTS (copy_layouts); l++) {
+    gboolean all = TRUE;
+    for (guint i = 0; i < n && all; i++)
+      all = md_has_tag (mem_md (src[i]), copy_layouts[l].tag)
+            && xs[i]->dims[1] % copy_layouts[l].block == 0;
+    if (all)
+      break;
+  }
+  if (l == G_N_ELEMENTS (copy_layouts))
+    return TRUE;
+  gint64 yd[4] = { xs[0]->dims[0], 0, xs[0]->dims[2], xs[0]->dims[3] };
+  for (guint i = 0; i < n; i++)
+    yd[1] += xs[i]->dims[1];
+  dnnl_memory_desc_t ymd;
+  dnnl_dims_t d = { yd[0], yd[1], yd[2], yd[3] };
+  if (!check (dnnl_memory_desc_init_by_tag (&ymd, 4, d, dnnl_f32, copy_layouts[l].tag), b->r, op,
+              "concat", error))
+    return FALSE;
+  Val *y = make_dst (b, op, op->out, &ymd, 4, yd, error);
+  if (y == NULL)
+    return FALSE;
+  gint64 hw = yd[2] * yd[3];
+  CopyConcat *cc = g_new0 (CopyConcat, 1);
+  cc->n = n;
+  cc->outer = copy_layouts[l].per_pixel ? yd[0] * hw : yd[0];
+  cc->chunk = g_new (gint64, n);
+  for (guint i = 0; i < n; i++) {
+    cc->chunk[i] = xs[i]->dims[1] * (copy_layouts[l].per_pixel ? 1 : hw);
+    cc->dst_row += cc->chunk[i];
+  }
+  Exec e = { NULL, n + 1, g_new (dnnl_exec_arg_t, n + 1), cc };
+  for (guint i = 0; i < n; i++)
+    e.args[i] = (dnnl_exec_arg_t){ DNNL_ARG_MULTIPLE_SRC + i, src[i] };
+  e.args[n] = (dnnl_exec_arg_t){ DNNL_ARG_DST, y->mem };
+  g_array_append_val (b->plan->execs, e);
+  *done = TRUE;
+  return TRUE;
+}
+
 static gboolean
 build_multi (Builder *b, Op *op, gboolean plain, GError **error)
 {
@@ -1617,6 +1764,13 @@ build_multi (Builder *b, Op *op, gboolean plain, GError **error)
     if (src[i] == NULL)
       return FALSE;
     mds[i] = *mem_md (src[i]);
+  }
+  if (op->kind == ONEDNN_OP_CONCAT) {
+    gboolean done = FALSE;
+    if (!build_concat_copy (b, op, xs, src, error, &done))
+      return FALSE;
+    if (done)
+      return TRUE;
   }
   gint64 yd[GLIA_MAX_RANK];
   memcpy (yd, xs[0]->dims, xs[0]->rank * sizeof (gint64));
@@ -1797,6 +1951,11 @@ region_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   if (ok) {
     for (guint k = 0; k < plan->execs->len && ok; k++) {
       Exec *e = &g_array_index (plan->execs, Exec, k);
+      if (e->concat) {
+        ok = check (dnnl_stream_wait (r->stream), r, NULL, "execution", error)
+             && run_copy_concat (e, r, error);
+        continue;
+      }
       ok = check (dnnl_primitive_execute (e->prim, r->stream, e->n_args, e->args), r, NULL,
                   "execution", error);
     }

@@ -476,6 +476,30 @@ test_concat_sum (void)
   output (&c, node (&c, "Sum", 3, (const gint[]){ a, b, a }, TRUE, NULL));
   check_case (&c);
   case_clear (&c);
+
+  /* the region's own concat copy: conv outputs in a blocked layout (16 and
+   * 32 channels, batch 2, fed on to a conv and a pool), plain region
+   * inputs, and a concat along another axis (oneDNN's) */
+  case_init (&c);
+  x = input (&c, "x", 4, (const gint64[]){ 2, 16, 9, 9 });
+  gint x2 = input (&c, "x2", 4, (const gint64[]){ 2, 3, 9, 9 });
+  a = conv (&c, x, 16, 16, 1, 1, TRUE);
+  a = node (&c, "Relu", 1, &a, TRUE, NULL);
+  b = conv (&c, x, 16, 32, 3, 1, TRUE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  cat = node (&c, "Concat", 2, (const gint[]){ a, b }, TRUE, &n);
+  glia_graph_node_set_attr_int (c.graph, n, "axis", 1);
+  output (&c, conv (&c, cat, 48, 16, 1, 1, TRUE));
+  output (&c, node (&c, "MaxPool", 1, &cat, TRUE, &n));
+  glia_graph_node_set_attr_ints (c.graph, n, "kernel_shape", (const gint64[]){ 2, 2 }, 2);
+  cat = node (&c, "Concat", 3, (const gint[]){ x2, x, x2 }, TRUE, &n);
+  glia_graph_node_set_attr_int (c.graph, n, "axis", 1);
+  output (&c, cat);
+  cat = node (&c, "Concat", 2, (const gint[]){ x, x }, TRUE, &n);
+  glia_graph_node_set_attr_int (c.graph, n, "axis", 2);
+  output (&c, cat);
+  check_case (&c);
+  case_clear (&c);
 }
 
 /* Binary ops with broadcasting, swish (x * sigmoid(x)) after a conv and
