@@ -277,13 +277,16 @@ op_init (Region *r, Op *op, gint node, OnednnOpKind kind, const OnednnAct *act)
   g_array_append_val (op->in, x);
 
   switch (kind) {
-  case ONEDNN_OP_CONV: {
+  case ONEDNN_OP_CONV:
+  case ONEDNN_OP_DECONV: {
     gint w = glia_graph_node_get_input (g, node, 1);
     const GliaConstTensor *wc = glia_graph_value_get_constant (g, w);
     op->weights = g_bytes_ref (wc->data);
     op->wrank = wc->rank;
     memcpy (op->wdims, wc->dims, wc->rank * sizeof (gint64));
     onednn_window_parse (g, node, wc->rank - 2, wc->dims + 2, &op->win);
+    if (kind == ONEDNN_OP_DECONV)
+      onednn_deconv_window (g, node, &op->win);
     if (n_in > 2 && glia_graph_node_get_input (g, node, 2) >= 0)
       op->bias = const_bytes (g, glia_graph_node_get_input (g, node, 2));
     if (n_in > 3 && glia_graph_node_get_input (g, node, 3) >= 0) {
@@ -629,7 +632,8 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes,
     }
     op_init (r, &op, node, kind, &act);
     op.out = glia_graph_node_get_output (graph, last, 0);
-    if (kind == ONEDNN_OP_CONV || kind == ONEDNN_OP_GEMM || kind == ONEDNN_OP_BINARY) {
+    if (kind == ONEDNN_OP_CONV || kind == ONEDNN_OP_DECONV || kind == ONEDNN_OP_GEMM
+        || kind == ONEDNN_OP_BINARY) {
       for (;;) {
         OnednnAct a;
         if (swish_pair (graph, op.out, in_region, fused, &sig, &mul)) {
@@ -971,17 +975,30 @@ make_attr (Builder *b, const Op *op, dnnl_primitive_attr_t *attr, GError **error
 }
 
 /* Weights in layout @md, reordered from the plain constant once and kept. */
+static dnnl_memory_t packed_weights_from (Builder *b, Op *op, const dnnl_memory_desc_t *md,
+                                          const dnnl_memory_desc_t *user_md, GError **error);
+
 static dnnl_memory_t
 packed_weights (Builder *b, Op *op, const dnnl_memory_desc_t *md, guint rank, const gint64 *dims,
                 GError **error)
+{
+  dnnl_memory_desc_t user_md;
+  plain_md (&user_md, rank, dims);
+  return packed_weights_from (b, op, md, &user_md, error);
+}
+
+/* Weights in layout @md, reordered once from the constant, which has
+ * layout @user_md. */
+static dnnl_memory_t
+packed_weights_from (Builder *b, Op *op, const dnnl_memory_desc_t *md,
+                     const dnnl_memory_desc_t *user_md_in, GError **error)
 {
   for (guint i = 0; i < op->packed->len; i++) {
     Packed *pk = g_ptr_array_index (op->packed, i);
     if (dnnl_memory_desc_equal (&pk->md, md))
       return pk->mem;
   }
-  dnnl_memory_desc_t user_md;
-  plain_md (&user_md, rank, dims);
+  dnnl_memory_desc_t user_md = *user_md_in;
   dnnl_memory_t user = NULL, packed = NULL;
   dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_t prim = NULL;
@@ -1362,6 +1379,116 @@ build_conv (Builder *b, Op *op, GError **error)
   if (bias)
     args[n++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, bias };
   return add_primitive (b, op, pd, n, args, "convolution", error);
+}
+
+/* ConvTranspose as oneDNN's deconvolution. ONNX weights are [C, M/G, k...]
+ * (input channels first); oneDNN's are [M, C, k...] or [G, M/G, C/G, k...],
+ * described over the constant's own memory by strides and reordered once.
+ * ONNX's output_padding is taken off the end padding (the claim checks it
+ * fits). */
+static gboolean
+build_deconv (Builder *b, Op *op, GError **error)
+{
+  Val *x = get_val (b, op, g_array_index (op->in, gint, 0), error);
+  if (x == NULL)
+    return FALSE;
+  guint ns = op->win.n_spatial;
+  gint64 group = op->win.group;
+  const char *name = glia_graph_node_get_name (b->r->graph, op->node);
+  if (x->rank != ns + 2 || x->dims[1] != op->wdims[0]) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "node '%s' (ConvTranspose): input has %" G_GINT64_FORMAT
+                 " channels, weights want %" G_GINT64_FORMAT,
+                 name, x->dims[1], op->wdims[0]);
+    return FALSE;
+  }
+  gint64 oc = op->wdims[1] * group, icg = op->wdims[0] / group, ocg = op->wdims[1];
+  gint64 ydims[GLIA_MAX_RANK] = { x->dims[0], oc };
+  dnnl_dims_t strides, dil, padl, padr;
+  gint64 ksize = 1;
+  for (guint i = 0; i < ns; i++) {
+    gint64 k = op->win.kernel[i], d = op->win.dilations[i], st = op->win.strides[i];
+    gint64 pl = op->win.valid ? 0 : op->win.pads[i], pr = op->win.valid ? 0 : op->win.pads[ns + i];
+    ydims[2 + i]
+        = st * (x->dims[2 + i] - 1) + op->win.output_padding[i] + (k - 1) * d + 1 - pl - pr;
+    if (ydims[2 + i] < 1) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                   "node '%s' (ConvTranspose): the pads leave no output", name);
+      return FALSE;
+    }
+    strides[i] = st;
+    dil[i] = d - 1;
+    padl[i] = pl;
+    padr[i] = pr - op->win.output_padding[i];
+    ksize *= k;
+  }
+  /* oneDNN's view of the constant */
+  dnnl_dims_t wd, ws;
+  int wr;
+  if (group > 1) {
+    wr = ns + 3;
+    wd[0] = group, wd[1] = ocg, wd[2] = icg;
+    ws[0] = icg * ocg * ksize, ws[1] = ksize, ws[2] = ocg * ksize;
+  } else {
+    wr = ns + 2;
+    wd[0] = oc, wd[1] = icg;
+    ws[0] = ksize, ws[1] = oc * ksize;
+  }
+  gint64 inner = 1;
+  for (gint i = ns - 1; i >= 0; i--) {
+    wd[wr - ns + i] = op->win.kernel[i];
+    ws[wr - ns + i] = inner;
+    inner *= op->win.kernel[i];
+  }
+  dnnl_memory_desc_t user_w, w_any, src_any, dst_any, bias_md;
+  gint64 wd64[DNNL_MAX_NDIMS];
+  for (int i = 0; i < wr; i++)
+    wd64[i] = wd[i];
+  if (!check (dnnl_memory_desc_init_by_strides (&user_w, wr, wd, dnnl_f32, ws), b->r, op,
+              "weights descriptor", error))
+    return FALSE;
+  any_md (&w_any, wr, wd64);
+  any_md (&src_any, x->rank, x->dims);
+  any_md (&dst_any, x->rank, ydims);
+  blocked_md (&src_any, x->rank, x->dims);
+  blocked_md (&dst_any, x->rank, ydims);
+  plain_md (&bias_md, 1, &oc);
+  dnnl_deconvolution_desc_t dd;
+  if (!check (dnnl_dilated_deconvolution_forward_desc_init (
+                  &dd, dnnl_forward_inference, dnnl_deconvolution_direct, &src_any, &w_any,
+                  op->bias ? &bias_md : NULL, &dst_any, strides, dil, padl, padr),
+              b->r, op, "deconvolution descriptor", error))
+    return FALSE;
+  dnnl_primitive_attr_t attr;
+  if (!make_attr (b, op, &attr, error))
+    return FALSE;
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_status_t s = dnnl_primitive_desc_create (&pd, &dd, attr, engine, NULL);
+  if (attr)
+    dnnl_primitive_attr_destroy (attr);
+  if (!check (s, b->r, op, "deconvolution", error))
+    return FALSE;
+  dnnl_memory_t src
+      = as_md (b, op, x, dnnl_primitive_desc_query_md (pd, dnnl_query_src_md, 0), error);
+  dnnl_memory_t w
+      = src ? packed_weights_from (
+            b, op, dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0), &user_w, error)
+            : NULL;
+  dnnl_memory_t bias = w && op->bias ? vector_mem (b, op, op->bias, error) : NULL;
+  Val *y = w && (bias || !op->bias)
+               ? make_dst (b, op, op->out, dnnl_primitive_desc_query_md (pd, dnnl_query_dst_md, 0),
+                           x->rank, ydims, error)
+               : NULL;
+  if (y == NULL) {
+    dnnl_primitive_desc_destroy (pd);
+    return FALSE;
+  }
+  dnnl_exec_arg_t args[4]
+      = { { DNNL_ARG_SRC, src }, { DNNL_ARG_WEIGHTS, w }, { DNNL_ARG_DST, y->mem } };
+  int n = 3;
+  if (bias)
+    args[n++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, bias };
+  return add_primitive (b, op, pd, n, args, "deconvolution", error);
 }
 
 /* A view of @mem's data with descriptor @md (a reshape of plain data). A
@@ -1848,6 +1975,9 @@ plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
     switch (op->kind) {
     case ONEDNN_OP_CONV:
       ok = build_conv (&b, op, error);
+      break;
+    case ONEDNN_OP_DECONV:
+      ok = build_deconv (&b, op, error);
       break;
     case ONEDNN_OP_GEMM:
       ok = build_gemm (&b, op, error);

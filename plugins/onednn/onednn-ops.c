@@ -450,6 +450,53 @@ binary_supported (const GliaGraph *g, gint node, gboolean commutative)
   return commutative && onednn_same_shape (g, b, y) && broadcasts_into (g, a, y);
 }
 
+gboolean
+onednn_deconv_window (const GliaGraph *g, gint node, OnednnWindow *w)
+{
+  guint n = 0;
+  glia_graph_node_get_attr_ints (g, node, "output_shape", &n);
+  if (n > 0 || w->same_upper || w->same_lower)
+    return FALSE;
+  if (!parse_ints (g, node, "output_padding", w->output_padding, w->n_spatial, 0))
+    return FALSE;
+  for (guint i = 0; i < w->n_spatial; i++) {
+    /* oneDNN has no output padding: it becomes less end padding */
+    gint64 pad_end = w->valid ? 0 : w->pads[w->n_spatial + i];
+    if (w->output_padding[i] < 0 || w->output_padding[i] > pad_end
+        || (w->output_padding[i] >= w->strides[i] && w->output_padding[i] >= w->dilations[i]))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* ConvTranspose: x [N, C, ...], constant W [C, M/group, k...], constant B
+ * [M]. */
+static gboolean
+deconv_supported (const GliaGraph *g, gint node)
+{
+  gint x = in (g, node, 0), w = in (g, node, 1), b = in (g, node, 2);
+  if (!single_output (g, node) || glia_graph_node_get_n_inputs (g, node) > 3 || !is_f32 (g, x, 3, 5)
+      || !is_f32 (g, glia_graph_node_get_output (g, node, 0), 3, 5))
+    return FALSE;
+  const GliaConstTensor *wc = const_f32 (g, w);
+  gint rank = glia_graph_value_get_rank (g, x);
+  if (wc == NULL || (gint)wc->rank != rank || wc->dims[0] < 1 || wc->dims[1] < 1)
+    return FALSE;
+  OnednnWindow win;
+  if (!onednn_window_parse (g, node, rank - 2, wc->dims + 2, &win)
+      || !onednn_deconv_window (g, node, &win) || wc->dims[0] % win.group != 0)
+    return FALSE;
+  const gint64 *xd = glia_graph_value_get_dims (g, x);
+  if (xd[1] >= 0 && xd[1] != wc->dims[0])
+    return FALSE;
+  if (b >= 0) {
+    const GliaConstTensor *bc = const_f32 (g, b);
+    if (bc == NULL || bc->rank != 1 || bc->dims[0] != wc->dims[1] * win.group)
+      return FALSE;
+  }
+  return TRUE;
+}
+
 OnednnOpKind
 onednn_classify (const GliaGraph *g, gint node, OnednnAct *act)
 {
@@ -472,6 +519,8 @@ onednn_classify (const GliaGraph *g, gint node, OnednnAct *act)
     return ONEDNN_OP_NONE;
   if (g_str_equal (op, "Conv"))
     return conv_supported (g, node, FALSE, act) ? ONEDNN_OP_CONV : ONEDNN_OP_NONE;
+  if (g_str_equal (op, "ConvTranspose"))
+    return deconv_supported (g, node) ? ONEDNN_OP_DECONV : ONEDNN_OP_NONE;
   if (g_str_equal (op, "MaxPool") || g_str_equal (op, "AveragePool")
       || g_str_equal (op, "GlobalAveragePool") || g_str_equal (op, "GlobalMaxPool"))
     return pool_supported (g, node, op) ? ONEDNN_OP_POOL : ONEDNN_OP_NONE;

@@ -19,6 +19,7 @@ typedef enum
 {
   ONEDNN_OP_NONE,
   ONEDNN_OP_CONV,
+  ONEDNN_OP_DECONV, /* ConvTranspose */
   ONEDNN_OP_POOL,
   ONEDNN_OP_BNORM,
   ONEDNN_OP_LRN,
@@ -68,6 +69,7 @@ typedef struct
   gint64 strides[ONEDNN_MAX_SPATIAL];
   gint64 dilations[ONEDNN_MAX_SPATIAL];
   gint64 pads[2 * ONEDNN_MAX_SPATIAL];
+  gint64 output_padding[ONEDNN_MAX_SPATIAL]; /* ConvTranspose */
   gint64 group;
 } OnednnWindow;
 
@@ -87,6 +89,11 @@ gboolean onednn_window_parse (const GliaGraph *graph, gint node, guint n_spatial
  * window does not fit. */
 gboolean onednn_window_resolve (const OnednnWindow *w, const gint64 *in, gint64 *out, gint64 *pad_l,
                                 gint64 *pad_r);
+
+/* ConvTranspose's output_padding into @w (after onednn_window_parse); FALSE
+ * for forms the provider leaves to the CPU provider (output_shape, SAME
+ * padding, output_padding past the end padding or not below the stride). */
+gboolean onednn_deconv_window (const GliaGraph *graph, gint node, OnednnWindow *w);
 
 OnednnPoolKind onednn_pool_kind (const GliaGraph *graph, gint node);
 

@@ -378,6 +378,84 @@ test_conv_algorithm (void)
   case_clear (&c);
 }
 
+/* ConvTranspose: strides, pads, output_padding, dilations, groups, bias,
+ * 1-D and 2-D, and a ReLU taken as a post-op; forms the provider leaves to
+ * the CPU provider (output_shape) are not claimed */
+static void
+test_conv_transpose (void)
+{
+  for (guint v = 0; v < 5; v++) {
+    Case c;
+    case_init (&c);
+    gboolean one_d = v == 3;
+    gint64 cin = 8, cout = v == 2 ? 12 : 6, group = v == 2 ? 2 : 1, k = 3;
+    gint x = one_d ? input (&c, "x", 3, (const gint64[]){ 2, cin, 11 })
+                   : input (&c, "x", 4, (const gint64[]){ 2, cin, 7, 9 });
+    gint w = one_d ? constant (&c, "w", 3, (const gint64[]){ cin, cout / group, k }, 0.3f, 0)
+                   : constant (&c, "w", 4, (const gint64[]){ cin, cout / group, k, k }, 0.3f, 0);
+    gint b = constant (&c, "b", 1, (const gint64[]){ cout }, 0.5f, 0);
+    gint n;
+    gint y = node (&c, "ConvTranspose", v == 1 ? 2 : 3, (const gint[]){ x, w, b }, TRUE, &n);
+    switch (v) {
+    case 0: /* stride 2, pads, output_padding */
+      glia_graph_node_set_attr_ints (c.graph, n, "strides", (const gint64[]){ 2, 2 }, 2);
+      glia_graph_node_set_attr_ints (c.graph, n, "pads", (const gint64[]){ 1, 0, 1, 2 }, 4);
+      glia_graph_node_set_attr_ints (c.graph, n, "output_padding", (const gint64[]){ 1, 1 }, 2);
+      break;
+    case 1: /* dilated, no bias */
+      glia_graph_node_set_attr_ints (c.graph, n, "dilations", (const gint64[]){ 2, 1 }, 2);
+      break;
+    case 2: /* grouped, stride 3 */
+      glia_graph_node_set_attr_int (c.graph, n, "group", group);
+      glia_graph_node_set_attr_ints (c.graph, n, "strides", (const gint64[]){ 3, 3 }, 2);
+      break;
+    case 3: /* 1-D */
+      glia_graph_node_set_attr_ints (c.graph, n, "strides", (const gint64[]){ 2 }, 1);
+      glia_graph_node_set_attr_ints (c.graph, n, "pads", (const gint64[]){ 1, 1 }, 2);
+      break;
+    default: /* VALID */
+      glia_graph_node_set_attr_string (c.graph, n, "auto_pad", "VALID", 5);
+      break;
+    }
+    output (&c, node (&c, "Relu", 1, &y, TRUE, NULL));
+    check_case (&c);
+    case_clear (&c);
+  }
+
+  /* 3-D, stride 2, kernel 2 */
+  Case c;
+  case_init (&c);
+  gint x3 = input (&c, "x", 5, (const gint64[]){ 1, 4, 3, 4, 5 });
+  gint w3 = constant (&c, "w", 5, (const gint64[]){ 4, 2, 2, 2, 2 }, 0.3f, 0);
+  gint n3;
+  gint y3 = node (&c, "ConvTranspose", 2, (const gint[]){ x3, w3 }, TRUE, &n3);
+  glia_graph_node_set_attr_ints (c.graph, n3, "strides", (const gint64[]){ 2, 2, 2 }, 3);
+  output (&c, y3);
+  check_case (&c);
+  case_clear (&c);
+
+  /* output_shape: left to the CPU provider, still correct */
+  case_init (&c);
+  gint x = input (&c, "x", 4, (const gint64[]){ 1, 4, 5, 5 });
+  gint w = constant (&c, "w", 4, (const gint64[]){ 4, 4, 3, 3 }, 0.3f, 0);
+  gint n;
+  gint y = node (&c, "ConvTranspose", 2, (const gint[]){ x, w }, FALSE, &n);
+  glia_graph_node_set_attr_ints (c.graph, n, "strides", (const gint64[]){ 2, 2 }, 2);
+  glia_graph_node_set_attr_ints (c.graph, n, "output_shape", (const gint64[]){ 10, 10 }, 2);
+  output (&c, y);
+  if (have_onednn ()) {
+    guint n_onednn = 0, n_nodes = 0;
+    g_autoptr (GHashTable) ours
+        = run (&c, (const char *[]){ "onednn", "cpu", NULL }, &n_onednn, &n_nodes);
+    g_autoptr (GHashTable) ref = run (&c, (const char *[]){ "cpu", NULL }, NULL, NULL);
+    g_assert_cmpuint (n_onednn, ==, 0);
+    const char *name = glia_graph_value_get_name (c.graph, y);
+    compare (g_hash_table_lookup (ours, name), g_hash_table_lookup (ref, name), name);
+  } else
+    g_test_skip ("the oneDNN provider is not built");
+  case_clear (&c);
+}
+
 static void
 test_gemm_matmul (void)
 {
@@ -618,6 +696,7 @@ main (int argc, char **argv)
   g_test_add_func ("/onednn/conv/variants", test_conv_variants);
   g_test_add_func ("/onednn/conv/chain-residual", test_conv_chain_residual);
   g_test_add_func ("/onednn/conv/algorithm", test_conv_algorithm);
+  g_test_add_func ("/onednn/conv-transpose", test_conv_transpose);
   g_test_add_func ("/onednn/gemm-matmul", test_gemm_matmul);
   g_test_add_func ("/onednn/pools", test_pools);
   g_test_add_func ("/onednn/norms-softmax", test_norms_softmax);
