@@ -30,6 +30,9 @@
 #include <math.h>
 #include <omp.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #define PLAN_CACHE_SIZE 8
 #define MAX_POST        8
@@ -681,19 +684,27 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes,
   kernel->destroy = region_free;
   kernel->state = r;
 
-  /* static shapes: build the plan (and prepack the weights) now */
-  gboolean all_known = TRUE;
-  for (guint i = 0; i < r->n_inputs && all_known; i++) {
+  /* static shapes: build the plan (and prepack the weights) now. When only
+   * the leading (batch) dims are unknown, build it for batch 1, the usual
+   * inference case, so that the weights are packed (and conv algorithms
+   * chosen) at creation too; a failure then is no error, a run builds the
+   * plan for its shapes */
+  gboolean all_known = TRUE, batch_only = TRUE;
+  for (guint i = 0; i < r->n_inputs && batch_only; i++) {
     gint v = r->inputs[i];
     if (v < 0)
       continue;
     gint rank = glia_graph_value_get_rank (graph, v);
     const gint64 *d = glia_graph_value_get_dims (graph, v);
-    all_known = rank >= 0;
-    for (gint k = 0; k < rank && all_known; k++)
-      all_known = d[k] > 0;
+    if (rank < 0)
+      all_known = batch_only = FALSE;
+    for (gint k = 0; k < rank; k++)
+      if (d[k] <= 0) {
+        all_known = FALSE;
+        batch_only = batch_only && k == 0;
+      }
   }
-  if (all_known) {
+  if (all_known || batch_only) {
     g_autofree GliaTensorView *views = g_new0 (GliaTensorView, MAX (r->n_inputs, 1));
     g_autofree const GliaTensorView **ptrs = g_new0 (const GliaTensorView *, MAX (r->n_inputs, 1));
     for (guint i = 0; i < r->n_inputs; i++) {
@@ -703,6 +714,8 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes,
       views[i].dtype = glia_graph_value_get_dtype (graph, v);
       views[i].rank = glia_graph_value_get_rank (graph, v);
       memcpy (views[i].dims, glia_graph_value_get_dims (graph, v), views[i].rank * sizeof (gint64));
+      if (views[i].rank > 0 && views[i].dims[0] <= 0)
+        views[i].dims[0] = 1;
       ptrs[i] = &views[i];
     }
     GError *local = NULL;
@@ -711,7 +724,10 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes,
     Plan *plan = plan_build (r, ptrs, &local);
     if (plan)
       g_ptr_array_add (r->plans, plan);
-    else {
+    else if (!all_known) {
+      g_debug ("no plan for batch 1 at creation: %s", local->message);
+      g_error_free (local);
+    } else {
       g_propagate_error (error, local);
       kernel->compute = NULL;
       kernel->state = NULL;
@@ -1002,6 +1018,12 @@ packed_weights_from (Builder *b, Op *op, const dnnl_memory_desc_t *md,
   dnnl_memory_t user = NULL, packed = NULL;
   dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_t prim = NULL;
+  /* a one-time job (the Winograd weight transform is oneDNN's reference
+   * code: 165 ms for 512x512x3x3 on one core), so it takes every core,
+   * whatever the session's thread count; the reorder primitive is created
+   * and run under that count and dropped */
+  int threads = omp_get_max_threads ();
+  omp_set_num_threads ((int)MAX ((guint)threads, g_get_num_processors ()));
   gboolean ok
       = check (dnnl_memory_create (&user, &user_md, engine,
                                    (void *)g_bytes_get_data (op->weights, NULL)),
@@ -1023,6 +1045,7 @@ packed_weights_from (Builder *b, Op *op, const dnnl_memory_desc_t *md,
     dnnl_primitive_desc_destroy (pd);
   if (user)
     dnnl_memory_destroy (user);
+  omp_set_num_threads (threads);
   if (!ok) {
     if (packed)
       dnnl_memory_destroy (packed);
@@ -1055,28 +1078,29 @@ impl_name (const_dnnl_primitive_desc_t pd)
   return name ? name : "";
 }
 
-/* Reads a buffer larger than the caches, so the next run starts cold, as a
- * layer does inside a network: its weights are used once per inference
- * (Winograd's transformed weights are 1.8x (F(2,3)) or 4x (F(4,3)) the
- * direct ones, which a warm loop hides). */
-#define FLUSH_BYTES (64u << 20)
-static volatile float flush_sink;
-
+/* Evicts @len bytes at @p from every cache level, so that the next run
+ * reads them from memory, as a layer inside a network reads its weights
+ * (used once per inference; Winograd's transformed weights are 1.8x
+ * (F(2,3)) or 4x (F(4,3)) the direct ones, which a warm loop hides).
+ * Flushing the buffer itself, rather than reading a larger one through the
+ * caches, costs no memory. */
 static void
-flush_caches (void)
+flush_range (const void *p, gsize len)
 {
-  static float *buf;
-  if (buf == NULL)
-    buf = g_malloc0 (FLUSH_BYTES);
-  float acc = 0;
-  for (gsize i = 0; i < FLUSH_BYTES / sizeof (float); i += 16)
-    acc += buf[i];
-  flush_sink = acc;
+#if defined(__x86_64__) || defined(__i386__)
+  for (gsize off = 0; off < len; off += 64)
+    _mm_clflush ((const char *)p + off);
+  _mm_mfence ();
+#else
+  (void)p;
+  (void)len;
+#endif
 }
 
-/* Best of three runs of @pd (a convolution, or a reorder with @src_arg
- * DNNL_ARG_FROM) on zero-filled buffers, after one to warm up, each from
- * cold caches when @cold; in seconds, INFINITY when it cannot run. */
+/* Best of two runs of @pd (a convolution, or a reorder with @src_arg
+ * DNNL_ARG_FROM) on zero-filled buffers, after one to warm up, each with its
+ * weights evicted from the caches when @cold; in seconds, INFINITY when it
+ * cannot run. */
 static double
 time_primitive (const_dnnl_primitive_desc_t pd, dnnl_stream_t stream, int src_arg, int dst_arg,
                 gboolean cold)
@@ -1095,6 +1119,8 @@ time_primitive (const_dnnl_primitive_desc_t pd, dnnl_stream_t stream, int src_ar
   int n = 0;
   dnnl_primitive_t prim = NULL;
   double best = INFINITY;
+  void *weights = NULL;
+  gsize weights_len = 0;
   gboolean ok = dnnl_primitive_create (&prim, pd) == dnnl_success;
   for (guint i = 0; i < G_N_ELEMENTS (slots) && ok; i++) {
     const dnnl_memory_desc_t *md
@@ -1110,10 +1136,14 @@ time_primitive (const_dnnl_primitive_desc_t pd, dnnl_stream_t stream, int src_ar
     }
     if (ok)
       memset (data, 0, dnnl_memory_desc_get_size (md));
+    if (ok && slots[i].arg == DNNL_ARG_WEIGHTS) {
+      weights = data;
+      weights_len = dnnl_memory_desc_get_size (md);
+    }
   }
-  for (int k = 0; k < 4 && ok; k++) {
-    if (cold)
-      flush_caches ();
+  for (int k = 0; k < 3 && ok; k++) {
+    if (cold && weights)
+      flush_range (weights, weights_len);
     gint64 t0 = g_get_monotonic_time ();
     ok = dnnl_primitive_execute (prim, stream, n, args) == dnnl_success
          && dnnl_stream_wait (stream) == dnnl_success;
@@ -1143,14 +1173,15 @@ time_reorder (const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, dnnl
   return t;
 }
 
-/* What auto chose per shape, post-ops and thread count (process-wide, so
- * the repeated blocks of a network and later sessions reuse it): the
- * implementation name. */
+/* What auto chose per shape and thread count (process-wide, so the repeated
+ * blocks of a network and later sessions reuse it): the implementation
+ * name. Post-ops are left out of the key: they cost every candidate about
+ * the same. */
 static GMutex choice_lock;
 static GHashTable *choices;
 
 static char *
-conv_key (const Builder *b, const Op *op, const dnnl_convolution_desc_t *cd)
+conv_key (const Builder *b, const dnnl_convolution_desc_t *cd)
 {
   GString *k = g_string_new (NULL);
   g_string_append_printf (k, "t%u", b->r->n_threads);
@@ -1163,14 +1194,14 @@ conv_key (const Builder *b, const Op *op, const dnnl_convolution_desc_t *cd)
     g_string_append_printf (k, " p%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT,
                             (gint64)cd->padding[0][i], (gint64)cd->padding[1][i]);
   g_string_append_printf (k, " b%d", cd->bias_desc.ndims);
-  for (guint i = 0; i < op->n_post; i++)
-    g_string_append_printf (k, " %d", op->post[i].is_sum ? -1 : (int)op->post[i].alg);
   return g_string_free (k, FALSE);
 }
 
 /* @direct: the direct algorithm in the default (blocked) layouts;
  * @wino_cd: the Winograd convolution descriptor. Returns the chosen
  * descriptor (the others are destroyed). */
+#define WINO_EXTRA_BYTES (4u << 20)
+
 static dnnl_primitive_desc_t
 choose_conv (Builder *b, const Op *op, dnnl_primitive_desc_t direct,
              const dnnl_convolution_desc_t *wino_cd, const_dnnl_primitive_attr_t attr)
@@ -1180,10 +1211,20 @@ choose_conv (Builder *b, const Op *op, dnnl_primitive_desc_t direct,
   guint first_wino = cands->len;
   dnnl_primitive_desc_iterator_t it = NULL;
   if (dnnl_primitive_desc_iterator_create (&it, wino_cd, attr, engine, NULL) == dnnl_success) {
+    gsize direct_bytes = dnnl_memory_desc_get_size (
+        dnnl_primitive_desc_query_md (direct, dnnl_query_weights_md, 0));
     do {
       dnnl_primitive_desc_t pd = dnnl_primitive_desc_iterator_fetch (it);
-      if (pd)
+      if (pd == NULL)
+        continue;
+      /* transformed weights that would cost much memory are not worth it
+       * (F(4,3) on 256 channels: 9.4 MB for 2.4, and slower) */
+      gsize bytes
+          = dnnl_memory_desc_get_size (dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0));
+      if (bytes <= 2 * direct_bytes || bytes - direct_bytes <= WINO_EXTRA_BYTES)
         g_ptr_array_add (cands, pd);
+      else
+        dnnl_primitive_desc_destroy (pd);
     } while (dnnl_primitive_desc_iterator_next (it) == dnnl_success);
     dnnl_primitive_desc_iterator_destroy (it);
   }
@@ -1191,7 +1232,7 @@ choose_conv (Builder *b, const Op *op, dnnl_primitive_desc_t direct,
   if (cands->len > first_wino && b->r->conv_algo == ONEDNN_CONV_WINOGRAD)
     pick = first_wino;
   else if (cands->len > 1) {
-    g_autofree char *key = conv_key (b, op, wino_cd);
+    g_autofree char *key = conv_key (b, wino_cd);
     g_mutex_lock (&choice_lock);
     if (choices == NULL)
       choices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
