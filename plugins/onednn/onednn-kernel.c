@@ -30,98 +30,13 @@
 #include <math.h>
 #include <omp.h>
 #include <string.h>
-#include <sys/mman.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
 
 #define PLAN_CACHE_SIZE 8
-
-/* Activations and packed weights come from arenas of 2 MiB-aligned
- * mappings with transparent huge pages asked for (madvise): a run streams
- * through tens of MB of them, and 4 KiB pages cost a TLB miss every 4 KiB
- * (EfficientNet-B0 at one thread 9.35 -> 8.79 ms with every buffer on huge
- * pages; MobileNetV2 5.16 -> 5.05). Buffers are carved from 4 MiB chunks
- * (or one of their own when larger), so small weights share huge pages. */
-#define HUGE_PAGE  ((gsize)2 << 20)
-#define ARENA_SIZE ((gsize)4 << 20)
-
-typedef struct
-{
-  void *addr;
-  gsize len;
-} Mapping;
-
-static void *
-huge_map (gsize size, Mapping *map)
-{
-  gsize len = (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1), total = len + HUGE_PAGE;
-  void *p = mmap (NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED)
-    return NULL;
-  guintptr start = (guintptr)p, a = (start + HUGE_PAGE - 1) & ~(guintptr)(HUGE_PAGE - 1);
-  if (a > start)
-    munmap (p, a - start);
-  if (start + total > a + len)
-    munmap ((void *)(a + len), start + total - (a + len));
-#ifdef MADV_HUGEPAGE
-  madvise ((void *)a, len, MADV_HUGEPAGE);
-#endif
-  map->addr = (void *)a;
-  map->len = len;
-  return map->addr;
-}
-
-typedef struct
-{
-  GArray *maps; /* Mapping */
-  gsize used;   /* in the last one */
-} Arena;
-
-/* @size bytes, 64-byte aligned, living as long as @arena; NULL when the
- * mapping fails (the caller lets oneDNN allocate). */
-static void *
-arena_alloc (Arena *arena, gsize size)
-{
-  size = (size + 63) & ~(gsize)63;
-  Mapping *last
-      = arena->maps->len ? &g_array_index (arena->maps, Mapping, arena->maps->len - 1) : NULL;
-  if (last && arena->used + size <= last->len) {
-    void *p = (char *)last->addr + arena->used;
-    arena->used += size;
-    return p;
-  }
-  Mapping map;
-  if (huge_map (MAX (size, ARENA_SIZE), &map) == NULL)
-    return NULL;
-  g_array_append_val (arena->maps, map);
-  arena->used = size;
-  return map.addr;
-}
-
-static void
-mapping_clear (gpointer p)
-{
-  Mapping *map = p;
-  if (map->addr)
-    munmap (map->addr, map->len);
-}
-
-static void
-arena_init (Arena *arena)
-{
-  arena->maps = g_array_new (FALSE, TRUE, sizeof (Mapping));
-  g_array_set_clear_func (arena->maps, mapping_clear);
-  arena->used = 0;
-}
-
-static void
-arena_clear (Arena *arena)
-{
-  g_clear_pointer (&arena->maps, g_array_unref);
-}
-#define MAX_POST 8
-#define MAX_ARGS 16
+#define MAX_POST        8
+#define MAX_ARGS        16
 
 typedef struct
 {
@@ -203,7 +118,6 @@ typedef struct
   guint sig_len;
   GArray *execs;   /* Exec */
   GPtrArray *mems; /* owned dnnl_memory_t */
-  Arena buffers;   /* the data of most of them */
   dnnl_memory_t *in_mem;
   dnnl_memory_t *out_mem;
   GArray *aliases; /* Alias: views of region inputs or outputs with another md */
@@ -230,7 +144,6 @@ typedef struct
   GMutex lock;
   GPtrArray *plans;
   dnnl_stream_t stream;
-  Arena weights; /* packed weights' data (ops keep their memory objects) */
 } Region;
 
 static dnnl_engine_t engine;
@@ -594,8 +507,6 @@ region_free (gpointer p)
     g_array_unref (r->ops);
   if (r->stream)
     dnnl_stream_destroy (r->stream);
-  if (r->weights.maps)
-    arena_clear (&r->weights);
   g_clear_pointer (&r->graph, glia_graph_unref);
   g_free (r->inputs);
   g_free (r->outputs);
@@ -692,7 +603,6 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes,
   r->n_threads = MAX (config->n_threads, 1);
   r->conv_algo = config->conv_algo;
   r->plans = g_ptr_array_new_with_free_func (plan_free);
-  arena_init (&r->weights);
   r->ops = g_array_new (FALSE, TRUE, sizeof (Op));
   g_array_set_clear_func (r->ops, op_clear);
   region_io (r, nodes, n_nodes, in_region);
@@ -867,7 +777,6 @@ plan_free (gpointer p)
       dnnl_memory_destroy (g_ptr_array_index (plan->mems, i));
     g_ptr_array_unref (plan->mems);
   }
-  arena_clear (&plan->buffers);
   if (plan->aliases)
     g_array_unref (plan->aliases);
   g_free (plan->sig);
@@ -1047,21 +956,13 @@ get_val (Builder *b, const Op *op, gint v, GError **error)
   return val;
 }
 
-/* A plan-owned buffer in layout @md. */
-static dnnl_memory_t
-new_buffer (Builder *b, const Op *op, const dnnl_memory_desc_t *md, GError **error)
-{
-  void *data = arena_alloc (&b->plan->buffers, dnnl_memory_desc_get_size (md));
-  return new_mem (b, op, md, data ? data : DNNL_MEMORY_ALLOCATE, error);
-}
-
 /* @val's data in layout @md: its own memory or a reordered copy. */
 static dnnl_memory_t
 as_md (Builder *b, const Op *op, Val *val, const dnnl_memory_desc_t *md, GError **error)
 {
   if (dnnl_memory_desc_equal (mem_md (val->mem), md))
     return val->mem;
-  dnnl_memory_t mem = new_buffer (b, op, md, error);
+  dnnl_memory_t mem = new_mem (b, op, md, DNNL_MEMORY_ALLOCATE, error);
   if (mem == NULL || !add_reorder (b, op, val->mem, mem, error))
     return NULL;
   return mem;
@@ -1089,7 +990,7 @@ make_dst (Builder *b, const Op *op, gint v, const dnnl_memory_desc_t *md, guint 
     mem = new_mem (b, op, md, DNNL_MEMORY_NONE, error);
     b->plan->out_mem[o] = mem;
   } else
-    mem = new_buffer (b, op, md, error);
+    mem = new_mem (b, op, md, DNNL_MEMORY_ALLOCATE, error);
   if (mem == NULL)
     return NULL;
   Val *val = g_new0 (Val, 1);
@@ -1158,19 +1059,14 @@ packed_weights_from (Builder *b, Op *op, const dnnl_memory_desc_t *md,
    * code: 165 ms for 512x512x3x3 on one core), so it takes every core,
    * whatever the session's thread count; the reorder primitive is created
    * and run under that count and dropped */
-  void *wdata = NULL;
   int threads = omp_get_max_threads ();
   omp_set_num_threads ((int)MAX ((guint)threads, g_get_num_processors ()));
   gboolean ok
       = check (dnnl_memory_create (&user, &user_md, engine,
                                    (void *)g_bytes_get_data (op->weights, NULL)),
                b->r, op, "weights memory", error)
-        && check (dnnl_memory_create (
-                      &packed, md, engine,
-                      (wdata = arena_alloc (&b->r->weights, dnnl_memory_desc_get_size (md)))
-                          ? wdata
-                          : DNNL_MEMORY_ALLOCATE),
-                  b->r, op, "weights memory", error)
+        && check (dnnl_memory_create (&packed, md, engine, DNNL_MEMORY_ALLOCATE), b->r, op,
+                  "weights memory", error)
         && check (dnnl_reorder_primitive_desc_create (&pd, &user_md, engine, md, engine, NULL),
                   b->r, op, "weights reorder", error)
         && check (dnnl_primitive_create (&prim, pd), b->r, op, "weights reorder", error);
@@ -2135,7 +2031,6 @@ plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
   plan->execs = g_array_new (FALSE, TRUE, sizeof (Exec));
   g_array_set_clear_func (plan->execs, exec_clear);
   plan->mems = g_ptr_array_new ();
-  arena_init (&plan->buffers);
   plan->aliases = g_array_new (FALSE, FALSE, sizeof (Alias));
   plan->in_mem = g_new0 (dnnl_memory_t, MAX (r->n_inputs, 1));
   plan->out_mem = g_new0 (dnnl_memory_t, MAX (r->n_outputs, 1));
