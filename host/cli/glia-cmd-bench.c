@@ -27,6 +27,7 @@ typedef struct
   gboolean json;
   char **inputs;
   char **dims;
+  char *profile;
 } BenchArgs;
 
 typedef struct
@@ -211,6 +212,8 @@ bench (const char *model_path, BenchArgs *args)
   if (inputs == NULL)
     return glia_cli_fail (error);
 
+  if (args->profile)
+    glia_session_options_set_profiling (options, TRUE);
   gint64 start = g_get_monotonic_time ();
   g_autoptr (GliaSession) session = glia_session_new (model, options, &error);
   double create_ms = (g_get_monotonic_time () - start) / 1000.0;
@@ -238,6 +241,10 @@ bench (const char *model_path, BenchArgs *args)
     glia_cli_progress_update (progress, args->warmup + i + 1);
   }
   g_clear_pointer (&progress, glia_cli_progress_free);
+  if (args->profile && !glia_session_write_profile (session, args->profile, &error)) {
+    g_prefix_error (&error, "--profile: ");
+    return glia_cli_fail (error);
+  }
   memcpy (sorted, ms, args->runs * sizeof (double));
   Latency latency = summarize (sorted, args->runs);
   g_auto (GStrv) providers = glia_session_get_providers (session);
@@ -271,6 +278,10 @@ glia_cli_cmd_bench (int argc, char **argv)
       "Feed model input NAME from an .npy file instead of generated data", "NAME=FILE.npy" },
     { "dim", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &args.dims,
       "Size of the symbolic dimension SYMBOL in generated inputs (default: 1)", "SYMBOL=VALUE" },
+    { "profile", 0, 0, G_OPTION_ARG_FILENAME, &args.profile,
+      "Write a Chrome trace-event JSON of every run, warmup included (one event per node; "
+      "timing each node adds a little to the latencies)",
+      "FILE" },
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GOptionContext) context = glia_cli_option_context_new (
@@ -298,6 +309,7 @@ glia_cli_cmd_bench (int argc, char **argv)
     status = bench (argv[1], &args);
   glia_cli_session_args_clear (&args.session);
   g_strfreev (args.inputs);
+  g_free (args.profile);
   g_strfreev (args.dims);
   return status;
 }

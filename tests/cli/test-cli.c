@@ -184,8 +184,8 @@ test_help (void)
 
   g_autoptr (Result) bench_help = glia_cli ("bench", "--help", NULL);
   g_assert_cmpint (bench_help->status, ==, 0);
-  for (const char *const *o
-       = (const char *const[]){ "--runs", "--warmup", "--json", "--input", "--dim", NULL };
+  for (const char *const *o = (const char *const[]){ "--runs", "--warmup", "--json", "--input",
+                                                     "--dim", "--profile", NULL };
        *o; o++)
     g_assert_nonnull (strstr (bench_help->out, *o));
 }
@@ -498,6 +498,21 @@ test_run_profile (void)
       saw_gemm = TRUE;
   }
   g_assert_true (saw_gemm);
+
+  /* bench --profile: every run, warmup included (1 + 3 runs of 6 nodes);
+   * an unwritable path is an error after the runs */
+  g_autofree char *bench_trace = g_build_filename (tmp, "bench.json", NULL);
+  g_autoptr (Result) b = glia_cli ("bench", model, "--runs", "3", "--warmup", "1", "--level", "0",
+                                   "--profile", bench_trace, NULL);
+  g_assert_cmpint (b->status, ==, 0);
+  g_autoptr (JsonParser) bench_parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_file (bench_parser, bench_trace, &error));
+  root = json_node_get_object (json_parser_get_root (bench_parser));
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (root, "traceEvents")), ==,
+                    4 * 6);
+  g_autofree char *bad = g_build_filename (tmp, "no-such-dir", "t.json", NULL);
+  g_autoptr (Result) bad_r = glia_cli ("bench", model, "--runs", "1", "--profile", bad, NULL);
+  assert_failure (bad_r, 1, "--profile", NULL);
   remove_tree (tmp);
 }
 
