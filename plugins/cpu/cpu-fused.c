@@ -556,7 +556,53 @@ typedef struct
   const gint64 *batch, *qs, *ks, *vs, *ms;
   gsize score_size;
   gboolean per_item; /* scores holds one tile per batch item */
+  float *pack;       /* AVX-512: packed-B scratch (one per item when per_item), or NULL */
+  gsize pack_floats;
 } AttnJob;
+
+#ifdef FMM_HAVE_AVX512
+/* C [m x n] (row stride ldc) = A [m x k] (row stride lda) times B, with
+ * B[kk][j] = scale * src[j * sj + kk * sk] packed into @pack (64-byte
+ * aligned, ceil(n / FMM_NR) * k * FMM_NR floats) first: K^T (sj = d,
+ * sk = 1) and V (sj = 1, sk = dv) both fit. The FusedMatMul tiles then run
+ * at AVX-512 speed where OpenBLAS (Haswell kernels on this machine) ran at
+ * half of it. */
+static FMM_TARGET void
+attn_gemm (gint64 m, gint64 n, gint64 k, const float *a, gint64 lda, const float *src, gint64 sj,
+           gint64 sk, float scale, float *c, gint64 ldc, float *pack)
+{
+  gint64 n_panels = (n + FMM_NR - 1) / FMM_NR;
+  for (gint64 p = 0; p < n_panels; p++) {
+    gint64 j0 = p * FMM_NR, nc = MIN (FMM_NR, n - j0);
+    float *bp = pack + p * k * FMM_NR;
+    for (gint64 kk = 0; kk < k; kk++) {
+      float *row = bp + kk * FMM_NR;
+      const float *from = src + j0 * sj + kk * sk;
+      gint64 jj = 0;
+      for (; jj < nc; jj++)
+        row[jj] = scale * from[jj * sj];
+      for (; jj < FMM_NR; jj++)
+        row[jj] = 0.0f;
+    }
+  }
+  for (gint64 p = 0; p < n_panels; p++) {
+    gint64 j0 = p * FMM_NR;
+    int ncols = (int)MIN (FMM_NR, n - j0);
+    for (gint64 i0 = 0; i0 < m; i0 += FMM_MR)
+      fmm_tile_any ((int)MIN (FMM_MR, m - i0), k, a + i0 * lda, lda, pack + p * k * FMM_NR,
+                    c + i0 * ldc + j0, ldc, ncols, NULL, FALSE);
+  }
+}
+#endif
+
+/* Floats of packed B the two products of one item need. */
+static gsize
+attn_pack_floats (gint64 skv, gint64 d, gint64 dv)
+{
+  gsize qk = (gsize)((skv + FMM_NR - 1) / FMM_NR) * (gsize)d * FMM_NR;
+  gsize pv = (gsize)((dv + FMM_NR - 1) / FMM_NR) * (gsize)skv * FMM_NR;
+  return MAX (qk, pv);
+}
 
 /* Batch items [begin, end): Q Kt into a score tile, masked softmax, times V. */
 static void
@@ -585,8 +631,15 @@ attention_heads (gsize begin, gsize end, gpointer user_data)
       memset (j->yd + b * sq * dv, 0, (gsize)(sq * dv) * sizeof (float));
       continue;
     }
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int)sq, (int)skv, (int)d, j->scale,
-                 j->qd + oq, (int)MAX (d, 1), j->kd + ok, (int)MAX (d, 1), 0.0f, scores, (int)skv);
+    float *pack = j->pack ? j->pack + (j->per_item ? b * j->pack_floats : 0) : NULL;
+#ifdef FMM_HAVE_AVX512
+    if (pack)
+      attn_gemm (sq, skv, d, j->qd + oq, d, j->kd + ok, d, 1, j->scale, scores, skv, pack);
+    else
+#endif
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int)sq, (int)skv, (int)d, j->scale,
+                   j->qd + oq, (int)MAX (d, 1), j->kd + ok, (int)MAX (d, 1), 0.0f, scores,
+                   (int)skv);
     for (gint64 i = 0; i < sq; i++) {
       float *row = scores + i * skv;
       if (j->md) {
@@ -600,8 +653,13 @@ attention_heads (gsize begin, gsize end, gpointer user_data)
       }
       simd->softmax (row, row, (gsize)skv);
     }
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sq, (int)dv, (int)skv, 1.0f,
-                 scores, (int)skv, j->vd + ov, (int)dv, 0.0f, j->yd + b * sq * dv, (int)dv);
+#ifdef FMM_HAVE_AVX512
+    if (pack)
+      attn_gemm (sq, dv, skv, scores, skv, j->vd + ov, 1, dv, 1.0f, j->yd + b * sq * dv, dv, pack);
+    else
+#endif
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sq, (int)dv, (int)skv, 1.0f,
+                   scores, (int)skv, j->vd + ov, (int)dv, 0.0f, j->yd + b * sq * dv, (int)dv);
   }
 }
 
@@ -729,19 +787,38 @@ attention_compute (gpointer state, GliaKernelContext *ctx, GError **error)
    * thread, when the tiles fit a modest scratch; else one after the other
    * with the session's BLAS threads */
   guint n_threads = glia_kernel_context_get_n_threads (ctx);
+  /* the AVX-512 products pack B per item (at most 4 MiB of it per item;
+   * longer sequences keep OpenBLAS) behind the score tiles, 64-byte aligned */
+  gsize pack_floats = attn_pack_floats (skv, d, dv);
+  gboolean use_pack = FALSE;
+#ifdef FMM_HAVE_AVX512
+  use_pack = fmm_use_avx512 () && d > 0 && dv > 0 && pack_floats <= ((gsize)1 << 20);
+#endif
+  gsize pack_bytes = use_pack ? pack_floats * sizeof (float) : 0;
   gsize all_size;
   if (n_threads > 1 && n_batch > 1 && g_size_checked_mul (&all_size, score_size, n_batch)
       && all_size <= (gsize)64 << 20) {
-    job.scores = glia_kernel_context_get_scratch (ctx, all_size, error);
+    gsize packs = pack_bytes * n_batch;
+    job.scores = glia_kernel_context_get_scratch (ctx, all_size + packs + 64, error);
     if (job.scores == NULL)
       return FALSE;
+    if (use_pack) {
+      guintptr at = ((guintptr)((char *)job.scores + all_size) + 63) & ~(guintptr)63;
+      job.pack = (float *)at;
+      job.pack_floats = pack_floats;
+    }
     job.per_item = TRUE;
     cpu_blas_set_threads (1);
     glia_kernel_context_parallel_for (ctx, n_batch, 1, attention_heads, &job);
   } else {
-    job.scores = glia_kernel_context_get_scratch (ctx, score_size, error);
+    job.scores = glia_kernel_context_get_scratch (ctx, score_size + pack_bytes + 64, error);
     if (job.scores == NULL)
       return FALSE;
+    if (use_pack) {
+      guintptr at = ((guintptr)((char *)job.scores + score_size) + 63) & ~(guintptr)63;
+      job.pack = (float *)at;
+      job.pack_floats = pack_floats;
+    }
     double flops = 4.0 * (double)sq * (double)skv * (double)MAX (d, dv);
     cpu_blas_set_threads (flops < 4e6 ? 1 : n_threads);
     attention_heads (0, n_batch, &job);
