@@ -1417,6 +1417,39 @@ choose_conv (Builder *b, const Op *op, dnnl_primitive_desc_t direct,
   return g_ptr_array_index (cands, pick);
 }
 
+/* @pd's inputs for a convolution-like op: @x in the source layout @pd
+ * wants, the weights packed from the constant (layout @user_w) and the
+ * bias. FALSE (with @error) when one cannot be had. */
+static gboolean
+weighted_inputs (Builder *b, Op *op, const_dnnl_primitive_desc_t pd, Val *x,
+                 const dnnl_memory_desc_t *user_w, dnnl_memory_t *src, dnnl_memory_t *w,
+                 dnnl_memory_t *bias, GError **error)
+{
+  *w = *bias = NULL;
+  *src = as_md (b, op, x, dnnl_primitive_desc_query_md (pd, dnnl_query_src_md, 0), error);
+  if (*src)
+    *w = packed_weights_from (b, op, dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0),
+                              user_w, error);
+  if (*w && op->bias)
+    *bias = vector_mem (b, op, op->bias, error);
+  return *w && (*bias || !op->bias);
+}
+
+/* Adds @pd (the plan takes it) reading @src, @w and @bias (or NULL) into
+ * @dst. */
+static gboolean
+add_weighted (Builder *b, const Op *op, dnnl_primitive_desc_t pd, dnnl_memory_t src,
+              dnnl_memory_t w, dnnl_memory_t bias, dnnl_memory_t dst, const char *what,
+              GError **error)
+{
+  dnnl_exec_arg_t args[4]
+      = { { DNNL_ARG_SRC, src }, { DNNL_ARG_WEIGHTS, w }, { DNNL_ARG_DST, dst } };
+  int n = 3;
+  if (bias)
+    args[n++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, bias };
+  return add_primitive (b, op, pd, n, args, what, error);
+}
+
 /* The activation layout of 2-D convolutions. Given `any`, oneDNN 2.6 picks
  * NHWC here (its brgconv kernels); its blocked nChw16c kernels (nChw8c on
  * AVX2) are as fast, and the pooling, concat and binary ops between them
@@ -1516,16 +1549,13 @@ build_conv (Builder *b, Op *op, GError **error)
     dnnl_primitive_attr_destroy (attr);
   if (!check (s, b->r, op, "convolution", error))
     return FALSE;
-  dnnl_memory_t src
-      = as_md (b, op, x, dnnl_primitive_desc_query_md (pd, dnnl_query_src_md, 0), error);
-  dnnl_memory_t w
-      = src ? packed_weights (b, op, dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0),
-                              wr, wd, error)
-            : NULL;
-  dnnl_memory_t bias = w && op->bias ? vector_mem (b, op, op->bias, error) : NULL;
+  dnnl_memory_desc_t user_w;
+  plain_md (&user_w, wr, wd);
+  dnnl_memory_t src, w, bias;
+  gboolean have = weighted_inputs (b, op, pd, x, &user_w, &src, &w, &bias, error);
   const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md (pd, dnnl_query_dst_md, 0);
   Val *y = NULL, *z = NULL;
-  if (w && (bias || !op->bias) && op->sum_inplace) {
+  if (have && op->sum_inplace) {
     z = g_hash_table_lookup (b->vals, GINT_TO_POINTER (op->sum_value));
     if (z && dnnl_memory_desc_equal (mem_md (z->mem), dst_md) && z->rank == x->rank
         && memcmp (z->dims, ydims, x->rank * sizeof (gint64)) == 0) {
@@ -1536,7 +1566,7 @@ build_conv (Builder *b, Op *op, GError **error)
     } else
       z = NULL;
   }
-  if (y == NULL && w && (bias || !op->bias))
+  if (y == NULL && have)
     y = make_dst (b, op, op->out, dst_md, x->rank, ydims, error);
   if (y == NULL) {
     dnnl_primitive_desc_destroy (pd);
@@ -1555,12 +1585,7 @@ build_conv (Builder *b, Op *op, GError **error)
       return FALSE;
     }
   }
-  dnnl_exec_arg_t args[4]
-      = { { DNNL_ARG_SRC, src }, { DNNL_ARG_WEIGHTS, w }, { DNNL_ARG_DST, y->mem } };
-  int n = 3;
-  if (bias)
-    args[n++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, bias };
-  if (!add_primitive (b, op, pd, n, args, "convolution", error))
+  if (!add_weighted (b, op, pd, src, w, bias, y->mem, "convolution", error))
     return FALSE;
   if (split_swish (b->r, op))
     add_swish (b, y->mem);
@@ -1654,14 +1679,8 @@ build_deconv (Builder *b, Op *op, GError **error)
     dnnl_primitive_attr_destroy (attr);
   if (!check (s, b->r, op, "deconvolution", error))
     return FALSE;
-  dnnl_memory_t src
-      = as_md (b, op, x, dnnl_primitive_desc_query_md (pd, dnnl_query_src_md, 0), error);
-  dnnl_memory_t w
-      = src ? packed_weights_from (
-            b, op, dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0), &user_w, error)
-            : NULL;
-  dnnl_memory_t bias = w && op->bias ? vector_mem (b, op, op->bias, error) : NULL;
-  Val *y = w && (bias || !op->bias)
+  dnnl_memory_t src, w, bias;
+  Val *y = weighted_inputs (b, op, pd, x, &user_w, &src, &w, &bias, error)
                ? make_dst (b, op, op->out, dnnl_primitive_desc_query_md (pd, dnnl_query_dst_md, 0),
                            x->rank, ydims, error)
                : NULL;
@@ -1669,12 +1688,7 @@ build_deconv (Builder *b, Op *op, GError **error)
     dnnl_primitive_desc_destroy (pd);
     return FALSE;
   }
-  dnnl_exec_arg_t args[4]
-      = { { DNNL_ARG_SRC, src }, { DNNL_ARG_WEIGHTS, w }, { DNNL_ARG_DST, y->mem } };
-  int n = 3;
-  if (bias)
-    args[n++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, bias };
-  return add_primitive (b, op, pd, n, args, "deconvolution", error);
+  return add_weighted (b, op, pd, src, w, bias, y->mem, "deconvolution", error);
 }
 
 /* A view of @mem's data with descriptor @md (a reshape of plain data). A
