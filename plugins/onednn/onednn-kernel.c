@@ -1332,8 +1332,10 @@ conv_key (const Builder *b, const dnnl_convolution_desc_t *cd)
     g_string_append_printf (k, "%c%" G_GINT64_FORMAT, i ? 'x' : ' ',
                             (gint64)cd->weights_desc.dims[i]);
   for (int i = 0; i < cd->src_desc.ndims - 2; i++)
-    g_string_append_printf (k, " p%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT,
-                            (gint64)cd->padding[0][i], (gint64)cd->padding[1][i]);
+    g_string_append_printf (
+        k, " s%" G_GINT64_FORMAT "d%" G_GINT64_FORMAT "p%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT,
+        (gint64)cd->strides[i], (gint64)cd->dilates[i], (gint64)cd->padding[0][i],
+        (gint64)cd->padding[1][i]);
   g_string_append_printf (k, " b%d", cd->bias_desc.ndims);
   return g_string_free (k, FALSE);
 }
