@@ -142,6 +142,7 @@ typedef struct
   guint n_outputs;
   guint n_threads;
   OnednnConvAlgo conv_algo;
+  gboolean creating; /* building a plan at session creation, not in a run */
   GMutex lock;
   GPtrArray *plans;
   dnnl_stream_t stream;
@@ -728,7 +729,9 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes,
     GError *local = NULL;
     /* oneDNN sizes its kernels for the thread count when they are created */
     omp_set_num_threads ((int)r->n_threads);
+    r->creating = TRUE;
     Plan *plan = plan_build (r, ptrs, &local);
+    r->creating = FALSE;
     if (plan)
       g_ptr_array_add (r->plans, plan);
     else if (!all_known) {
@@ -1159,12 +1162,14 @@ packed_weights_from (Builder *b, Op *op, const dnnl_memory_desc_t *md,
   dnnl_memory_t user = NULL, packed = NULL;
   dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_t prim = NULL;
-  /* a one-time job (the Winograd weight transform is oneDNN's reference
-   * code: 165 ms for 512x512x3x3 on one core), so it takes every core,
-   * whatever the session's thread count; the reorder primitive is created
-   * and run under that count and dropped */
+  /* at session creation a one-time job (the Winograd weight transform is
+   * oneDNN's reference code: 165 ms for 512x512x3x3 on one core) takes
+   * every core, whatever the session's thread count; the reorder primitive
+   * is created and run under that count and dropped. In a run (a plan for
+   * new shapes) the session's count holds. */
   int threads = omp_get_max_threads ();
-  omp_set_num_threads ((int)MAX ((guint)threads, g_get_num_processors ()));
+  if (b->r->creating)
+    omp_set_num_threads ((int)MAX ((guint)threads, g_get_num_processors ()));
   gboolean ok
       = check (dnnl_memory_create (&user, &user_md, engine,
                                    (void *)g_bytes_get_data (op->weights, NULL)),
