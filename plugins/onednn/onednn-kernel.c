@@ -29,6 +29,7 @@
 #include <dnnl.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -142,6 +143,7 @@ typedef struct
   guint n_outputs;
   guint n_threads;
   OnednnConvAlgo conv_algo;
+  char *conv_cache;  /* the choice file, NULL for none */
   gboolean creating; /* building a plan at session creation, not in a run */
   GMutex lock;
   GPtrArray *plans;
@@ -510,6 +512,7 @@ region_free (gpointer p)
   if (r->stream)
     dnnl_stream_destroy (r->stream);
   g_clear_pointer (&r->graph, glia_graph_unref);
+  g_free (r->conv_cache);
   g_free (r->inputs);
   g_free (r->outputs);
   g_mutex_clear (&r->lock);
@@ -569,6 +572,18 @@ region_io (Region *r, const gint *nodes, guint n_nodes, const guint8 *in_region)
   r->outputs = (gint *)g_array_steal (outs, NULL);
 }
 
+/* ep.onednn.conv-cache: NULL (unset) for GLIA_ONEDNN_CONV_CACHE, else the
+ * user cache directory's file; "" for none. */
+static char *
+conv_cache_path (const char *option)
+{
+  if (option == NULL)
+    option = g_getenv ("GLIA_ONEDNN_CONV_CACHE");
+  if (option == NULL)
+    return g_build_filename (g_get_user_cache_dir (), "glia-1.0", "onednn-conv.txt", NULL);
+  return *option ? g_strdup (option) : NULL;
+}
+
 G_MODULE_EXPORT gboolean glia_onednn_compile (const GliaGraph *graph, const gint *nodes,
                                               guint n_nodes, const OnednnConfig *config,
                                               GliaKernel *kernel, GError **error);
@@ -604,6 +619,7 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes,
   r->graph = glia_graph_ref ((GliaGraph *)graph);
   r->n_threads = MAX (config->n_threads, 1);
   r->conv_algo = config->conv_algo;
+  r->conv_cache = conv_cache_path (config->conv_cache);
   r->plans = g_ptr_array_new_with_free_func (plan_free);
   r->ops = g_array_new (FALSE, TRUE, sizeof (Op));
   g_array_set_clear_func (r->ops, op_clear);
@@ -1322,15 +1338,59 @@ time_reorder (const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, dnnl
 /* What auto chose per shape and thread count (process-wide, so the repeated
  * blocks of a network and later sessions reuse it): the implementation
  * name. Post-ops are left out of the key: they cost every candidate about
- * the same. */
+ * the same. The choices also persist in a file (ep.onednn.conv-cache), one
+ * "KEY<tab>IMPLEMENTATION" line each, appended as they are made, so later
+ * processes skip the timing and choose the same kernels (the same results
+ * to the last bit); the key starts with oneDNN's version and ISA. The
+ * table's keys are "FILE<newline>KEY". */
 static GMutex choice_lock;
 static GHashTable *choices;
+static GHashTable *loaded_files;
+
+/* Under choice_lock. A missing or unreadable file is an empty one; lines
+ * that do not parse are skipped. */
+static void
+load_choices (const char *path)
+{
+  if (path == NULL || g_hash_table_contains (loaded_files, path))
+    return;
+  g_hash_table_add (loaded_files, g_strdup (path));
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return;
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i]; i++) {
+    char *tab = strchr (lines[i], '\t');
+    if (tab == NULL || tab == lines[i] || tab[1] == '\0')
+      continue;
+    *tab = '\0';
+    g_hash_table_insert (choices, g_strconcat (path, "\n", lines[i], NULL), g_strdup (tab + 1));
+  }
+}
+
+static void
+save_choice (const char *path, const char *key, const char *impl)
+{
+  if (path == NULL)
+    return;
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_mkdir_with_parents (dir, 0755);
+  FILE *f = fopen (path, "a");
+  if (f == NULL) {
+    g_debug ("cannot append to %s", path);
+    return;
+  }
+  fprintf (f, "%s\t%s\n", key, impl);
+  fclose (f);
+}
 
 static char *
 conv_key (const Builder *b, const dnnl_convolution_desc_t *cd)
 {
   GString *k = g_string_new (NULL);
-  g_string_append_printf (k, "t%u", b->r->n_threads);
+  const dnnl_version_t *v = dnnl_version ();
+  g_string_append_printf (k, "oneDNN %d.%d.%d isa %x t%u", v->major, v->minor, v->patch,
+                          (unsigned)dnnl_get_effective_cpu_isa (), b->r->n_threads);
   for (int i = 0; i < cd->src_desc.ndims; i++)
     g_string_append_printf (k, "%c%" G_GINT64_FORMAT, i ? 'x' : ' ', (gint64)cd->src_desc.dims[i]);
   for (int i = 0; i < cd->weights_desc.ndims; i++)
@@ -1381,10 +1441,15 @@ choose_conv (Builder *b, const Op *op, dnnl_primitive_desc_t direct,
     pick = first_wino;
   else if (cands->len > 1) {
     g_autofree char *key = conv_key (b, wino_cd);
+    const char *file = b->r->conv_cache;
+    g_autofree char *entry = g_strconcat (file ? file : "", "\n", key, NULL);
     g_mutex_lock (&choice_lock);
-    if (choices == NULL)
+    if (choices == NULL) {
       choices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-    const char *known = g_hash_table_lookup (choices, key);
+      loaded_files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    }
+    load_choices (file);
+    const char *known = g_hash_table_lookup (choices, entry);
     if (known) {
       for (guint i = 0; i < cands->len; i++)
         if (g_str_equal (impl_name (g_ptr_array_index (cands, i)), known))
@@ -1413,8 +1478,9 @@ choose_conv (Builder *b, const Op *op, dnnl_primitive_desc_t direct,
           pick = i;
         }
       }
-      g_hash_table_insert (choices, g_steal_pointer (&key),
-                           g_strdup (impl_name (g_ptr_array_index (cands, pick))));
+      const char *impl = impl_name (g_ptr_array_index (cands, pick));
+      save_choice (file, key, impl);
+      g_hash_table_insert (choices, g_steal_pointer (&entry), g_strdup (impl));
     }
     g_mutex_unlock (&choice_lock);
   }

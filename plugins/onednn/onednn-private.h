@@ -117,6 +117,10 @@ typedef struct
 {
   guint n_threads;
   OnednnConvAlgo conv_algo;
+  /* ep.onednn.conv-cache: the file auto's choices persist in, "" for
+   * none, NULL for the default (GLIA_ONEDNN_CONV_CACHE, else
+   * $XDG_CACHE_HOME/glia-1.0/onednn-conv.txt) */
+  const char *conv_cache;
 } OnednnConfig;
 
 /* The kernels module: compiles a claim (sorted node list) into a kernel. */

@@ -32,6 +32,7 @@ char *onednn_plugin_dir = NULL;
 typedef struct
 {
   OnednnConfig config;
+  char *conv_cache;
   OnednnCompileFunc compile;
 } OnednnProvider;
 
@@ -114,6 +115,9 @@ onednn_provider_create (const GliaProviderConfig *config, GError **error)
   OnednnProvider *self = g_new0 (OnednnProvider, 1);
   self->config.n_threads = config->n_threads ? config->n_threads : g_get_num_processors ();
   self->config.conv_algo = algo;
+  const char *cache = config->options ? g_hash_table_lookup (config->options, "conv-cache") : NULL;
+  self->conv_cache = g_strdup (cache);
+  self->config.conv_cache = self->conv_cache;
   self->compile = compile;
   return self;
 }
@@ -121,7 +125,9 @@ onednn_provider_create (const GliaProviderConfig *config, GError **error)
 static void
 onednn_provider_destroy (gpointer instance)
 {
-  g_free (instance);
+  OnednnProvider *self = instance;
+  g_free (self->conv_cache);
+  g_free (self);
 }
 
 /* Grows regions node by node in topological order. A node joins the region
@@ -199,7 +205,7 @@ onednn_provider_compile (gpointer instance, const GliaGraph *graph, const gint *
   return self->compile (graph, nodes, n_nodes, &self->config, kernel, error);
 }
 
-static const char *const onednn_option_keys[] = { "conv-algorithm", NULL };
+static const char *const onednn_option_keys[] = { "conv-algorithm", "conv-cache", NULL };
 
 const GliaProviderInfo onednn_provider_info = {
   .struct_size = sizeof (GliaProviderInfo),

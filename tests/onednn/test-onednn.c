@@ -13,6 +13,7 @@
  */
 #include <glia.h>
 #include <glia-plugin.h>
+#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
@@ -133,6 +134,10 @@ have_onednn (void)
   return g_strv_contains ((const char *const *)names, "onednn");
 }
 
+/* ep.onednn.conv-cache for the next sessions (NULL: the test environment's,
+ * none) */
+static const char *conv_cache;
+
 /* @conv_algo: ep.onednn.conv-algorithm, or NULL */
 static GHashTable *
 run_with (Case *c, const char *const *providers, const char *conv_algo, guint *n_onednn,
@@ -146,6 +151,10 @@ run_with (Case *c, const char *const *providers, const char *conv_algo, guint *n
   glia_session_options_set_threads (opts, n_threads);
   if (conv_algo) {
     glia_session_options_set_option (opts, "ep.onednn.conv-algorithm", conv_algo, &error);
+    g_assert_no_error (error);
+  }
+  if (conv_cache && g_strv_contains (providers, "onednn")) {
+    glia_session_options_set_option (opts, "ep.onednn.conv-cache", conv_cache, &error);
     g_assert_no_error (error);
   }
   g_autoptr (GliaSession) s = glia_session_new_full (model, opts, registry, &error);
@@ -462,6 +471,80 @@ test_conv_transpose (void)
   case_clear (&c);
 }
 
+/* ep.onednn.conv-cache: auto's choice is written to the file as a
+ * "KEY<tab>IMPLEMENTATION" line, and a later session (its own file, so the
+ * process's memory of the first does not answer) takes the kernel the file
+ * names: direct gives the direct result to the bit, a Winograd kernel
+ * another; a line that does not parse is skipped. AVX-512 only (elsewhere
+ * oneDNN has no Winograd kernels, so there is no choice to keep). */
+static void
+test_conv_cache (void)
+{
+  if (!have_onednn ()) {
+    g_test_skip ("the oneDNN provider is not built");
+    return;
+  }
+  if (!(__builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bw")
+        && __builtin_cpu_supports ("avx512vl") && __builtin_cpu_supports ("avx512dq"))) {
+    g_test_skip ("no AVX-512: oneDNN offers no Winograd kernels to choose from");
+    return;
+  }
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("glia-conv-cache-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *first = g_build_filename (dir, "sub", "first.txt", NULL);
+  g_autofree char *direct = g_build_filename (dir, "direct.txt", NULL);
+  g_autofree char *wino = g_build_filename (dir, "wino.txt", NULL);
+  Case c;
+  case_init (&c);
+  gint x = input (&c, "x", 4, (const gint64[]){ 1, 48, 18, 18 });
+  gint y = conv (&c, x, 48, 48, 3, 1, TRUE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  output (&c, y);
+  const char *out = glia_graph_value_get_name (c.graph, y);
+  const char *both[] = { "onednn", "cpu", NULL };
+
+  conv_cache = first;
+  g_autoptr (GHashTable) r0 = run (&c, both, NULL, NULL);
+  g_autofree char *text = NULL;
+  g_assert_true (g_file_get_contents (first, &text, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (text, "oneDNN "));
+  g_assert_nonnull (strstr (text, "1x48x18x18 48x48x3x3"));
+  char *tab = strchr (text, '\t');
+  g_assert_nonnull (tab);
+  g_autofree char *key = g_strndup (text, tab - text);
+
+  g_autofree char *d_text = g_strdup_printf ("not a choice\n%s\tjit:avx512_core\n", key);
+  g_assert_true (g_file_set_contents (direct, d_text, -1, &error));
+  g_autofree char *w_text = g_strdup_printf ("%s\tjit_wino_4x3:avx512_core\n", key);
+  g_assert_true (g_file_set_contents (wino, w_text, -1, &error));
+  conv_cache = direct;
+  g_autoptr (GHashTable) rd = run (&c, both, NULL, NULL);
+  conv_cache = wino;
+  g_autoptr (GHashTable) rw = run (&c, both, NULL, NULL);
+  conv_cache = NULL;
+  g_autoptr (GHashTable) ref = run_with (&c, both, "direct", NULL, NULL);
+  g_autoptr (GBytes) bd = glia_tensor_get_data (g_hash_table_lookup (rd, out));
+  g_autoptr (GBytes) bw = glia_tensor_get_data (g_hash_table_lookup (rw, out));
+  g_autoptr (GBytes) bref = glia_tensor_get_data (g_hash_table_lookup (ref, out));
+  g_assert_true (g_bytes_equal (bd, bref));
+  g_assert_false (g_bytes_equal (bw, bref));
+  compare (g_hash_table_lookup (rw, out), g_hash_table_lookup (ref, out), "wino");
+  compare (g_hash_table_lookup (r0, out), g_hash_table_lookup (ref, out), "first");
+  /* the files that answered were not appended to */
+  g_autofree char *d_after = NULL;
+  g_assert_true (g_file_get_contents (direct, &d_after, NULL, NULL));
+  g_assert_cmpstr (d_after, ==, d_text);
+  case_clear (&c);
+  g_unlink (first);
+  g_unlink (direct);
+  g_unlink (wino);
+  g_autofree char *sub = g_path_get_dirname (first);
+  g_rmdir (sub);
+  g_rmdir (dir);
+}
+
 static void
 test_gemm_matmul (void)
 {
@@ -727,6 +810,7 @@ main (int argc, char **argv)
   g_test_add_func ("/onednn/conv/chain-residual", test_conv_chain_residual);
   g_test_add_func ("/onednn/conv/algorithm", test_conv_algorithm);
   g_test_add_func ("/onednn/conv-transpose", test_conv_transpose);
+  g_test_add_func ("/onednn/conv/cache", test_conv_cache);
   g_test_add_func ("/onednn/gemm-matmul", test_gemm_matmul);
   g_test_add_func ("/onednn/pools", test_pools);
   g_test_add_func ("/onednn/norms-softmax", test_norms_softmax);
