@@ -87,6 +87,7 @@ typedef struct
   guint n;
   gint64 outer;
   gint64 *chunk;  /* per input, elements per outer index */
+  gint64 *offset; /* per input, where its chunk starts in a destination row */
   gint64 dst_row; /* sum of the chunks */
 } CopyConcat;
 
@@ -780,8 +781,10 @@ exec_clear (gpointer p)
   Exec *e = p;
   if (e->prim)
     dnnl_primitive_destroy (e->prim);
-  if (e->concat)
+  if (e->concat) {
     g_free (e->concat->chunk);
+    g_free (e->concat->offset);
+  }
   g_free (e->concat);
   g_free (e->args);
 }
@@ -1095,10 +1098,12 @@ run_swish (const Exec *e, Region *r, GError **error)
     gsize begin = (gsize)k * SWISH_BLOCK;
     swish_avx512 (x + begin, MIN ((gsize)SWISH_BLOCK, n - begin));
   }
-#else
-  (void)n;
-#endif
   return TRUE;
+#else
+  /* split_swish() never splits without AVX-512 */
+  (void)n;
+  return check (dnnl_unimplemented, r, NULL, "swish", error);
+#endif
 }
 
 /* The swish step after a primitive whose post-ops had it split off. */
@@ -1259,23 +1264,22 @@ flush_range (const void *p, gsize len)
 #endif
 }
 
-/* Best of two runs of @pd (a convolution, or a reorder with @src_arg
- * DNNL_ARG_FROM) on zero-filled buffers, after one to warm up, each with its
- * weights evicted from the caches when @cold; in seconds, INFINITY when it
- * cannot run. */
+/* Best of two runs of @pd (a convolution, or a reorder: its FROM and TO are
+ * oneDNN's SRC and DST) on zero-filled buffers, after one to warm up, each
+ * with its weights evicted from the caches when @cold; in seconds, INFINITY
+ * when it cannot run. */
 static double
-time_primitive (const_dnnl_primitive_desc_t pd, dnnl_stream_t stream, int src_arg, int dst_arg,
-                gboolean cold)
+time_primitive (const_dnnl_primitive_desc_t pd, dnnl_stream_t stream, gboolean cold)
 {
-  const struct
+  static const struct
   {
     int arg;
     dnnl_query_t query;
   } slots[] = {
-    { src_arg, dnnl_query_src_md },
+    { DNNL_ARG_SRC, dnnl_query_src_md },
     { DNNL_ARG_WEIGHTS, dnnl_query_weights_md },
     { DNNL_ARG_BIAS, dnnl_query_weights_md },
-    { dst_arg, dnnl_query_dst_md },
+    { DNNL_ARG_DST, dnnl_query_dst_md },
   };
   dnnl_exec_arg_t args[G_N_ELEMENTS (slots)];
   int n = 0;
@@ -1330,7 +1334,7 @@ time_reorder (const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, dnnl
   dnnl_primitive_desc_t pd = NULL;
   if (dnnl_reorder_primitive_desc_create (&pd, from, engine, to, engine, NULL) != dnnl_success)
     return INFINITY;
-  double t = time_primitive (pd, stream, DNNL_ARG_FROM, DNNL_ARG_TO, FALSE);
+  double t = time_primitive (pd, stream, FALSE);
   dnnl_primitive_desc_destroy (pd);
   return t;
 }
@@ -1458,7 +1462,7 @@ choose_conv (Builder *b, const Op *op, dnnl_primitive_desc_t direct,
       double best = INFINITY;
       for (guint i = 0; i < cands->len; i++) {
         dnnl_primitive_desc_t pd = g_ptr_array_index (cands, i);
-        double t = time_primitive (pd, b->r->stream, DNNL_ARG_SRC, DNNL_ARG_DST, TRUE);
+        double t = time_primitive (pd, b->r->stream, TRUE);
         /* a kernel that wants other layouts than the default one costs
          * the reorders into and out of them, which its neighbours may have
          * to pay */
@@ -2088,10 +2092,8 @@ run_copy_concat (const Exec *e, Region *r, GError **error)
   for (gint64 k = 0; k < total; k++) {
     gint64 o = k / cc->n;
     guint i = k % cc->n;
-    gint64 off = 0;
-    for (guint j = 0; j < i; j++)
-      off += cc->chunk[j];
-    memcpy (dst + o * cc->dst_row + off, src[i] + o * cc->chunk[i], cc->chunk[i] * sizeof (float));
+    memcpy (dst + o * cc->dst_row + cc->offset[i], src[i] + o * cc->chunk[i],
+            cc->chunk[i] * sizeof (float));
   }
   return TRUE;
 }
@@ -2132,8 +2134,10 @@ build_concat_copy (Builder *b, Op *op, Val **xs, dnnl_memory_t *src, GError **er
   cc->n = n;
   cc->outer = copy_layouts[l].per_pixel ? yd[0] * hw : yd[0];
   cc->chunk = g_new (gint64, n);
+  cc->offset = g_new (gint64, n);
   for (guint i = 0; i < n; i++) {
     cc->chunk[i] = xs[i]->dims[1] * (copy_layouts[l].per_pixel ? 1 : hw);
+    cc->offset[i] = cc->dst_row;
     cc->dst_row += cc->chunk[i];
   }
   Exec e = { NULL, n + 1, g_new (dnnl_exec_arg_t, n + 1), cc, FALSE };

@@ -178,6 +178,14 @@ run_with (Case *c, const char *const *providers, const char *conv_algo, guint *n
   return out;
 }
 
+/* oneDNN's avx512_core (F, BW, VL, DQ): where it has Winograd kernels */
+static gboolean
+have_avx512_core (void)
+{
+  return __builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bw")
+         && __builtin_cpu_supports ("avx512vl") && __builtin_cpu_supports ("avx512dq");
+}
+
 static GHashTable *
 run (Case *c, const char *const *providers, guint *n_onednn, guint *n_nodes)
 {
@@ -369,8 +377,7 @@ test_conv_algorithm (void)
     g_assert_cmpuint (n_onednn, ==, n_nodes);
     compare (g_hash_table_lookup (outs[i], out), g_hash_table_lookup (ref, out), algos[i]);
   }
-  if (__builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bw")
-      && __builtin_cpu_supports ("avx512vl") && __builtin_cpu_supports ("avx512dq")) {
+  if (have_avx512_core ()) {
     g_autoptr (GBytes) d = glia_tensor_get_data (g_hash_table_lookup (outs[1], out));
     g_autoptr (GBytes) w = glia_tensor_get_data (g_hash_table_lookup (outs[2], out));
     g_assert_false (g_bytes_equal (d, w));
@@ -484,8 +491,7 @@ test_conv_cache (void)
     g_test_skip ("the oneDNN provider is not built");
     return;
   }
-  if (!(__builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bw")
-        && __builtin_cpu_supports ("avx512vl") && __builtin_cpu_supports ("avx512dq"))) {
+  if (!have_avx512_core ()) {
     g_test_skip ("no AVX-512: oneDNN offers no Winograd kernels to choose from");
     return;
   }
