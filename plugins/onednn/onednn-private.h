@@ -113,15 +113,61 @@ typedef enum
   ONEDNN_CONV_WINOGRAD, /* Winograd wherever oneDNN has it */
 } OnednnConvAlgo;
 
+/* ep.onednn.depthwise: who computes depthwise 2-D convolutions (one
+ * filter per channel, whole 16-channel blocks) where the CPU has AVX-512. */
+typedef enum
+{
+  ONEDNN_DW_GLIA,   /* the region's own kernel (onednn-dw.c) */
+  ONEDNN_DW_ONEDNN, /* oneDNN's jit_dw */
+} OnednnDwImpl;
+
 typedef struct
 {
   guint n_threads;
   OnednnConvAlgo conv_algo;
+  OnednnDwImpl depthwise;
   /* ep.onednn.conv-cache: the file auto's choices persist in, "" for
    * none, NULL for the default (GLIA_ONEDNN_CONV_CACHE, else
    * $XDG_CACHE_HOME/glia-1.0/onednn-conv.txt) */
   const char *conv_cache;
 } OnednnConfig;
+
+/* ---- the region's own depthwise convolution (onednn-dw.c) ---- */
+
+#define ONEDNN_DW_MAX_K 7
+
+typedef enum
+{
+  ONEDNN_DW_NONE,
+  ONEDNN_DW_RELU,  /* alpha: the slope below zero (LeakyRelu) */
+  ONEDNN_DW_CLIP,  /* to [alpha, beta] */
+  ONEDNN_DW_SWISH, /* x * sigmoid(x) */
+} OnednnDwAct;
+
+typedef struct
+{
+  gint64 n, c, ih, iw, oh, ow; /* c: a multiple of 16 */
+  int kh, kw, sh, sw, pt, pl;  /* kh <= ONEDNN_DW_MAX_K; right/bottom padding follows */
+  OnednnDwAct act;
+  float alpha, beta;
+  gboolean pre_swish; /* the input is x, the convolution reads swish(x) */
+} OnednnDwShape;
+
+typedef struct
+{
+  OnednnDwShape shape;
+  float *weights; /* [C/16][kh][kw][16] */
+  float *bias;    /* [C], zeros without one */
+} OnednnDw;
+
+/* Whether this CPU runs the kernel (AVX-512). */
+gboolean onednn_dw_supported (void);
+/* @weights: [C, 1, kh, kw]; @bias: [C] or NULL. */
+OnednnDw *onednn_dw_new (const OnednnDwShape *shape, const float *weights, const float *bias);
+void onednn_dw_free (OnednnDw *dw);
+/* @x: [N, C/16, ih, iw, 16]; @y: [N, C/16, oh, ow, 16]. Uses the calling
+ * thread's OpenMP thread count. */
+void onednn_dw_run (const OnednnDw *dw, const float *x, float *y);
 
 /* The kernels module: compiles a claim (sorted node list) into a kernel. */
 typedef gboolean (*OnednnCompileFunc) (const GliaGraph *graph, const gint *nodes, guint n_nodes,

@@ -112,9 +112,19 @@ onednn_provider_create (const GliaProviderConfig *config, GError **error)
     }
     algo = conv_algos[i].algo;
   }
+  OnednnDwImpl dw = ONEDNN_DW_GLIA;
+  value = config->options ? g_hash_table_lookup (config->options, "depthwise") : NULL;
+  if (value && g_str_equal (value, "onednn"))
+    dw = ONEDNN_DW_ONEDNN;
+  else if (value && !g_str_equal (value, "glia")) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "ep.onednn.depthwise: '%s' is not one of glia, onednn", value);
+    return NULL;
+  }
   OnednnProvider *self = g_new0 (OnednnProvider, 1);
   self->config.n_threads = config->n_threads ? config->n_threads : g_get_num_processors ();
   self->config.conv_algo = algo;
+  self->config.depthwise = dw;
   const char *cache = config->options ? g_hash_table_lookup (config->options, "conv-cache") : NULL;
   self->conv_cache = g_strdup (cache);
   self->config.conv_cache = self->conv_cache;
@@ -205,7 +215,8 @@ onednn_provider_compile (gpointer instance, const GliaGraph *graph, const gint *
   return self->compile (graph, nodes, n_nodes, &self->config, kernel, error);
 }
 
-static const char *const onednn_option_keys[] = { "conv-algorithm", "conv-cache", NULL };
+static const char *const onednn_option_keys[]
+    = { "conv-algorithm", "conv-cache", "depthwise", NULL };
 
 const GliaProviderInfo onednn_provider_info = {
   .struct_size = sizeof (GliaProviderInfo),
