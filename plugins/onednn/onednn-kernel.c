@@ -2255,6 +2255,65 @@ run_copy_concat (const Exec *e, Region *r, GError **error)
   return TRUE;
 }
 
+/* Whether @mem is an activation buffer the plan allocated and owns alone:
+ * not bound to a region input or output at each run, no view of one. */
+static gboolean
+plan_owned_mem (const Plan *plan, const Region *r, dnnl_memory_t mem)
+{
+  for (guint i = 0; i < r->n_inputs; i++)
+    if (plan->in_mem[i] == mem)
+      return FALSE;
+  for (guint o = 0; o < r->n_outputs; o++)
+    if (plan->out_mem[o] == mem)
+      return FALSE;
+  for (guint i = 0; i < plan->aliases->len; i++) {
+    const Alias *al = &g_array_index (plan->aliases, Alias, i);
+    if (al->of == mem || al->view == mem)
+      return FALSE;
+  }
+  void *handle = NULL;
+  return dnnl_memory_get_data_handle (mem, &handle) == dnnl_success && handle != NULL;
+}
+
+/* Concat elision: when each input's part of the output is one contiguous
+ * run (cc->outer 1: one image, channels-outer layouts), the inputs' buffers
+ * are moved into the output at their offsets (oneDNN frees the buffers they
+ * had), so their producers write there and nothing is copied (SqueezeNet's
+ * eight fire modules). Not when a later op accumulates a residual in place
+ * into the output or an input (that would overwrite the other's data), or
+ * when a buffer is bound at each run or feeds the concat twice. */
+static gboolean
+elide_concat (Builder *b, const Op *op, const CopyConcat *cc, dnnl_memory_t *src, Val *y)
+{
+  if (cc->outer != 1 || !plan_owned_mem (b->plan, b->r, y->mem))
+    return FALSE;
+  for (guint k = 0; k < b->r->ops->len; k++) {
+    const Op *o = &g_array_index (b->r->ops, Op, k);
+    if (!o->sum_inplace)
+      continue;
+    if (o->sum_value == op->out)
+      return FALSE;
+    for (guint i = 0; i < op->in->len; i++)
+      if (o->sum_value == g_array_index (op->in, gint, i))
+        return FALSE;
+  }
+  for (guint i = 0; i < cc->n; i++) {
+    if (!plan_owned_mem (b->plan, b->r, src[i]))
+      return FALSE;
+    for (guint j = 0; j < i; j++)
+      if (src[j] == src[i])
+        return FALSE;
+  }
+  float *base = NULL;
+  if (dnnl_memory_get_data_handle (y->mem, (void **)&base) != dnnl_success)
+    return FALSE;
+  for (guint i = 0; i < cc->n; i++)
+    if (dnnl_memory_set_data_handle (src[i], base + cc->offset[i]) != dnnl_success)
+      return FALSE;
+  g_debug ("%s: inputs written in place", glia_graph_node_get_name (b->r->graph, op->node));
+  return TRUE;
+}
+
 /* The copy concat for @op when its inputs allow it; FALSE (nothing done,
  * no error) otherwise. */
 static gboolean
@@ -2297,12 +2356,18 @@ build_concat_copy (Builder *b, Op *op, Val **xs, dnnl_memory_t *src, GError **er
     cc->offset[i] = cc->dst_row;
     cc->dst_row += cc->chunk[i];
   }
+  *done = TRUE;
+  if (elide_concat (b, op, cc, src, y)) {
+    g_free (cc->chunk);
+    g_free (cc->offset);
+    g_free (cc);
+    return TRUE;
+  }
   Exec e = { NULL, n + 1, g_new (dnnl_exec_arg_t, n + 1), cc, FALSE };
   for (guint i = 0; i < n; i++)
     e.args[i] = (dnnl_exec_arg_t){ DNNL_ARG_MULTIPLE_SRC + i, src[i] };
   e.args[n] = (dnnl_exec_arg_t){ DNNL_ARG_DST, y->mem };
   g_array_append_val (b->plan->execs, e);
-  *done = TRUE;
   return TRUE;
 }
 

@@ -181,6 +181,14 @@ onednn_provider_get_capability (gpointer instance, const GliaGraph *graph, GliaC
         if (!g_hash_table_contains (tainted[node], GINT_TO_POINTER (r + 1)))
           region[node] = r;
       }
+      /* a node no region feeds (its inputs come from outside: graph
+       * inputs, say) joins the latest region it is not downstream of, so
+       * that branches reading one graph input share a region (and its
+       * layouts); that keeps the region convex, as a path into the node
+       * from the region would have tainted it */
+      for (gint r = (gint)regions->len - 1; r >= 0 && region[node] < 0 && cands->len == 0; r--)
+        if (!g_hash_table_contains (tainted[node], GINT_TO_POINTER (r + 1)))
+          region[node] = r;
       if (region[node] < 0) {
         region[node] = regions->len;
         g_ptr_array_add (regions, g_array_new (FALSE, FALSE, sizeof (gint)));

@@ -679,6 +679,35 @@ test_concat_sum (void)
   output (&c, cat);
   check_case (&c);
   case_clear (&c);
+
+  /* one image: the conv outputs are placed in the concat's output and not
+   * copied; an input read again after the concat; not when an input is
+   * later the in-place residual of another conv (its sum would overwrite
+   * the concat's data), nor for one input twice */
+  case_init (&c);
+  x = input (&c, "x", 4, (const gint64[]){ 1, 16, 9, 9 });
+  a = conv (&c, x, 16, 16, 1, 1, TRUE);
+  a = node (&c, "Relu", 1, &a, TRUE, NULL);
+  b = conv (&c, x, 16, 32, 3, 1, TRUE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  cat = node (&c, "Concat", 2, (const gint[]){ a, b }, TRUE, &n);
+  glia_graph_node_set_attr_int (c.graph, n, "axis", 1);
+  output (&c, conv (&c, cat, 48, 16, 1, 1, TRUE));
+  output (&c, node (&c, "MaxPool", 1, &a, TRUE, &n));
+  glia_graph_node_set_attr_ints (c.graph, n, "kernel_shape", (const gint64[]){ 2, 2 }, 2);
+  gint d = conv (&c, x, 16, 16, 1, 1, TRUE);
+  gint e = conv (&c, x, 16, 16, 1, 1, TRUE);
+  gint cat2 = node (&c, "Concat", 2, (const gint[]){ d, e }, TRUE, &n);
+  glia_graph_node_set_attr_int (c.graph, n, "axis", 1);
+  gint f = conv (&c, x, 16, 16, 1, 1, FALSE);
+  output (&c, node (&c, "Add", 2, (const gint[]){ f, d }, TRUE, NULL));
+  output (&c, conv (&c, cat2, 32, 16, 1, 1, TRUE));
+  gint g = conv (&c, x, 16, 16, 1, 1, TRUE);
+  cat = node (&c, "Concat", 2, (const gint[]){ g, g }, TRUE, &n);
+  glia_graph_node_set_attr_int (c.graph, n, "axis", 1);
+  output (&c, conv (&c, cat, 32, 16, 1, 1, TRUE));
+  check_case (&c);
+  case_clear (&c);
 }
 
 /* Binary ops with broadcasting, swish (x * sigmoid(x)) after a conv and
