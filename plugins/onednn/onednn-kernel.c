@@ -477,7 +477,7 @@ static gboolean
 feeds_depthwise (const GliaGraph *g, gint v, const guint8 *in_region)
 {
   gint c = sole_consumer (g, v, in_region);
-  if (c < 0 || !g_str_equal (glia_graph_node_get_op_type (g, c), "Conv")
+  if (c < 0 || onednn_classify (g, c, NULL) != ONEDNN_OP_CONV
       || glia_graph_node_get_n_inputs (g, c) < 2 || glia_graph_node_get_input (g, c, 0) != v)
     return FALSE;
   const GliaConstTensor *w = glia_graph_value_get_constant (g, glia_graph_node_get_input (g, c, 1));
