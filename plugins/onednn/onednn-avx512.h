@@ -4,6 +4,8 @@
  * attributes are available. */
 #pragma once
 
+#include "onednn-private.h"
+
 #include <immintrin.h>
 
 /* x * sigmoid(x) = x / (1 + exp(-x)): exp by range reduction
@@ -31,4 +33,28 @@ onednn_swish_ps (__m512 v)
   p = _mm512_fmadd_ps (p, r, one);
   __m512 e = _mm512_scalef_ps (p, k);
   return _mm512_div_ps (v, _mm512_add_ps (one, e));
+}
+
+/* An activation the region's own kernels apply in registers. */
+typedef struct
+{
+  OnednnDwAct act;
+  __m512 alpha, beta;
+} OnednnVecAct;
+
+__attribute__ ((target ("avx512f"), always_inline)) static inline __m512
+onednn_act_ps (const OnednnVecAct *a, __m512 v)
+{
+  switch (a->act) {
+  case ONEDNN_DW_RELU:
+    return _mm512_mask_mul_ps (v, _mm512_cmp_ps_mask (v, _mm512_setzero_ps (), _CMP_LT_OQ), v,
+                               a->alpha);
+  case ONEDNN_DW_CLIP:
+    return _mm512_min_ps (_mm512_max_ps (v, a->alpha), a->beta);
+  case ONEDNN_DW_SWISH:
+    return onednn_swish_ps (v);
+  case ONEDNN_DW_NONE:
+    break;
+  }
+  return v;
 }

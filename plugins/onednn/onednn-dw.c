@@ -83,34 +83,11 @@ onednn_dw_free (OnednnDw *dw)
 
 #ifdef DW_SIMD
 
-typedef struct
-{
-  OnednnDwAct act;
-  __m512 alpha, beta;
-} Act;
-
-__attribute__ ((target ("avx512f"), always_inline)) static inline __m512
-act_apply (const Act *a, __m512 v)
-{
-  switch (a->act) {
-  case ONEDNN_DW_RELU:
-    return _mm512_mask_mul_ps (v, _mm512_cmp_ps_mask (v, _mm512_setzero_ps (), _CMP_LT_OQ), v,
-                               a->alpha);
-  case ONEDNN_DW_CLIP:
-    return _mm512_min_ps (_mm512_max_ps (v, a->alpha), a->beta);
-  case ONEDNN_DW_SWISH:
-    return onednn_swish_ps (v);
-  case ONEDNN_DW_NONE:
-    break;
-  }
-  return v;
-}
-
 /* Outputs [x, x + U) of a row from @KH padded input rows: U independent
  * accumulators. Inlined with constant U, KH, KW, SW, fully unrolled. */
 __attribute__ ((target ("avx512f"), always_inline)) static inline void
 dw_block (float *restrict y, const float *const *rows, const float *restrict w, __m512 bias,
-          gint64 x, int U, int KH, int KW, int SW, const Act *act)
+          gint64 x, int U, int KH, int KW, int SW, const OnednnVecAct *act)
 {
   __m512 a[UNROLL];
 #pragma GCC unroll 8
@@ -129,13 +106,13 @@ dw_block (float *restrict y, const float *const *rows, const float *restrict w, 
   }
 #pragma GCC unroll 8
   for (int u = 0; u < U; u++)
-    _mm512_storeu_ps (y + (x + u) * BLK, act_apply (act, a[u]));
+    _mm512_storeu_ps (y + (x + u) * BLK, onednn_act_ps (act, a[u]));
 }
 
 /* One output row of @ow vectors: blocks of 8, then one block of the rest. */
 __attribute__ ((target ("avx512f"), always_inline)) static inline void
 dw_row (float *restrict y, const float *const *rows, const float *restrict w, __m512 bias,
-        gint64 ow, int KH, int KW, int SW, const Act *act)
+        gint64 ow, int KH, int KW, int SW, const OnednnVecAct *act)
 {
   gint64 x = 0;
   for (; x + UNROLL <= ow; x += UNROLL)
@@ -169,7 +146,7 @@ dw_row (float *restrict y, const float *const *rows, const float *restrict w, __
 
 __attribute__ ((target ("avx512f"))) static void
 dw_row_any (float *y, const float *const *rows, const float *w, __m512 bias, const OnednnDwShape *s,
-            const Act *act)
+            const OnednnVecAct *act)
 {
   if (s->kh == 3 && s->kw == 3 && s->sw == 1)
     dw_row (y, rows, w, bias, s->ow, 3, 3, 1, act);
@@ -201,37 +178,58 @@ fill_row (float *restrict row, const float *restrict src, const OnednnDwShape *s
     _mm512_store_ps (row + j * BLK, _mm512_setzero_ps ());
 }
 
-/* Output rows [oh0, oh1) of one channel block. @ring: kh padded rows, then
- * one row of zeros. */
+/* Where input row @ih of channel block @c is, if in @src. */
+static inline const float *
+src_row (const OnednnDwRows *src, gint64 c, gint64 ih, gint64 iw)
+{
+  for (guint k = 0; k < src->n_segments; k++) {
+    const OnednnDwSegment *sg = &src->segments[k];
+    if (ih >= sg->row0 && ih < sg->row0 + sg->n_rows)
+      return sg->data + c * sg->block_stride + (ih - sg->row0) * iw * BLK;
+  }
+  return NULL;
+}
+
+/* Output rows [oh0, oh1) of channel block @c into @y (row oh0). @ring: kh
+ * padded rows, then one row of zeros. */
 __attribute__ ((target ("avx512f"))) static void
-dw_band (const OnednnDw *dw, const float *x, float *y, const float *w, const float *bias,
-         gint64 oh0, gint64 oh1, float *ring, const Act *act)
+dw_band (const OnednnDw *dw, const OnednnDwRows *src, gint64 c, float *y, gint64 oh0, gint64 oh1,
+         float *ring, const OnednnVecAct *act)
 {
   const OnednnDwShape *s = &dw->shape;
+  gint64 taps = (gint64)s->kh * s->kw;
+  const float *w = dw->weights + c * taps * BLK;
   gint64 pw = (s->ow - 1) * s->sw + s->kw;
   float *zero = ring + (gsize)s->kh * pw * BLK;
   gint64 in_slot[ONEDNN_DW_MAX_K];
   for (int r = 0; r < s->kh; r++)
     in_slot[r] = G_MININT64;
-  __m512 b = _mm512_load_ps (bias);
+  __m512 b = _mm512_load_ps (dw->bias + c * BLK);
   for (gint64 oh = oh0; oh < oh1; oh++) {
     const float *rows[ONEDNN_DW_MAX_K];
     for (int r = 0; r < s->kh; r++) {
       gint64 ih = oh * s->sh - s->pt + r;
-      if (ih < 0 || ih >= s->ih) {
+      const float *in = ih < 0 || ih >= s->ih ? NULL : src_row (src, c, ih, s->iw);
+      if (in == NULL) {
         rows[r] = zero;
         continue;
       }
       int slot = (int)(ih % s->kh);
       float *row = ring + (gsize)slot * pw * BLK;
       if (in_slot[slot] != ih) {
-        fill_row (row, x + ih * s->iw * BLK, s, pw);
+        fill_row (row, in, s, pw);
         in_slot[slot] = ih;
       }
       rows[r] = row;
     }
-    dw_row_any (y + oh * s->ow * BLK, rows, w, b, s, act);
+    dw_row_any (y + (oh - oh0) * s->ow * BLK, rows, w, b, s, act);
   }
+}
+
+static gsize
+ring_floats (const OnednnDwShape *s)
+{
+  return (gsize)(s->kh + 1) * ((s->ow - 1) * s->sw + s->kw) * BLK;
 }
 
 __attribute__ ((target ("avx512f"))) static void
@@ -246,25 +244,64 @@ dw_run (const OnednnDw *dw, const float *x, float *y)
   if (nt > 1 && units < 4 * nt)
     bands = MIN (s->oh, (4 * nt + units - 1) / units);
   gint64 tasks = units * bands;
-  gint64 pw = (s->ow - 1) * s->sw + s->kw;
-  gsize ring_floats = (gsize)(s->kh + 1) * pw * BLK;
-  Act act = { s->act, _mm512_set1_ps (s->alpha), _mm512_set1_ps (s->beta) };
-  gint64 taps = (gint64)s->kh * s->kw;
+  OnednnVecAct act = { s->act, _mm512_set1_ps (s->alpha), _mm512_set1_ps (s->beta) };
+  gint64 in_image = s->c * s->ih * s->iw, out_image = s->c * s->oh * s->ow;
 #pragma omp parallel if (tasks > 1 && nt > 1)
   {
-    float *ring = g_aligned_alloc0 (ring_floats, sizeof (float), 64);
+    float *ring = g_aligned_alloc0 (ring_floats (s), sizeof (float), 64);
 #pragma omp for schedule(static)
     for (gint64 t = 0; t < tasks; t++) {
-      gint64 unit = t / bands, band = t % bands, c = unit % cb;
+      gint64 unit = t / bands, band = t % bands, n = unit / cb, c = unit % cb;
       gint64 oh0 = band * s->oh / bands, oh1 = (band + 1) * s->oh / bands;
-      dw_band (dw, x + unit * s->ih * s->iw * BLK, y + unit * s->oh * s->ow * BLK,
-               dw->weights + c * taps * BLK, dw->bias + c * BLK, oh0, oh1, ring, &act);
+      OnednnDwRows src = { 1, { { x + n * in_image, 0, s->ih, s->ih * s->iw * BLK } } };
+      dw_band (dw, &src, c, y + n * out_image + (c * s->oh + oh0) * s->ow * BLK, oh0, oh1, ring,
+               &act);
     }
     g_aligned_free (ring);
   }
 }
 
+__attribute__ ((target ("avx512f"))) static void
+dw_rows (const OnednnDw *dw, const OnednnDwRows *src, gint64 oh0, gint64 oh1, float *y,
+         gint64 y_stride, float *ring)
+{
+  const OnednnDwShape *s = &dw->shape;
+  OnednnVecAct act = { s->act, _mm512_set1_ps (s->alpha), _mm512_set1_ps (s->beta) };
+  for (gint64 c = 0; c < s->c / BLK; c++)
+    dw_band (dw, src, c, y + c * y_stride, oh0, oh1, ring, &act);
+}
+
 #endif
+
+gsize
+onednn_dw_scratch_floats (const OnednnDw *dw)
+{
+#ifdef DW_SIMD
+  return ring_floats (&dw->shape);
+#else
+  (void)dw;
+  return 0;
+#endif
+}
+
+void
+onednn_dw_rows (const OnednnDw *dw, const OnednnDwRows *src, gint64 oh0, gint64 oh1, float *y,
+                gint64 y_stride, float *scratch)
+{
+#ifdef DW_SIMD
+  if (oh1 > oh0)
+    dw_rows (dw, src, oh0, oh1, y, y_stride, scratch);
+#else
+  (void)dw;
+  (void)src;
+  (void)oh0;
+  (void)oh1;
+  (void)y;
+  (void)y_stride;
+  (void)scratch;
+  g_assert_not_reached (); /* onednn_dw_supported() is FALSE */
+#endif
+}
 
 void
 onednn_dw_run (const OnednnDw *dw, const float *x, float *y)

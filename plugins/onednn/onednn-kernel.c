@@ -71,6 +71,7 @@ typedef struct
   gint sum_value;
   gboolean sum_inplace; /* the residual is dead after this op: write into it */
   gboolean feeds_dw;    /* its output's one reader is a depthwise Conv */
+  gboolean feeds_pw;    /* its output's one reader is a 1x1 Conv */
   /* constants */
   GBytes *weights; /* conv [OC, IC/G, k...]; GEMM [K, N] row-major (alpha applied) */
   gint64 wdims[GLIA_MAX_RANK];
@@ -92,6 +93,21 @@ typedef struct
   gint64 dst_row; /* sum of the chunks */
 } CopyConcat;
 
+/* An inverted residual block run band by band (see build_mbconv): an
+ * optional expansion, a depthwise convolution, an optional projection. */
+typedef struct
+{
+  OnednnPw *e, *p;
+  OnednnDw *d;
+  gint64 *e_koff, e_pix; /* x's layout for the expansion */
+  gint64 *p_koff;        /* the depthwise band's layout for the projection */
+  gboolean e_swish;      /* the expansion ends with a swish (a pass per band) */
+  gint64 h, w, oh, ow;   /* the depthwise convolution's input and output */
+  gint64 hb, ob;         /* expansion rows per band, depthwise rows per band */
+  gint64 x_image, y_image, y_stride;
+  gsize ebuf, dbuf, ring, pack, scratch; /* floats: offsets into a thread's scratch, its size */
+} MbConv;
+
 /* One step of a plan: a oneDNN primitive, or (prim NULL) a copy concat
  * over args (sources then the destination). */
 typedef struct
@@ -102,6 +118,7 @@ typedef struct
   CopyConcat *concat;
   gboolean swish; /* (prim NULL) x * sigmoid(x) in place on args[0] */
   OnednnDw *dw;   /* (prim NULL) the region's depthwise conv, args[0] to args[1] */
+  MbConv *mb;     /* (prim NULL) a fused block: args x, y[, residual] */
 } Exec;
 
 typedef struct
@@ -147,6 +164,7 @@ typedef struct
   guint n_threads;
   OnednnConvAlgo conv_algo;
   OnednnDwImpl depthwise;
+  gboolean block_fusion;
   char *conv_cache;  /* the choice file, NULL for none */
   gboolean creating; /* building a plan at session creation, not in a run */
   GMutex lock;
@@ -486,6 +504,20 @@ feeds_depthwise (const GliaGraph *g, gint v, const guint8 *in_region)
          && glia_graph_node_get_attr_int (g, c, "group", 1) == w->dims[0];
 }
 
+/* Whether the one reader of @v is a 1x1 Conv in the region reading it as
+ * its data input. */
+static gboolean
+feeds_pointwise (const GliaGraph *g, gint v, const guint8 *in_region)
+{
+  gint c = sole_consumer (g, v, in_region);
+  if (c < 0 || onednn_classify (g, c, NULL) != ONEDNN_OP_CONV
+      || glia_graph_node_get_n_inputs (g, c) < 2 || glia_graph_node_get_input (g, c, 0) != v)
+    return FALSE;
+  const GliaConstTensor *w = glia_graph_value_get_constant (g, glia_graph_node_get_input (g, c, 1));
+  return w && w->rank == 4 && w->dims[2] == 1 && w->dims[3] == 1
+         && glia_graph_node_get_attr_int (g, c, "group", 1) == 1;
+}
+
 /* Convs with a residual (sum post-op) whose operand is made in the region,
  * leaves it through no output and is read by no later op: the conv can
  * accumulate into the operand's buffer instead of copying it first. */
@@ -640,6 +672,7 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes,
   r->n_threads = MAX (config->n_threads, 1);
   r->conv_algo = config->conv_algo;
   r->depthwise = config->depthwise;
+  r->block_fusion = config->block_fusion;
   r->conv_cache = conv_cache_path (config->conv_cache);
   r->plans = g_ptr_array_new_with_free_func (plan_free);
   r->ops = g_array_new (FALSE, TRUE, sizeof (Op));
@@ -721,6 +754,7 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes,
     }
     op.pos = last;
     op.feeds_dw = kind == ONEDNN_OP_CONV && feeds_depthwise (graph, op.out, in_region);
+    op.feeds_pw = kind == ONEDNN_OP_CONV && feeds_pointwise (graph, op.out, in_region);
     g_array_append_val (r->ops, op);
   }
   g_array_sort (r->ops, compare_pos);
@@ -808,6 +842,14 @@ exec_clear (gpointer p)
   }
   g_free (e->concat);
   onednn_dw_free (e->dw);
+  if (e->mb) {
+    onednn_pw_free (e->mb->e);
+    onednn_pw_free (e->mb->p);
+    onednn_dw_free (e->mb->d);
+    g_free (e->mb->e_koff);
+    g_free (e->mb->p_koff);
+    g_free (e->mb);
+  }
   g_free (e->args);
 }
 
@@ -1707,6 +1749,312 @@ fuse_pre_swish (Plan *plan, const Region *r)
   }
 }
 
+/* ---- inverted residual blocks, fused ----------------------------------
+ *
+ * MobileNetV2's and EfficientNet's blocks expand the channels 4-6 times
+ * with a 1x1 convolution, filter them with a depthwise one and project them
+ * back with another 1x1 convolution: the expanded tensors are the largest of
+ * the network, and unfused each is written to memory and read back twice.
+ * Here the block runs band by band down the output rows: the expansion
+ * (onednn-pw.c) computes about MB_BAND_BYTES of
+ * expanded rows into a buffer, the depthwise kernel computes every output
+ * row whose window is complete (the rows above the band come from the
+ * previous band's buffer) into a second buffer, and the projection writes
+ * those rows of the block's output, adding the residual. Only the block's
+ * input and output touch memory. Either 1x1 convolution may be missing
+ * (MobileNetV2's first block has no expansion; EfficientNet's
+ * squeeze-and-excitation reads the depthwise output whole, so there the
+ * projection runs apart).
+ *
+ * Only for sessions on one thread: MobileNetV2 2-5% faster there (medians
+ * of 15 alternating runs). On two threads, splitting the rows between the
+ * threads recomputes the expanded rows at the seams and cannot write the
+ * output in place over the input, and it was 5% slower than the layers
+ * apart. Not after a swish expansion either: EfficientNet-B0 was 10% slower
+ * (each block 10-20%) than with the depthwise kernel applying the swish to
+ * its input (fuse_pre_swish); the pointwise kernel alone is also slower
+ * than oneDNN's jit_1x1 on data that comes from memory (see onednn-pw.c). */
+
+#define MB_BAND_BYTES (96 << 10)
+
+/* A 1x1 stride-1 convolution without padding or groups whose post-ops are
+ * [sum] [activation] of the kinds the kernels apply (@sum_ok: a sum may be
+ * there): the activation in @act. */
+static gboolean
+pointwise_op (const Op *op, gint64 h, gint64 w, gboolean sum_ok, OnednnDwShape *act,
+              gboolean *has_sum)
+{
+  const OnednnWindow *win = &op->win;
+  if (op->kind != ONEDNN_OP_CONV || win->n_spatial != 2 || win->group != 1 || op->wrank != 4
+      || op->wdims[2] != 1 || op->wdims[3] != 1)
+    return FALSE;
+  gint64 in[2] = { h, w }, out[2], pl[2], pr[2];
+  if (!onednn_window_resolve (win, in, out, pl, pr) || out[0] != h || out[1] != w)
+    return FALSE;
+  for (guint i = 0; i < 2; i++)
+    if (win->strides[i] != 1 || win->dilations[i] != 1 || pl[i] || pr[i])
+      return FALSE;
+  Op tail = *op;
+  *has_sum = op->n_post > 0 && op->post[0].is_sum;
+  if (*has_sum) {
+    memmove (tail.post, op->post + 1, (op->n_post - 1) * sizeof (PostOp));
+    tail.n_post--;
+  }
+  return (sum_ok || !*has_sum) && *has_sum == (op->sum_value >= 0) && dw_act (&tail, act);
+}
+
+/* koff for a blocked tensor of @rows x @w pixels per block. */
+static gint64 *
+blocked_koff (gint64 c, gint64 pixels)
+{
+  gint64 *k = g_new (gint64, c);
+  for (gint64 i = 0; i < c; i++)
+    k[i] = (i / 16) * pixels * 16 + i % 16;
+  return k;
+}
+
+/* Builds ops @e (or NULL), @d, @p (or NULL) as one fused step and sets
+ * @n_ops to the number it took (0: they do not qualify, nothing built). */
+static gboolean
+build_mbconv (Builder *b, Op *e, Op *d, Op *p, guint *n_ops, GError **error)
+{
+  *n_ops = 0;
+  Val *x = get_val (b, e ? e : d, g_array_index ((e ? e : d)->in, gint, 0), error);
+  if (x == NULL)
+    return FALSE;
+  if (x->rank != 4)
+    return TRUE;
+  gint64 n = x->dims[0], h = x->dims[2], w = x->dims[3];
+  gint64 c_mid = e ? e->wdims[0] : x->dims[1];
+  OnednnDwShape eact, pact;
+  gboolean e_sum = FALSE, p_sum = FALSE;
+  if (e && (!pointwise_op (e, h, w, FALSE, &eact, &e_sum) || e->wdims[1] != x->dims[1]))
+    return TRUE;
+  /* a swish after the expansion: fused, EfficientNet-B0 was 10% slower
+   * (each block 10-20%) than with the depthwise kernel applying it to its
+   * input (fuse_pre_swish) */
+  if (e && eact.act == ONEDNN_DW_SWISH)
+    return TRUE;
+  /* the depthwise convolution */
+  Val mid = { NULL, NULL, 4, { n, c_mid, h, w } };
+  gint64 dout[2], dpl[2], dpr[2];
+  OnednnDwShape ds;
+  if (!onednn_window_resolve (&d->win, mid.dims + 2, dout, dpl, dpr)
+      || !dw_shape (b, d, &mid, dout, dpl, &ds))
+    return TRUE;
+  if (p && (!pointwise_op (p, ds.oh, ds.ow, TRUE, &pact, &p_sum) || p->wdims[1] != c_mid))
+    p = NULL;
+  if (e == NULL && p == NULL)
+    return TRUE;
+  /* x: as the expansion reads it, or blocked for the depthwise kernel */
+  const dnnl_memory_desc_t *xmd = mem_md (x->mem);
+  gint64 e_pix = 16;
+  dnnl_memory_t src = x->mem;
+  if (e == NULL) {
+    if (!md_has_tag (xmd, dnnl_aBcd16b) || x->dims[1] % 16 != 0)
+      return TRUE;
+  } else if (md_has_tag (xmd, dnnl_aBcd16b))
+    e_pix = 16;
+  else if (md_has_tag (xmd, dnnl_acdb))
+    e_pix = x->dims[1];
+  else
+    e_pix = 1;
+  /* the output: blocked (the last block padded), or the residual's memory */
+  gint64 c_out = p ? p->wdims[0] : c_mid;
+  gint64 ydims[4] = { n, c_out, ds.oh, ds.ow };
+  dnnl_memory_desc_t ymd;
+  dnnl_dims_t yd = { n, c_out, ds.oh, ds.ow };
+  dnnl_memory_desc_init_by_tag (&ymd, 4, yd, dnnl_f32, dnnl_aBcd16b);
+  Val *z = NULL;
+  if (p_sum) {
+    /* the projection reads the residual in the output's layout, or stays
+     * apart */
+    z = g_hash_table_lookup (b->vals, GINT_TO_POINTER (p->sum_value));
+    if (z == NULL || !dnnl_memory_desc_equal (mem_md (z->mem), &ymd)) {
+      if (e == NULL)
+        return TRUE;
+      z = NULL;
+      p = NULL;
+      c_out = c_mid;
+      ydims[1] = c_mid;
+      yd[1] = c_mid;
+      dnnl_memory_desc_init_by_tag (&ymd, 4, yd, dnnl_f32, dnnl_aBcd16b);
+    }
+  }
+  if (e_pix == 1) {
+    src = as_plain (b, e, x, error);
+    if (src == NULL)
+      return FALSE;
+  }
+  *n_ops = (e ? 1 : 0) + 1 + (p ? 1 : 0);
+  Val *y;
+  Op *last = p ? p : d;
+  /* in place, but not over x without an expansion: the depthwise kernel
+   * reads x's rows above each band, which the band before wrote */
+  if (z && p->sum_inplace && (e || z->mem != x->mem)) {
+    y = g_new0 (Val, 1);
+    *y = *z;
+    y->md = NULL;
+    g_hash_table_replace (b->vals, GINT_TO_POINTER (last->out), y);
+  } else
+    y = make_dst (b, last, last->out, &ymd, 4, ydims, error);
+  if (y == NULL)
+    return FALSE;
+
+  MbConv *mb = g_new0 (MbConv, 1);
+  mb->h = h;
+  mb->w = w;
+  mb->oh = ds.oh;
+  mb->ow = ds.ow;
+  mb->x_image = x->dims[1] * h * w;
+  if (md_has_tag (xmd, dnnl_aBcd16b))
+    mb->x_image = (x->dims[1] + 15) / 16 * 16 * h * w;
+  mb->y_image = (c_out + 15) / 16 * 16 * ds.oh * ds.ow;
+  mb->y_stride = ds.oh * ds.ow * 16;
+  /* a swish after the expansion is applied to each band in a pass of its
+   * own (in cache): the pointwise kernel's epilogue with it inlined for
+   * every accumulator was 5% slower on EfficientNet-B0, and the depthwise
+   * kernel's input copy does the rows above a band again */
+  if (e && eact.act == ONEDNN_DW_SWISH) {
+    eact.act = ONEDNN_DW_NONE;
+    mb->e_swish = TRUE;
+  }
+  mb->d = onednn_dw_new (&ds, g_bytes_get_data (d->weights, NULL),
+                         d->bias ? g_bytes_get_data (d->bias, NULL) : NULL);
+  gsize row = (gsize)c_mid * w * sizeof (float);
+  if (e) {
+    mb->e = onednn_pw_new (e->wdims[1], c_mid, g_bytes_get_data (e->weights, NULL),
+                           e->bias ? g_bytes_get_data (e->bias, NULL) : NULL, eact.act, eact.alpha,
+                           eact.beta);
+    mb->e_pix = e_pix;
+    mb->hb = MIN (h, MAX ((gint64)ds.kh, (gint64)(MB_BAND_BYTES / row)));
+    mb->ob = mb->hb / ds.sh + 2;
+    if (e_pix == 16)
+      mb->e_koff = blocked_koff (x->dims[1], h * w);
+    else {
+      mb->e_koff = g_new (gint64, x->dims[1]);
+      for (gint64 k = 0; k < x->dims[1]; k++)
+        mb->e_koff[k] = e_pix == 1 ? k * h * w : k;
+    }
+  } else
+    mb->ob
+        = MIN (ds.oh, MAX (1, (gint64)(MB_BAND_BYTES / ((gsize)c_mid * ds.ow * sizeof (float)))));
+  if (p) {
+    mb->p = onednn_pw_new (c_mid, c_out, g_bytes_get_data (p->weights, NULL),
+                           p->bias ? g_bytes_get_data (p->bias, NULL) : NULL, pact.act, pact.alpha,
+                           pact.beta);
+    mb->p_koff = blocked_koff (c_mid, mb->ob * ds.ow);
+  }
+  /* a thread's scratch: two expansion bands, a depthwise band, the
+   * depthwise ring, the expansion's packing space */
+  gsize at = 0;
+  mb->ebuf = at;
+  at += e ? 2 * (gsize)c_mid * mb->hb * w : 0;
+  mb->dbuf = at;
+  at += p ? (gsize)c_mid * mb->ob * ds.ow : 0;
+  mb->ring = at;
+  at += onednn_dw_scratch_floats (mb->d);
+  mb->pack = at;
+  at += e ? (onednn_pw_scratch_size (mb->e, mb->hb * w) + 63) / sizeof (float) : 0;
+  mb->scratch = (at + 15) / 16 * 16;
+
+  Exec ex = { NULL, z ? 3 : 2, g_new (dnnl_exec_arg_t, 3), NULL, FALSE, NULL, mb };
+  ex.args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, src };
+  ex.args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, y->mem };
+  if (z)
+    ex.args[2] = (dnnl_exec_arg_t){ DNNL_ARG_SRC_1, z->mem };
+  g_array_append_val (b->plan->execs, ex);
+  b->plan->work += 2.0 * n * ds.oh * ds.ow * c_mid * ds.kh * ds.kw
+                   + (e ? 2.0 * n * h * w * c_mid * e->wdims[1] : 0)
+                   + (p ? 2.0 * n * ds.oh * ds.ow * c_mid * c_out : 0);
+  g_debug ("fused block: %s%s%s%s%s, bands of %" G_GINT64_FORMAT " rows",
+           e ? glia_graph_node_get_name (b->r->graph, e->node) : "", e ? " + " : "",
+           glia_graph_node_get_name (b->r->graph, d->node), p ? " + " : "",
+           p ? glia_graph_node_get_name (b->r->graph, p->node) : "", e ? mb->hb : mb->ob);
+  return TRUE;
+}
+
+/* Output rows [o0, o1) of image @xn -> @yn on the calling thread. */
+static void
+mbconv_part (const MbConv *mb, const float *xn, float *yn, const float *rn, gint64 o0, gint64 o1,
+             float *scratch)
+{
+  const OnednnDwShape *s = &mb->d->shape;
+  float *dbuf = scratch + mb->dbuf, *ring = scratch + mb->ring;
+  gint64 c_mid = s->c;
+  /* depthwise rows [a, z) from @src, then their projection */
+  OnednnDwRows src = { 0 };
+#define MB_ROWS(a, z)                                                                              \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    if (mb->p) {                                                                                   \
+      onednn_dw_rows (mb->d, &src, (a), (z), dbuf, mb->ob * s->ow * 16, ring);                     \
+      OnednnPwIn pin = { dbuf, mb->p_koff, 16 };                                                   \
+      onednn_pw_rows (mb->p, &pin, ((z) - (a)) * s->ow, yn + (a)*s->ow * 16, mb->y_stride,         \
+                      rn ? rn + (a)*s->ow * 16 : NULL, mb->y_stride, NULL);                        \
+    } else                                                                                         \
+      onednn_dw_rows (mb->d, &src, (a), (z), yn + (a)*s->ow * 16, mb->y_stride, ring);             \
+  }                                                                                                \
+  G_STMT_END
+  if (mb->e == NULL) {
+    src.n_segments = 1;
+    src.segments[0] = (OnednnDwSegment){ xn, 0, mb->h, mb->h * mb->w * 16 };
+    for (gint64 o = o0; o < o1; o += mb->ob)
+      MB_ROWS (o, MIN (o1, o + mb->ob));
+    return;
+  }
+  gint64 in_lo = MAX (0, o0 * s->sh - s->pt), in_hi = MIN (mb->h, (o1 - 1) * s->sh - s->pt + s->kh);
+  gint64 o = o0, bstride = mb->hb * mb->w * 16;
+  for (gint64 r0 = in_lo, k = 0; r0 < in_hi; r0 += mb->hb, k++) {
+    gint64 r1 = MIN (in_hi, r0 + mb->hb);
+    float *buf = scratch + mb->ebuf + (k % 2) * (gsize)c_mid * mb->hb * mb->w;
+    OnednnPwIn ein = { xn + r0 * mb->w * mb->e_pix, mb->e_koff, mb->e_pix };
+    onednn_pw_rows (mb->e, &ein, (r1 - r0) * mb->w, buf, bstride, NULL, 0, scratch + mb->pack);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (mb->e_swish)
+      for (gint64 c = 0; c < c_mid / 16; c++)
+        swish_avx512 (buf + c * bstride, (gsize)(r1 - r0) * mb->w * 16);
+#endif
+    /* the rows whose window ends in the rows expanded so far */
+    gint64 last = r1 - s->kh + s->pt;
+    gint64 o_end = r1 == in_hi ? o1 : MIN (o1, last < 0 ? 0 : last / s->sh + 1);
+    if (src.n_segments == 2)
+      src.segments[0] = src.segments[1];
+    src.segments[src.n_segments == 0 ? 0 : 1] = (OnednnDwSegment){ buf, r0, r1 - r0, bstride };
+    src.n_segments = src.n_segments == 0 ? 1 : 2;
+    for (gint64 a = o; a < o_end; a += mb->ob)
+      MB_ROWS (a, MIN (o_end, a + mb->ob));
+    o = MAX (o, o_end);
+  }
+#undef MB_ROWS
+}
+
+static gboolean
+run_mbconv (const Exec *ex, Region *r, GError **error)
+{
+  const MbConv *mb = ex->mb;
+  const float *x = NULL, *res = NULL;
+  float *y = NULL;
+  if (dnnl_memory_get_data_handle (ex->args[0].memory, (void **)&x) != dnnl_success
+      || dnnl_memory_get_data_handle (ex->args[1].memory, (void **)&y) != dnnl_success
+      || (ex->n_args > 2
+          && dnnl_memory_get_data_handle (ex->args[2].memory, (void **)&res) != dnnl_success)
+      || x == NULL || y == NULL)
+    return check (dnnl_runtime_error, r, NULL, "fused block", error);
+  /* one thread (see build_mbconv); the bands go down the rows in order, so
+   * an output written in place over the block's input (a residual
+   * accumulated into it) only overwrites rows the expansion has read and
+   * no later band reads */
+  float *scratch = g_aligned_alloc0 (mb->scratch, sizeof (float), 64);
+  if (mb->e)
+    onednn_pw_init_scratch (mb->e, scratch + mb->pack);
+  for (gint64 i = 0; i < mb->d->shape.n; i++)
+    mbconv_part (mb, x + i * mb->x_image, y + i * mb->y_image, res ? res + i * mb->y_image : NULL,
+                 0, mb->oh, scratch);
+  g_aligned_free (scratch);
+  return TRUE;
+}
+
 static gboolean
 build_conv (Builder *b, Op *op, GError **error)
 {
@@ -2472,9 +2820,24 @@ plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
   for (guint k = 0; k < r->ops->len && ok; k++) {
     Op *op = &g_array_index (r->ops, Op, k);
     switch (op->kind) {
-    case ONEDNN_OP_CONV:
-      ok = build_conv (&b, op, error);
+    case ONEDNN_OP_CONV: {
+      /* an inverted residual block: [expansion] depthwise [projection] */
+      Op *o1 = k + 1 < r->ops->len ? &g_array_index (r->ops, Op, k + 1) : NULL;
+      Op *o2 = k + 2 < r->ops->len ? &g_array_index (r->ops, Op, k + 2) : NULL;
+      guint n_fused = 0;
+      if (r->depthwise == ONEDNN_DW_GLIA && r->block_fusion && r->n_threads == 1) {
+        if (op->feeds_dw && o1 && o1->kind == ONEDNN_OP_CONV
+            && g_array_index (o1->in, gint, 0) == op->out) {
+          Op *p = o1->feeds_pw && o2 && g_array_index (o2->in, gint, 0) == o1->out ? o2 : NULL;
+          ok = build_mbconv (&b, op, o1, p, &n_fused, error);
+        } else if (op->feeds_pw && o1 && g_array_index (o1->in, gint, 0) == op->out)
+          ok = build_mbconv (&b, NULL, op, o1, &n_fused, error);
+      }
+      if (ok && n_fused == 0)
+        ok = build_conv (&b, op, error);
+      k += n_fused > 0 ? n_fused - 1 : 0;
       break;
+    }
     case ONEDNN_OP_DECONV:
       ok = build_deconv (&b, op, error);
       break;
@@ -2602,6 +2965,11 @@ region_compute (gpointer state, GliaKernelContext *ctx, GError **error)
       if (e->dw) {
         ok = check (dnnl_stream_wait (r->stream), r, NULL, "execution", error)
              && run_dw (e, r, error);
+        continue;
+      }
+      if (e->mb) {
+        ok = check (dnnl_stream_wait (r->stream), r, NULL, "execution", error)
+             && run_mbconv (e, r, error);
         continue;
       }
       ok = check (dnnl_primitive_execute (e->prim, r->stream, e->n_args, e->args), r, NULL,

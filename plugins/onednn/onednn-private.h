@@ -126,6 +126,7 @@ typedef struct
   guint n_threads;
   OnednnConvAlgo conv_algo;
   OnednnDwImpl depthwise;
+  gboolean block_fusion; /* ep.onednn.block-fusion: inverted residual blocks by bands */
   /* ep.onednn.conv-cache: the file auto's choices persist in, "" for
    * none, NULL for the default (GLIA_ONEDNN_CONV_CACHE, else
    * $XDG_CACHE_HOME/glia-1.0/onednn-conv.txt) */
@@ -168,6 +169,63 @@ void onednn_dw_free (OnednnDw *dw);
 /* @x: [N, C/16, ih, iw, 16]; @y: [N, C/16, oh, ow, 16]. Uses the calling
  * thread's OpenMP thread count. */
 void onednn_dw_run (const OnednnDw *dw, const float *x, float *y);
+
+/* Input rows [row0, row0 + n_rows) of one image: channel block c's row r
+ * at data + c * block_stride + (r - row0) * iw * 16. */
+typedef struct
+{
+  const float *data;
+  gint64 row0, n_rows, block_stride;
+} OnednnDwSegment;
+
+typedef struct
+{
+  guint n_segments;
+  OnednnDwSegment segments[2];
+} OnednnDwRows;
+
+/* Floats of scratch onednn_dw_rows() needs. */
+gsize onednn_dw_scratch_floats (const OnednnDw *dw);
+/* Output rows [oh0, oh1) of one image, on the calling thread: channel
+ * block c's row r to y + c * y_stride + (r - oh0) * ow * 16. The input
+ * rows they read must be in @src (or be padding). @scratch: 64-byte
+ * aligned, onednn_dw_scratch_floats(), zeroed before its first use. */
+void onednn_dw_rows (const OnednnDw *dw, const OnednnDwRows *src, gint64 oh0, gint64 oh1, float *y,
+                     gint64 y_stride, float *scratch);
+
+/* ---- the region's own pointwise convolution (onednn-pw.c) ---- */
+
+typedef struct
+{
+  gint64 ic, oc; /* oc need not fill its last block: that block's rest is 0 */
+  OnednnDwAct act;
+  float alpha, beta;
+  float *weights; /* groups of up to 4 output blocks: [group][IC][blocks][16] */
+  float *bias;
+} OnednnPw;
+
+/* The input of onednn_pw_rows(): pixel p's channel k at
+ * x + koff[k] + p * pix_stride (16: blocked, read in place). */
+typedef struct
+{
+  const float *x;
+  const gint64 *koff;
+  gint64 pix_stride;
+} OnednnPwIn;
+
+/* @weights: [OC, IC]; @bias: [OC] or NULL; @act after the residual. */
+OnednnPw *onednn_pw_new (gint64 ic, gint64 oc, const float *weights, const float *bias,
+                         OnednnDwAct act, float alpha, float beta);
+void onednn_pw_free (OnednnPw *pw);
+/* Bytes of scratch onednn_pw_rows() needs for up to @max_pix pixels (a
+ * non-blocked input is packed there), 64-byte aligned, set up once by
+ * onednn_pw_init_scratch(). */
+gsize onednn_pw_scratch_size (const OnednnPw *pw, gint64 max_pix);
+void onednn_pw_init_scratch (const OnednnPw *pw, gpointer scratch);
+/* @n_pix pixels on the calling thread: output block b's pixel p at
+ * y + b * y_stride + p * 16, plus @res (same, res_stride) when not NULL. */
+void onednn_pw_rows (const OnednnPw *pw, const OnednnPwIn *in, gint64 n_pix, float *y,
+                     gint64 y_stride, const float *res, gint64 res_stride, gpointer scratch);
 
 /* The kernels module: compiles a claim (sorted node list) into a kernel. */
 typedef gboolean (*OnednnCompileFunc) (const GliaGraph *graph, const gint *nodes, guint n_nodes,

@@ -121,10 +121,20 @@ onednn_provider_create (const GliaProviderConfig *config, GError **error)
                  "ep.onednn.depthwise: '%s' is not one of glia, onednn", value);
     return NULL;
   }
+  gboolean fusion = TRUE;
+  value = config->options ? g_hash_table_lookup (config->options, "block-fusion") : NULL;
+  if (value && g_str_equal (value, "off"))
+    fusion = FALSE;
+  else if (value && !g_str_equal (value, "on")) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "ep.onednn.block-fusion: '%s' is not one of on, off", value);
+    return NULL;
+  }
   OnednnProvider *self = g_new0 (OnednnProvider, 1);
   self->config.n_threads = config->n_threads ? config->n_threads : g_get_num_processors ();
   self->config.conv_algo = algo;
   self->config.depthwise = dw;
+  self->config.block_fusion = fusion;
   const char *cache = config->options ? g_hash_table_lookup (config->options, "conv-cache") : NULL;
   self->conv_cache = g_strdup (cache);
   self->config.conv_cache = self->conv_cache;
@@ -224,7 +234,7 @@ onednn_provider_compile (gpointer instance, const GliaGraph *graph, const gint *
 }
 
 static const char *const onednn_option_keys[]
-    = { "conv-algorithm", "conv-cache", "depthwise", NULL };
+    = { "conv-algorithm", "conv-cache", "depthwise", "block-fusion", NULL };
 
 const GliaProviderInfo onednn_provider_info = {
   .struct_size = sizeof (GliaProviderInfo),

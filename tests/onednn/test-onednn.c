@@ -139,6 +139,8 @@ have_onednn (void)
 static const char *conv_cache;
 /* ep.onednn.depthwise for the next sessions (NULL: the default) */
 static const char *depthwise;
+/* ep.onednn.block-fusion for the next sessions (NULL: the default) */
+static const char *block_fusion;
 
 /* @conv_algo: ep.onednn.conv-algorithm, or NULL */
 static GHashTable *
@@ -153,6 +155,10 @@ run_with (Case *c, const char *const *providers, const char *conv_algo, guint *n
   glia_session_options_set_threads (opts, n_threads);
   if (conv_algo) {
     glia_session_options_set_option (opts, "ep.onednn.conv-algorithm", conv_algo, &error);
+    g_assert_no_error (error);
+  }
+  if (block_fusion && g_strv_contains (providers, "onednn")) {
+    glia_session_options_set_option (opts, "ep.onednn.block-fusion", block_fusion, &error);
     g_assert_no_error (error);
   }
   if (depthwise && g_strv_contains (providers, "onednn")) {
@@ -903,6 +909,110 @@ test_depthwise (void)
   case_clear (&c);
 }
 
+static gint
+clip6 (Case *c, gint x)
+{
+  gint n;
+  gint y = node (c, "Clip", 1, &x, TRUE, &n);
+  glia_graph_node_set_attr_float (c->graph, n, "min", 0.0f);
+  glia_graph_node_set_attr_float (c->graph, n, "max", 6.0f);
+  return y;
+}
+
+/* Inverted residual blocks fused band by band at one thread (expansion,
+ * depthwise, projection on the region's own kernels): a MobileNetV2 block
+ * with ReLU6 and a residual accumulated in place into its input (40 rows:
+ * several bands), a 5x5 stride-2 block with ReLU whose projection has 24
+ * channels (a padded last block, read by a conv after it), a block without
+ * expansion, one whose depthwise output is also read elsewhere (the
+ * projection runs apart), an expansion from the plain region input, and
+ * two images. Against the CPU provider, at one thread and at two (where the
+ * layers run apart), and with ep.onednn.block-fusion=off, whose logits
+ * differ in rounding where the CPU has AVX-512 (the option takes effect);
+ * a bad value is refused. */
+static void
+test_fused_blocks (void)
+{
+  if (!have_onednn ()) {
+    g_test_skip ("the oneDNN provider is not built");
+    return;
+  }
+  const char *modes[] = { NULL, "off" };
+  GBytes *probe[2] = { NULL, NULL };
+  for (gint64 batch = 1; batch <= 2; batch++)
+    for (guint t = 1; t <= 2; t++)
+      for (guint m = 0; m < G_N_ELEMENTS (modes); m++) {
+        n_threads = t;
+        block_fusion = modes[m];
+        Case c;
+        case_init (&c);
+        gint x = input (&c, "x", 4, (const gint64[]){ batch, 16, 40, 36 });
+        /* the expansion reads the plain region input */
+        gint e0 = clip6 (&c, conv (&c, x, 16, 64, 1, 1, TRUE));
+        gint d0
+            = clip6 (&c, dw_conv (&c, e0, 64, 3, 3, 1, 1, (const gint64[]){ 1, 1, 1, 1 }, TRUE));
+        gint a = conv (&c, d0, 64, 16, 1, 1, TRUE);
+        /* MobileNetV2: expand, ReLU6, depthwise, ReLU6, project, + input */
+        gint e1 = clip6 (&c, conv (&c, a, 16, 64, 1, 1, TRUE));
+        gint d1
+            = clip6 (&c, dw_conv (&c, e1, 64, 3, 3, 1, 1, (const gint64[]){ 1, 1, 1, 1 }, TRUE));
+        gint p1 = conv (&c, d1, 64, 16, 1, 1, TRUE);
+        gint b1 = node (&c, "Add", 2, (const gint[]){ p1, a }, TRUE, NULL);
+        /* 5x5 stride 2, ReLU, a 24-channel projection read by a conv */
+        gint e2 = conv (&c, b1, 16, 96, 1, 1, TRUE);
+        e2 = node (&c, "Relu", 1, &e2, TRUE, NULL);
+        gint d2 = dw_conv (&c, e2, 96, 5, 5, 2, 2, (const gint64[]){ 2, 2, 2, 2 }, TRUE);
+        d2 = node (&c, "Relu", 1, &d2, TRUE, NULL);
+        gint p2 = conv (&c, d2, 96, 24, 1, 1, TRUE);
+        gint q2 = conv (&c, p2, 24, 256, 1, 1, TRUE);
+        /* no expansion (256 channels: several bands): depthwise, project,
+         * + input */
+        gint d3 = dw_conv (&c, q2, 256, 3, 3, 1, 1, (const gint64[]){ 1, 1, 1, 1 }, TRUE);
+        d3 = node (&c, "Relu", 1, &d3, TRUE, NULL);
+        gint p3 = conv (&c, d3, 256, 256, 1, 1, FALSE);
+        gint b3 = node (&c, "Add", 2, (const gint[]){ p3, q2 }, TRUE, NULL);
+        output (&c, b3);
+        /* the depthwise output read twice: the projection runs apart */
+        gint e4 = clip6 (&c, conv (&c, b3, 256, 64, 1, 1, TRUE));
+        gint d4
+            = clip6 (&c, dw_conv (&c, e4, 64, 3, 3, 1, 1, (const gint64[]){ 1, 1, 1, 1 }, TRUE));
+        output (&c, conv (&c, d4, 64, 32, 1, 1, TRUE));
+        output (&c, node (&c, "GlobalAveragePool", 1, &d4, TRUE, NULL));
+        check_case (&c);
+        if (batch == 1 && t == 1) {
+          g_autoptr (GHashTable) outs
+              = run (&c, (const char *[]){ "onednn", "cpu", NULL }, NULL, NULL);
+          probe[m] = glia_tensor_get_data (
+              g_hash_table_lookup (outs, glia_graph_value_get_name (c.graph, b3)));
+        }
+        case_clear (&c);
+      }
+  if (have_avx512_core ())
+    g_assert_false (g_bytes_equal (probe[0], probe[1]));
+  g_bytes_unref (probe[0]);
+  g_bytes_unref (probe[1]);
+  n_threads = 2;
+  block_fusion = NULL;
+
+  Case c;
+  case_init (&c);
+  gint x = input (&c, "x", 4, (const gint64[]){ 1, 16, 5, 5 });
+  output (&c, conv (&c, x, 16, 16, 1, 1, TRUE));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GliaModel) model = glia_model_new_from_graph (c.graph, &error);
+  g_assert_no_error (error);
+  g_autoptr (GliaSessionOptions) opts = glia_session_options_new ();
+  glia_session_options_set_providers (opts, (const char *[]){ "onednn", "cpu", NULL });
+  glia_session_options_set_option (opts, "ep.onednn.block-fusion", "sometimes", &error);
+  g_assert_no_error (error);
+  g_autoptr (GliaSession) s = glia_session_new_full (model, opts, registry, &error);
+  g_assert_null (s);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "ep.onednn.block-fusion"));
+  g_assert_nonnull (strstr (error->message, "sometimes"));
+  case_clear (&c);
+}
+
 /* A symbolic batch: plans per shape in one session. */
 static void
 test_shapes (void)
@@ -980,6 +1090,7 @@ main (int argc, char **argv)
   g_test_add_func ("/onednn/binary-swish", test_binary_swish);
   g_test_add_func ("/onednn/symbolic-batch", test_shapes);
   g_test_add_func ("/onednn/depthwise", test_depthwise);
+  g_test_add_func ("/onednn/fused-blocks", test_fused_blocks);
   int ret = g_test_run ();
   g_object_unref (registry);
   return ret;
