@@ -1499,6 +1499,74 @@ pass_fuse_attention (GliaGraph *g, GliaPassContext *ctx, GError **error)
   return changed;
 }
 
+/* A Transpose's perm when it keeps the last axis in place (the Attention
+ * kernel reads and writes rows through strides), else NULL. */
+static const gint64 *
+row_keeping_perm (const GliaGraph *g, gint tr, guint *n)
+{
+  *n = 0;
+  const gint64 *perm = glia_graph_node_has_attr (g, tr, "perm")
+                           ? glia_graph_node_get_attr_ints (g, tr, "perm", n)
+                           : NULL;
+  gint rank = glia_graph_value_get_rank (g, glia_graph_node_get_input (g, tr, 0));
+  if (perm == NULL || *n < 2 || *n > GLIA_MAX_RANK || rank != (gint)*n
+      || perm[*n - 1] != (gint64)*n - 1)
+    return NULL;
+  return perm;
+}
+
+/* Whether @v is read more than once by @node's inputs. */
+static gboolean
+read_twice (const GliaGraph *g, gint node, gint v)
+{
+  guint uses = 0;
+  for (guint i = 0; i < glia_graph_node_get_n_inputs (g, node); i++)
+    uses += glia_graph_node_get_input (g, node, i) == v;
+  return uses > 1;
+}
+
+static gboolean
+pass_attention_layout (GliaGraph *g, GliaPassContext *ctx, GError **error)
+{
+  static const char *const names[4] = { "q_perm", "k_perm", "v_perm", "out_perm" };
+  gboolean changed = FALSE;
+  for (guint a = 0; a < glia_graph_get_n_nodes (g); a++) {
+    if (!g_str_equal (glia_graph_node_get_op_type (g, a), "Attention")
+        || !g_str_equal (glia_graph_node_get_domain (g, a), "com.glia"))
+      continue;
+    gint gone[4];
+    guint n_gone = 0;
+    for (guint i = 0; i < 3; i++) {
+      gint in = glia_graph_node_get_input (g, a, i);
+      gint tr = producer_op (g, in, "Transpose");
+      guint n;
+      const gint64 *perm = tr >= 0 ? row_keeping_perm (g, tr, &n) : NULL;
+      if (perm == NULL || sole_consumer (g, in) != (gint)a || read_twice (g, a, in)
+          || glia_graph_node_has_attr (g, a, names[i]))
+        continue;
+      glia_graph_node_set_attr_ints (g, a, names[i], perm, n);
+      glia_graph_node_set_input (g, a, i, glia_graph_node_get_input (g, tr, 0));
+      gone[n_gone++] = tr;
+    }
+    gint y = glia_graph_node_get_output (g, a, 0);
+    gint tr = sole_consumer (g, y);
+    guint n;
+    const gint64 *perm = is_op (g, tr, "Transpose") ? row_keeping_perm (g, tr, &n) : NULL;
+    if (perm && !glia_graph_node_has_attr (g, a, names[3])) {
+      glia_graph_node_set_attr_ints (g, a, names[3], perm, n);
+      glia_graph_node_set_output (g, a, 0, glia_graph_node_get_output (g, tr, 0));
+      gone[n_gone++] = tr;
+    }
+    if (n_gone == 0)
+      continue;
+    glia_pass_context_report (ctx, "%u Transposes into Attention '%s'", n_gone, node_label (g, a));
+    glia_graph_remove_nodes (g, gone, n_gone);
+    a = G_MAXUINT; /* indices moved: from the start */
+    changed = TRUE;
+  }
+  return changed;
+}
+
 /* ---- the pass list ----------------------------------------------------------- */
 
 #define HOST_PASS(NAME, DESC, LEVEL, FUNC)                                                         \
@@ -1535,6 +1603,10 @@ static const GliaPassInfo host_passes[] = {
              3, pass_fuse_layer_norm),
   HOST_PASS ("fuse-attention", "softmax(Q Kt * scale + mask) V -> com.glia::Attention", 3,
              pass_fuse_attention),
+  HOST_PASS ("attention-layout",
+             "Transposes that keep the last axis, into and out of com.glia::Attention, "
+             "become its strides",
+             3, pass_attention_layout),
 };
 
 static gint

@@ -496,18 +496,82 @@ gelu_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 
 /* ---- Attention ------------------------------------------------------------- */
 
+/* Layouts: Q, K, V (and Y) may be given as Transposes of the tensors the
+ * kernel computes with (attributes q_perm, k_perm, v_perm: the operand is
+ * Transpose (input, perm); out_perm: the output is Transpose (Y, perm)),
+ * with the last axis kept in place, so that the graph optimizer can drop
+ * the Transposes around an attention (PyTorch's multi-head attention
+ * export has four) and the kernel reads and writes through strides. */
+#define ATTN_N_PERMS 4
+
 typedef struct
 {
-  float scale; /* NaN: 1 / sqrt (D) */
+  float scale;                              /* NaN: 1 / sqrt (D) */
+  guint perm_rank[ATTN_N_PERMS];            /* 0: no permutation */
+  gint64 perm[ATTN_N_PERMS][GLIA_MAX_RANK]; /* q, k, v, out */
 } AttentionState;
 
-static gpointer
-attention_create (const GliaGraph *graph, gint node, GError **error)
+static const char *const attn_perm_names[ATTN_N_PERMS]
+    = { "q_perm", "k_perm", "v_perm", "out_perm" };
+
+/* The node's scale and permutations into @s. */
+static gboolean
+attention_read (const GliaGraph *graph, gint node, AttentionState *out, GError **error)
 {
   AttentionState s = { NAN };
   if (glia_graph_node_has_attr (graph, node, "scale"))
     s.scale = glia_graph_node_get_attr_float (graph, node, "scale", 1.0f);
-  return g_memdup2 (&s, sizeof s);
+  for (guint i = 0; i < ATTN_N_PERMS; i++) {
+    guint n = 0;
+    const gint64 *perm = glia_graph_node_has_attr (graph, node, attn_perm_names[i])
+                             ? glia_graph_node_get_attr_ints (graph, node, attn_perm_names[i], &n)
+                             : NULL;
+    if (perm == NULL)
+      continue;
+    /* a permutation of 0..n-1 keeping the last axis */
+    gboolean seen[GLIA_MAX_RANK] = { FALSE };
+    gboolean ok = n >= 2 && n <= GLIA_MAX_RANK && perm[n - 1] == (gint64)n - 1;
+    for (guint a = 0; a < n && ok; a++) {
+      ok = perm[a] >= 0 && perm[a] < (gint64)n && !seen[perm[a]];
+      if (ok)
+        seen[perm[a]] = TRUE;
+    }
+    if (!ok) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                   "node '%s' (Attention): %s is not a permutation keeping the last axis",
+                   glia_graph_node_get_name (graph, node), attn_perm_names[i]);
+      return FALSE;
+    }
+    s.perm_rank[i] = n;
+    memcpy (s.perm[i], perm, n * sizeof (gint64));
+  }
+  *out = s;
+  return TRUE;
+}
+
+static gpointer
+attention_create (const GliaGraph *graph, gint node, GError **error)
+{
+  AttentionState s;
+  return attention_read (graph, node, &s, error) ? g_memdup2 (&s, sizeof s) : NULL;
+}
+
+/* The logical view of a contiguous tensor @dims read through @perm (rank
+ * @pr, 0: none): dims and element strides. FALSE when the ranks differ. */
+static gboolean
+attn_view (guint rank, const gint64 *dims, guint pr, const gint64 *perm, gint64 *ldims,
+           gint64 *lstrides)
+{
+  gint64 st[GLIA_MAX_RANK];
+  cpu_contiguous_strides (rank, dims, st);
+  if (pr && pr != rank)
+    return FALSE;
+  for (guint i = 0; i < rank; i++) {
+    guint a = pr ? (guint)perm[i] : i;
+    ldims[i] = dims[a];
+    lstrides[i] = st[a];
+  }
+  return TRUE;
 }
 
 /* Right-aligns @rank dims into @out of @out_rank (1 where missing). */
@@ -521,6 +585,10 @@ align_dims (guint rank, const gint64 *dims, guint out_rank, gint64 *out)
 static gboolean
 attention_infer_shapes (GliaShapeContext *ctx, GError **error)
 {
+  AttentionState state, *s = &state;
+  if (!attention_read (glia_shape_context_get_graph (ctx), glia_shape_context_get_node (ctx), s,
+                       error))
+    return FALSE;
   gint rq = glia_shape_context_get_input_rank (ctx, 0);
   gint rv = glia_shape_context_get_input_rank (ctx, 2);
   GliaDataType dtype = glia_shape_context_get_input_dtype (ctx, 0);
@@ -532,8 +600,14 @@ attention_infer_shapes (GliaShapeContext *ctx, GError **error)
     cpu_shape_error (error, ctx, "Q and V need rank 2 or more");
     return FALSE;
   }
-  const gint64 *q = glia_shape_context_get_input_dims (ctx, 0);
-  const gint64 *v = glia_shape_context_get_input_dims (ctx, 2);
+  gint64 q[GLIA_MAX_RANK], v[GLIA_MAX_RANK], st[GLIA_MAX_RANK];
+  if (!attn_view (rq, glia_shape_context_get_input_dims (ctx, 0), s->perm_rank[0], s->perm[0], q,
+                  st)
+      || !attn_view (rv, glia_shape_context_get_input_dims (ctx, 2), s->perm_rank[2], s->perm[2], v,
+                     st)) {
+    cpu_shape_error (error, ctx, "q_perm or v_perm does not match its input's rank");
+    return FALSE;
+  }
   gint64 out[GLIA_MAX_RANK];
   guint rank;
   if (!cpu_broadcast_dims (rq - 2, q, rv - 2, v, &rank, out)) {
@@ -542,6 +616,16 @@ attention_infer_shapes (GliaShapeContext *ctx, GError **error)
   }
   out[rank++] = q[rq - 2];
   out[rank++] = v[rv - 1];
+  if (s->perm_rank[3]) {
+    if (s->perm_rank[3] != rank) {
+      cpu_shape_error (error, ctx, "out_perm does not match the output's rank");
+      return FALSE;
+    }
+    gint64 phys[GLIA_MAX_RANK];
+    for (guint i = 0; i < rank; i++)
+      phys[i] = out[s->perm[3][i]];
+    memcpy (out, phys, rank * sizeof (gint64));
+  }
   glia_shape_context_set_output (ctx, 0, dtype, rank, out);
   return TRUE;
 }
@@ -553,7 +637,8 @@ typedef struct
   gint64 sq, skv, d, dv;
   guint br;
   float scale;
-  const gint64 *batch, *qs, *ks, *vs, *ms;
+  const gint64 *batch, *qs, *ks, *vs, *ms, *ys;
+  gint64 ldq, ldk, ldv, ldy; /* row strides (elements) */
   gsize score_size;
   gboolean per_item; /* scores holds one tile per batch item */
   float *pack;       /* AVX-512: packed-B scratch (one per item when per_item), or NULL */
@@ -617,28 +702,32 @@ attention_heads (gsize begin, gsize end, gpointer user_data)
   for (gsize b = begin; b < end; b++) {
     float *scores = j->per_item ? j->scores + b * (j->score_size / sizeof (float)) : j->scores;
     /* offsets of batch b in each operand */
-    gsize rem = b, oq = 0, ok = 0, ov = 0, om = 0;
+    gsize rem = b, oq = 0, ok = 0, ov = 0, om = 0, oy = 0;
     for (gint i = (gint)br - 1; i >= 0; i--) {
       gsize idx = rem % (gsize)j->batch[i];
       rem /= (gsize)j->batch[i];
       oq += idx * j->qs[i];
       ok += idx * j->ks[i];
       ov += idx * j->vs[i];
+      oy += idx * j->ys[i];
       if (j->md)
         om += idx * j->ms[i];
     }
+    float *yb = j->yd + oy;
     if (skv == 0) {
-      memset (j->yd + b * sq * dv, 0, (gsize)(sq * dv) * sizeof (float));
+      for (gint64 i = 0; i < sq; i++)
+        memset (yb + i * j->ldy, 0, (gsize)dv * sizeof (float));
       continue;
     }
     float *pack = j->pack ? j->pack + (j->per_item ? b * j->pack_floats : 0) : NULL;
 #ifdef FMM_HAVE_AVX512
     if (pack)
-      attn_gemm (sq, skv, d, j->qd + oq, d, j->kd + ok, d, 1, j->scale, scores, skv, pack);
+      attn_gemm (sq, skv, d, j->qd + oq, j->ldq, j->kd + ok, j->ldk, 1, j->scale, scores, skv,
+                 pack);
     else
 #endif
       cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int)sq, (int)skv, (int)d, j->scale,
-                   j->qd + oq, (int)MAX (d, 1), j->kd + ok, (int)MAX (d, 1), 0.0f, scores,
+                   j->qd + oq, (int)MAX (j->ldq, 1), j->kd + ok, (int)MAX (j->ldk, 1), 0.0f, scores,
                    (int)skv);
     for (gint64 i = 0; i < sq; i++) {
       float *row = scores + i * skv;
@@ -655,11 +744,12 @@ attention_heads (gsize begin, gsize end, gpointer user_data)
     }
 #ifdef FMM_HAVE_AVX512
     if (pack)
-      attn_gemm (sq, dv, skv, scores, skv, j->vd + ov, 1, dv, 1.0f, j->yd + b * sq * dv, dv, pack);
+      attn_gemm (sq, dv, skv, scores, skv, j->vd + ov, 1, j->ldv, 1.0f, yb, j->ldy, pack);
     else
 #endif
       cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sq, (int)dv, (int)skv, 1.0f,
-                   scores, (int)skv, j->vd + ov, (int)dv, 0.0f, j->yd + b * sq * dv, (int)dv);
+                   scores, (int)skv, j->vd + ov, (int)MAX (j->ldv, 1), 0.0f, yb,
+                   (int)MAX (j->ldy, 1));
   }
 }
 
@@ -681,12 +771,22 @@ attention_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "Q, K and V need rank 2 or more");
     return FALSE;
   }
-  gint64 sq = q->dims[q->rank - 2], d = q->dims[q->rank - 1];
-  gint64 skv = k->dims[k->rank - 2], dv = v->dims[v->rank - 1];
-  if (k->dims[k->rank - 1] != d || v->dims[v->rank - 2] != skv) {
-    g_autofree char *a = cpu_dims_to_string (q->rank, q->dims);
-    g_autofree char *b = cpu_dims_to_string (k->rank, k->dims);
-    g_autofree char *c = cpu_dims_to_string (v->rank, v->dims);
+  /* Q, K and V as the products see them (through q_perm, k_perm, v_perm) */
+  gint64 qdim[GLIA_MAX_RANK], kdim[GLIA_MAX_RANK], vdim[GLIA_MAX_RANK];
+  gint64 qst[GLIA_MAX_RANK], kst[GLIA_MAX_RANK], vst[GLIA_MAX_RANK];
+  if (!attn_view (q->rank, q->dims, s->perm_rank[0], s->perm[0], qdim, qst)
+      || !attn_view (k->rank, k->dims, s->perm_rank[1], s->perm[1], kdim, kst)
+      || !attn_view (v->rank, v->dims, s->perm_rank[2], s->perm[2], vdim, vst)) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "q_perm, k_perm or v_perm does not match its input's rank");
+    return FALSE;
+  }
+  gint64 sq = qdim[q->rank - 2], d = qdim[q->rank - 1];
+  gint64 skv = kdim[k->rank - 2], dv = vdim[v->rank - 1];
+  if (kdim[k->rank - 1] != d || vdim[v->rank - 2] != skv) {
+    g_autofree char *a = cpu_dims_to_string (q->rank, qdim);
+    g_autofree char *b = cpu_dims_to_string (k->rank, kdim);
+    g_autofree char *c = cpu_dims_to_string (v->rank, vdim);
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                       "Q %s, K %s and V %s do not fit [..., S, D], [..., S_kv, D], [..., S_kv, Dv]",
                       a, b, c);
@@ -696,8 +796,8 @@ attention_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   guint br = 0;
   gint64 batch[GLIA_MAX_RANK], tmp[GLIA_MAX_RANK];
   guint tr;
-  if (!cpu_broadcast_dims (q->rank - 2, q->dims, k->rank - 2, k->dims, &tr, tmp)
-      || !cpu_broadcast_dims (tr, tmp, v->rank - 2, v->dims, &br, batch)) {
+  if (!cpu_broadcast_dims (q->rank - 2, qdim, k->rank - 2, kdim, &tr, tmp)
+      || !cpu_broadcast_dims (tr, tmp, v->rank - 2, vdim, &br, batch)) {
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
                       "batch dimensions of Q, K and V cannot be broadcast");
     return FALSE;
@@ -705,17 +805,13 @@ attention_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   /* element strides of each operand's batch (0 where broadcast) */
   gint64 qb[GLIA_MAX_RANK], kb[GLIA_MAX_RANK], vb[GLIA_MAX_RANK], mb[GLIA_MAX_RANK + 2];
   gint64 qs[GLIA_MAX_RANK], ks[GLIA_MAX_RANK], vs[GLIA_MAX_RANK], ms[GLIA_MAX_RANK + 2];
-  align_dims (q->rank - 2, q->dims, br, qb);
-  align_dims (k->rank - 2, k->dims, br, kb);
-  align_dims (v->rank - 2, v->dims, br, vb);
-  gint64 stride_q = sq * d, stride_k = skv * d, stride_v = skv * dv;
-  for (gint i = (gint)br - 1; i >= 0; i--) {
-    qs[i] = qb[i] == 1 ? 0 : stride_q;
-    ks[i] = kb[i] == 1 ? 0 : stride_k;
-    vs[i] = vb[i] == 1 ? 0 : stride_v;
-    stride_q *= qb[i];
-    stride_k *= kb[i];
-    stride_v *= vb[i];
+  align_dims (q->rank - 2, qdim, br, qb);
+  align_dims (k->rank - 2, kdim, br, kb);
+  align_dims (v->rank - 2, vdim, br, vb);
+  for (guint i = 0; i < br; i++) {
+    qs[i] = qb[i] == 1 ? 0 : qst[i - (br - (q->rank - 2))];
+    ks[i] = kb[i] == 1 ? 0 : kst[i - (br - (k->rank - 2))];
+    vs[i] = vb[i] == 1 ? 0 : vst[i - (br - (v->rank - 2))];
   }
   guint sr = br + 2;
   gint64 score_dims[GLIA_MAX_RANK + 2];
@@ -745,8 +841,26 @@ attention_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   memcpy (out_dims, batch, br * sizeof (gint64));
   out_dims[br] = sq;
   out_dims[br + 1] = dv;
+  /* Y as written: through out_perm; its logical axis a is physical axis
+   * inv[a] */
+  guint yr = br + 2;
+  gint64 phys[GLIA_MAX_RANK], pst[GLIA_MAX_RANK], ys[GLIA_MAX_RANK];
+  guint inv[GLIA_MAX_RANK];
+  if (s->perm_rank[3] && s->perm_rank[3] != yr) {
+    cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT,
+                      "out_perm does not match the output's rank");
+    return FALSE;
+  }
+  for (guint i = 0; i < yr; i++) {
+    guint a = s->perm_rank[3] ? (guint)s->perm[3][i] : i;
+    phys[i] = out_dims[a];
+    inv[a] = i;
+  }
+  cpu_contiguous_strides (yr, phys, pst);
+  for (guint a = 0; a < yr; a++)
+    ys[a] = pst[inv[a]];
   GliaTensorView *y
-      = glia_kernel_context_allocate_output (ctx, 0, GLIA_DATA_TYPE_FLOAT, br + 2, out_dims, error);
+      = glia_kernel_context_allocate_output (ctx, 0, GLIA_DATA_TYPE_FLOAT, yr, phys, error);
   if (y == NULL)
     return FALSE;
   if (y->n_elements == 0)
@@ -781,6 +895,11 @@ attention_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     .ks = ks,
     .vs = vs,
     .ms = ms,
+    .ys = ys,
+    .ldq = qst[q->rank - 2],
+    .ldk = kst[k->rank - 2],
+    .ldv = vst[v->rank - 2],
+    .ldy = ys[br],
     .score_size = score_size,
   };
   /* heads run in parallel, each with its own score tile and one BLAS

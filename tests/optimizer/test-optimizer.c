@@ -661,6 +661,61 @@ test_attention (void)
   }
 }
 
+/* attention-layout: Transposes that keep the last axis, around an
+ * Attention, become its q_perm, k_perm, v_perm and out_perm (PyTorch's
+ * multi-head attention export: [S, B*H, D] -> [B*H, S, D] and back), at
+ * rank 3 and 4; a Transpose whose result another node reads too stays, as
+ * does one that moves the last axis. Outputs equal with the passes off. */
+static void
+test_attention_layout (void)
+{
+  for (guint variant = 0; variant < 3; variant++) {
+    g_autoptr (GliaGraph) g = new_graph (13);
+    gboolean r4 = variant == 1;
+    const gint64 d3[3] = { 6, 4, 8 }, dv3[3] = { 6, 4, 5 };
+    const gint64 d4[4] = { 2, 6, 3, 8 }, dv4[4] = { 2, 6, 3, 5 };
+    const gint64 p3[3] = { 1, 0, 2 }, p4[4] = { 0, 2, 1, 3 };
+    guint rank = r4 ? 4 : 3;
+    const gint64 *perm = r4 ? p4 : p3;
+    gint q0 = add_input (g, "q0", rank, r4 ? d4 : d3);
+    gint k0 = add_input (g, "k0", rank, r4 ? d4 : d3);
+    gint v0 = add_input (g, "v0", rank, r4 ? dv4 : dv3);
+    gint q = value (g, "q"), k = value (g, "k"), v = value (g, "v"), kt = value (g, "kt");
+    gint s = value (g, "s"), sc = value (g, "sc"), p = value (g, "p"), y = value (g, "y");
+    gint out = value (g, "out");
+    glia_graph_node_set_attr_ints (g, node1 (g, "Transpose", "tq", q0, -1, q), "perm", perm, rank);
+    glia_graph_node_set_attr_ints (g, node1 (g, "Transpose", "tk", k0, -1, k), "perm", perm, rank);
+    glia_graph_node_set_attr_ints (g, node1 (g, "Transpose", "tv", v0, -1, v), "perm", perm, rank);
+    gint64 kperm[4];
+    for (guint i = 0; i < rank; i++)
+      kperm[i] = i;
+    kperm[rank - 2] = rank - 1;
+    kperm[rank - 1] = rank - 2;
+    glia_graph_node_set_attr_ints (g, node1 (g, "Transpose", "tkt", k, -1, kt), "perm", kperm,
+                                   rank);
+    node1 (g, "MatMul", "qk", q, kt, s);
+    node1 (g, "Mul", "scale", s, add_scalar (g, "c", 0.35f), sc);
+    gint soft = node1 (g, "Softmax", "softmax", sc, -1, p);
+    glia_graph_node_set_attr_int (g, soft, "axis", -1);
+    node1 (g, "MatMul", "pv", p, v, y);
+    glia_graph_node_set_attr_ints (g, node1 (g, "Transpose", "ty", y, -1, out), "perm", perm, rank);
+    glia_graph_add_output (g, out);
+    if (variant == 2) {
+      /* V's Transpose also read elsewhere */
+      gint w = value (g, "w");
+      node1 (g, "Relu", "relu", v, -1, w);
+      glia_graph_add_output (g, w);
+    }
+    Result on = { 0 };
+    check_pass (g, 3, &on, 1e-5);
+    g_assert_true (has_op (&on, "com.glia:Attention"));
+    /* everything but the Attention (and, in variant 2, V's Transpose and
+     * the Relu) is gone */
+    g_assert_cmpuint (on.n_nodes, ==, variant == 2 ? 3 : 1);
+    result_clear (&on);
+  }
+}
+
 /* A mask of more axes than the scores broadcasts them up: the Attention
  * kernel only broadcasts the mask, so the pattern stays unfused. */
 static void
@@ -841,6 +896,7 @@ main (int argc, char **argv)
   g_test_add_func ("/optimizer/fuse-layer-norm", test_layer_norm);
   g_test_add_func ("/optimizer/fuse-attention", test_attention);
   g_test_add_func ("/optimizer/fuse-attention/mask-broadcast", test_attention_mask_broadcast);
+  g_test_add_func ("/optimizer/attention-layout", test_attention_layout);
   g_test_add_func ("/optimizer/subgraph-reads", test_subgraph_reads);
   g_test_add_func ("/optimizer/custom-provider-only", test_custom_provider_only);
   int ret = g_test_run ();
