@@ -1775,7 +1775,7 @@ fuse_pre_swish (Plan *plan, const Region *r)
  * its input (fuse_pre_swish); the pointwise kernel alone is also slower
  * than oneDNN's jit_1x1 on data that comes from memory (see onednn-pw.c). */
 
-#define MB_BAND_BYTES (96 << 10)
+#define MB_BAND_BYTES (512 << 10)
 
 /* A 1x1 stride-1 convolution without padding or groups whose post-ops are
  * [sum] [activation] of the kinds the kernels apply (@sum_ok: a sum may be

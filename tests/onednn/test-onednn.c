@@ -921,8 +921,8 @@ clip6 (Case *c, gint x)
 
 /* Inverted residual blocks fused band by band at one thread (expansion,
  * depthwise, projection on the region's own kernels): a MobileNetV2 block
- * with ReLU6 and a residual accumulated in place into its input (40 rows:
- * several bands), a 5x5 stride-2 block with ReLU whose projection has 24
+ * with ReLU6 and a residual accumulated in place into its input (several
+ * bands), a 5x5 stride-2 block with ReLU whose projection has 24
  * channels (a padded last block, read by a conv after it), a block without
  * expansion, one whose depthwise output is also read elsewhere (the
  * projection runs apart), an expansion from the plain region input, and
@@ -946,17 +946,19 @@ test_fused_blocks (void)
         block_fusion = modes[m];
         Case c;
         case_init (&c);
-        gint x = input (&c, "x", 4, (const gint64[]){ batch, 16, 40, 36 });
+        /* 256 expanded channels of 64 columns: 64 KiB a row, several bands
+         * of the 512 KiB the kernel takes */
+        gint x = input (&c, "x", 4, (const gint64[]){ batch, 16, 40, 64 });
         /* the expansion reads the plain region input */
-        gint e0 = clip6 (&c, conv (&c, x, 16, 64, 1, 1, TRUE));
+        gint e0 = clip6 (&c, conv (&c, x, 16, 256, 1, 1, TRUE));
         gint d0
-            = clip6 (&c, dw_conv (&c, e0, 64, 3, 3, 1, 1, (const gint64[]){ 1, 1, 1, 1 }, TRUE));
-        gint a = conv (&c, d0, 64, 16, 1, 1, TRUE);
+            = clip6 (&c, dw_conv (&c, e0, 256, 3, 3, 1, 1, (const gint64[]){ 1, 1, 1, 1 }, TRUE));
+        gint a = conv (&c, d0, 256, 16, 1, 1, TRUE);
         /* MobileNetV2: expand, ReLU6, depthwise, ReLU6, project, + input */
-        gint e1 = clip6 (&c, conv (&c, a, 16, 64, 1, 1, TRUE));
+        gint e1 = clip6 (&c, conv (&c, a, 16, 256, 1, 1, TRUE));
         gint d1
-            = clip6 (&c, dw_conv (&c, e1, 64, 3, 3, 1, 1, (const gint64[]){ 1, 1, 1, 1 }, TRUE));
-        gint p1 = conv (&c, d1, 64, 16, 1, 1, TRUE);
+            = clip6 (&c, dw_conv (&c, e1, 256, 3, 3, 1, 1, (const gint64[]){ 1, 1, 1, 1 }, TRUE));
+        gint p1 = conv (&c, d1, 256, 16, 1, 1, TRUE);
         gint b1 = node (&c, "Add", 2, (const gint[]){ p1, a }, TRUE, NULL);
         /* 5x5 stride 2, ReLU, a 24-channel projection read by a conv */
         gint e2 = conv (&c, b1, 16, 96, 1, 1, TRUE);
