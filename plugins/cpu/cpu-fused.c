@@ -302,6 +302,57 @@ fmm_tile_any (int mr, gint64 k, const float *a, gint64 lda, const float *bp, flo
 }
 #endif
 
+float *
+cpu_fmm_pack (gint64 k, gint64 n, const float *src, gint64 sk, gint64 sn)
+{
+#ifdef FMM_HAVE_AVX512
+  if (!fmm_use_avx512 () || k <= 0 || n <= 0)
+    return NULL;
+  gint64 n_panels = (n + FMM_NR - 1) / FMM_NR;
+  float *p = g_aligned_alloc0 ((gsize)(n_panels * k), FMM_NR * sizeof (float), 64);
+  for (gint64 pi = 0; pi < n_panels; pi++) {
+    gint64 j0 = pi * FMM_NR, nc = MIN (FMM_NR, n - j0);
+    for (gint64 kk = 0; kk < k; kk++)
+      for (gint64 j = 0; j < nc; j++)
+        p[(pi * k + kk) * FMM_NR + j] = src[kk * sk + (j0 + j) * sn];
+  }
+  return p;
+#else
+  (void)k;
+  (void)n;
+  (void)src;
+  (void)sk;
+  (void)sn;
+  return NULL;
+#endif
+}
+
+void
+cpu_fmm_gemm (gint64 m, gint64 k, gint64 n, const float *a, gint64 lda, const float *packed,
+              float *c, gint64 ldc)
+{
+#ifdef FMM_HAVE_AVX512
+  gint64 n_panels = (n + FMM_NR - 1) / FMM_NR;
+  for (gint64 pi = 0; pi < n_panels; pi++) {
+    gint64 j0 = pi * FMM_NR;
+    int ncols = (int)MIN (FMM_NR, n - j0);
+    for (gint64 i0 = 0; i0 < m; i0 += FMM_MR)
+      fmm_tile_any ((int)MIN (FMM_MR, m - i0), k, a + i0 * lda, lda, packed + pi * k * FMM_NR,
+                    c + i0 * ldc + j0, ldc, ncols, NULL, FALSE);
+  }
+#else
+  (void)m;
+  (void)k;
+  (void)n;
+  (void)a;
+  (void)lda;
+  (void)packed;
+  (void)c;
+  (void)ldc;
+  g_assert_not_reached (); /* cpu_fmm_pack() gave NULL */
+#endif
+}
+
 /* BLAS threads for an m x n x k product issued from the calling thread: one
  * for small products, where OpenBLAS's threading costs more than it saves. */
 static guint

@@ -109,6 +109,14 @@ gboolean cpu_broadcast_dims (guint rank_a, const gint64 *a, guint rank_b, const 
 void cpu_contiguous_strides (guint rank, const gint64 *dims, gint64 *strides);
 /* Copies @n elements of @size bytes from @src (every @stride elements, any
  * sign) to contiguous @dst. */
+/* The AVX-512 FusedMatMul tiles (cpu-fused.c) for other kernels: B [k x n]
+ * with B[kk][j] = src[kk * sk + j * sn], packed into panels (g_aligned_free
+ * it), or NULL where the tiles do not run (no AVX-512); then C [m x n] (row
+ * stride ldc) = A [m x k] (row stride lda) B, on the calling thread. */
+float *cpu_fmm_pack (gint64 k, gint64 n, const float *src, gint64 sk, gint64 sn);
+void cpu_fmm_gemm (gint64 m, gint64 k, gint64 n, const float *a, gint64 lda, const float *packed,
+                   float *c, gint64 ldc);
+
 void cpu_copy_strided (guint8 *dst, const guint8 *src, gint64 stride, gsize n, gsize size);
 /* Whether @v fits a BLAS int dimension. */
 static inline gboolean
