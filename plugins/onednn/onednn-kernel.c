@@ -1766,8 +1766,9 @@ fuse_pre_swish (Plan *plan, const Region *r)
  * squeeze-and-excitation reads the depthwise output whole, so there the
  * projection runs apart).
  *
- * Only for sessions on one thread: MobileNetV2 2-5% faster there (medians
- * of 15 alternating runs). On two threads, splitting the rows between the
+ * Only for sessions on one thread: MobileNetV2 about 5% faster there (5.1
+ * -> 4.8 ms in the median of 11 alternating runs on a noisy machine; 512
+ * KiB bands beat 96 KiB ones by 6%). On two threads, splitting the rows between the
  * threads recomputes the expanded rows at the seams and cannot write the
  * output in place over the input, and it was 5% slower than the layers
  * apart. Not after a swish expansion either: EfficientNet-B0 was 10% slower
