@@ -302,6 +302,27 @@ fmm_tile_any (int mr, gint64 k, const float *a, gint64 lda, const float *bp, flo
 }
 #endif
 
+#ifdef FMM_HAVE_AVX512
+/* B[kk][j] = scale * src[kk * sk + j * sn] into panels @p (ceil (n /
+ * FMM_NR) * k * FMM_NR floats), zero padded. */
+static void
+fmm_pack_into (float *p, gint64 k, gint64 n, const float *src, gint64 sk, gint64 sn, float scale)
+{
+  gint64 n_panels = (n + FMM_NR - 1) / FMM_NR;
+  for (gint64 pi = 0; pi < n_panels; pi++) {
+    gint64 j0 = pi * FMM_NR, nc = MIN (FMM_NR, n - j0);
+    for (gint64 kk = 0; kk < k; kk++) {
+      float *row = p + (pi * k + kk) * FMM_NR;
+      gint64 j = 0;
+      for (; j < nc; j++)
+        row[j] = scale * src[kk * sk + (j0 + j) * sn];
+      for (; j < FMM_NR; j++)
+        row[j] = 0.0f;
+    }
+  }
+}
+#endif
+
 float *
 cpu_fmm_pack (gint64 k, gint64 n, const float *src, gint64 sk, gint64 sn)
 {
@@ -309,13 +330,8 @@ cpu_fmm_pack (gint64 k, gint64 n, const float *src, gint64 sk, gint64 sn)
   if (!fmm_use_avx512 () || k <= 0 || n <= 0)
     return NULL;
   gint64 n_panels = (n + FMM_NR - 1) / FMM_NR;
-  float *p = g_aligned_alloc0 ((gsize)(n_panels * k), FMM_NR * sizeof (float), 64);
-  for (gint64 pi = 0; pi < n_panels; pi++) {
-    gint64 j0 = pi * FMM_NR, nc = MIN (FMM_NR, n - j0);
-    for (gint64 kk = 0; kk < k; kk++)
-      for (gint64 j = 0; j < nc; j++)
-        p[(pi * k + kk) * FMM_NR + j] = src[kk * sk + (j0 + j) * sn];
-  }
+  float *p = g_aligned_alloc ((gsize)(n_panels * k), FMM_NR * sizeof (float), 64);
+  fmm_pack_into (p, k, n, src, sk, sn, 1.0f);
   return p;
 #else
   (void)k;
@@ -707,27 +723,8 @@ static FMM_TARGET void
 attn_gemm (gint64 m, gint64 n, gint64 k, const float *a, gint64 lda, const float *src, gint64 sj,
            gint64 sk, float scale, float *c, gint64 ldc, float *pack)
 {
-  gint64 n_panels = (n + FMM_NR - 1) / FMM_NR;
-  for (gint64 p = 0; p < n_panels; p++) {
-    gint64 j0 = p * FMM_NR, nc = MIN (FMM_NR, n - j0);
-    float *bp = pack + p * k * FMM_NR;
-    for (gint64 kk = 0; kk < k; kk++) {
-      float *row = bp + kk * FMM_NR;
-      const float *from = src + j0 * sj + kk * sk;
-      gint64 jj = 0;
-      for (; jj < nc; jj++)
-        row[jj] = scale * from[jj * sj];
-      for (; jj < FMM_NR; jj++)
-        row[jj] = 0.0f;
-    }
-  }
-  for (gint64 p = 0; p < n_panels; p++) {
-    gint64 j0 = p * FMM_NR;
-    int ncols = (int)MIN (FMM_NR, n - j0);
-    for (gint64 i0 = 0; i0 < m; i0 += FMM_MR)
-      fmm_tile_any ((int)MIN (FMM_MR, m - i0), k, a + i0 * lda, lda, pack + p * k * FMM_NR,
-                    c + i0 * ldc + j0, ldc, ncols, NULL, FALSE);
-  }
+  fmm_pack_into (pack, k, n, src, sk, sj, scale);
+  cpu_fmm_gemm (m, k, n, a, lda, pack, c, ldc);
 }
 #endif
 

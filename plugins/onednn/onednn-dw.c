@@ -35,7 +35,7 @@
 #define UNROLL 8
 
 gboolean
-onednn_dw_supported (void)
+onednn_have_avx512 (void)
 {
 #ifdef DW_SIMD
   static gsize once = 0;
@@ -299,7 +299,7 @@ onednn_dw_rows (const OnednnDw *dw, const OnednnDwRows *src, gint64 oh0, gint64 
   (void)y;
   (void)y_stride;
   (void)scratch;
-  g_assert_not_reached (); /* onednn_dw_supported() is FALSE */
+  g_assert_not_reached (); /* onednn_have_avx512() is FALSE */
 #endif
 }
 
@@ -312,6 +312,6 @@ onednn_dw_run (const OnednnDw *dw, const float *x, float *y)
   (void)dw;
   (void)x;
   (void)y;
-  g_assert_not_reached (); /* onednn_dw_supported() is FALSE */
+  g_assert_not_reached (); /* onednn_have_avx512() is FALSE */
 #endif
 }

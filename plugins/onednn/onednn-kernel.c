@@ -1097,23 +1097,6 @@ make_dst (Builder *b, const Op *op, gint v, const dnnl_memory_desc_t *md, guint 
  * reduction, a degree-6 polynomial and scalef; relative error about 2e-7).
  * Without AVX-512 the post-op stays. */
 
-static gboolean
-have_avx512 (void)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-  static gsize once = 0;
-  static gboolean yes = FALSE;
-  if (g_once_init_enter (&once)) {
-    __builtin_cpu_init ();
-    yes = __builtin_cpu_supports ("avx512f");
-    g_once_init_leave (&once, 1);
-  }
-  return yes;
-#else
-  return FALSE;
-#endif
-}
-
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__ ((target ("avx512f"))) static void
 swish_avx512 (float *x, gsize n)
@@ -1172,7 +1155,7 @@ split_swish (const Region *r, const Op *op)
 {
   return (r->n_threads == 1 || (op->feeds_dw && r->depthwise == ONEDNN_DW_GLIA))
          && op->kind == ONEDNN_OP_CONV && op->n_post > 0 && !op->post[op->n_post - 1].is_sum
-         && op->post[op->n_post - 1].alg == dnnl_eltwise_swish && have_avx512 ();
+         && op->post[op->n_post - 1].alg == dnnl_eltwise_swish && onednn_have_avx512 ();
 }
 
 static gboolean
@@ -1639,7 +1622,7 @@ dw_shape (const Builder *b, const Op *op, const Val *x, const gint64 *out, const
           OnednnDwShape *s)
 {
   const OnednnWindow *win = &op->win;
-  if (b->r->depthwise != ONEDNN_DW_GLIA || !onednn_dw_supported () || win->n_spatial != 2
+  if (b->r->depthwise != ONEDNN_DW_GLIA || !onednn_have_avx512 () || win->n_spatial != 2
       || x->rank != 4 || win->group != x->dims[1] || op->wdims[0] != x->dims[1] || op->wdims[1] != 1
       || x->dims[1] % 16 != 0 || op->sum_value >= 0 || !dw_act (op, s))
     return FALSE;

@@ -161,8 +161,8 @@ typedef struct
   float *bias;    /* [C], zeros without one */
 } OnednnDw;
 
-/* Whether this CPU runs the kernel (AVX-512). */
-gboolean onednn_dw_supported (void);
+/* Whether this CPU runs the region's own kernels (AVX-512F). */
+gboolean onednn_have_avx512 (void);
 /* @weights: [C, 1, kh, kw]; @bias: [C] or NULL. */
 OnednnDw *onednn_dw_new (const OnednnDwShape *shape, const float *weights, const float *bias);
 void onednn_dw_free (OnednnDw *dw);

@@ -233,6 +233,6 @@ onednn_pw_rows (const OnednnPw *pw, const OnednnPwIn *in, gint64 n_pix, float *y
   (void)res;
   (void)res_stride;
   (void)scratch;
-  g_assert_not_reached (); /* onednn_dw_supported() is FALSE */
+  g_assert_not_reached (); /* onednn_have_avx512() is FALSE */
 #endif
 }
