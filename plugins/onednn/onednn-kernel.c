@@ -2936,28 +2936,15 @@ region_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   if (ok) {
     for (guint k = 0; k < plan->execs->len && ok; k++) {
       Exec *e = &g_array_index (plan->execs, Exec, k);
-      if (e->concat) {
+      if (e->prim)
+        ok = check (dnnl_primitive_execute (e->prim, r->stream, e->n_args, e->args), r, NULL,
+                    "execution", error);
+      else /* a step of the region's own, after the primitives before it */
         ok = check (dnnl_stream_wait (r->stream), r, NULL, "execution", error)
-             && run_copy_concat (e, r, error);
-        continue;
-      }
-      if (e->swish) {
-        ok = check (dnnl_stream_wait (r->stream), r, NULL, "execution", error)
-             && run_swish (e, r, error);
-        continue;
-      }
-      if (e->dw) {
-        ok = check (dnnl_stream_wait (r->stream), r, NULL, "execution", error)
-             && run_dw (e, r, error);
-        continue;
-      }
-      if (e->mb) {
-        ok = check (dnnl_stream_wait (r->stream), r, NULL, "execution", error)
-             && run_mbconv (e, r, error);
-        continue;
-      }
-      ok = check (dnnl_primitive_execute (e->prim, r->stream, e->n_args, e->args), r, NULL,
-                  "execution", error);
+             && (e->concat  ? run_copy_concat (e, r, error)
+                 : e->swish ? run_swish (e, r, error)
+                 : e->dw    ? run_dw (e, r, error)
+                            : run_mbconv (e, r, error));
     }
     ok = ok && check (dnnl_stream_wait (r->stream), r, NULL, "execution", error);
   } else if (error && *error == NULL)
