@@ -1,18 +1,18 @@
 /* onednn-avx512.h: vector helpers shared by the region's own AVX-512 steps
- * (the swish pass in onednn-kernel.c, the depthwise convolution in
- * onednn-dw.c). Include only where __x86_64__ and GCC-style target
- * attributes are available. */
+ * (the swish pass and the squeeze-and-excitation in onednn-kernel.c, the
+ * depthwise and pointwise convolutions in onednn-dw.c and onednn-pw.c). Include only where
+ * __x86_64__ and GCC-style target attributes are available. */
 #pragma once
 
 #include "onednn-private.h"
 
 #include <immintrin.h>
 
-/* x * sigmoid(x) = x / (1 + exp(-x)): exp by range reduction
+/* exp(-v), -v clamped to [-87, 87]: exp by range reduction
  * (exp(t) = 2^k exp(r), |r| <= ln2/2), a degree-6 polynomial for exp(r) and
- * scalef for 2^k; relative error about 2e-7. -x is clamped to [-87, 87]. */
+ * scalef for 2^k; relative error about 2e-7. */
 __attribute__ ((target ("avx512f"), always_inline)) static inline __m512
-onednn_swish_ps (__m512 v)
+onednn_exp_neg_ps (__m512 v)
 {
   const __m512 lo = _mm512_set1_ps (-87.0f), hi = _mm512_set1_ps (87.0f);
   const __m512 log2e = _mm512_set1_ps (1.44269504f), one = _mm512_set1_ps (1.0f);
@@ -31,8 +31,22 @@ onednn_swish_ps (__m512 v)
   p = _mm512_fmadd_ps (p, r, c2);
   p = _mm512_fmadd_ps (p, r, one);
   p = _mm512_fmadd_ps (p, r, one);
-  __m512 e = _mm512_scalef_ps (p, k);
-  return _mm512_div_ps (v, _mm512_add_ps (one, e));
+  return _mm512_scalef_ps (p, k);
+}
+
+/* x * sigmoid(x) = x / (1 + exp(-x)) */
+__attribute__ ((target ("avx512f"), always_inline)) static inline __m512
+onednn_swish_ps (__m512 v)
+{
+  return _mm512_div_ps (v, _mm512_add_ps (_mm512_set1_ps (1.0f), onednn_exp_neg_ps (v)));
+}
+
+/* sigmoid(x) = 1 / (1 + exp(-x)) */
+__attribute__ ((target ("avx512f"), always_inline)) static inline __m512
+onednn_sigmoid_ps (__m512 v)
+{
+  __m512 one = _mm512_set1_ps (1.0f);
+  return _mm512_div_ps (one, _mm512_add_ps (one, onednn_exp_neg_ps (v)));
 }
 
 /* An activation the region's own kernels apply in registers. */

@@ -108,6 +108,18 @@ typedef struct
   gsize ebuf, dbuf, ring, pack, scratch; /* floats: offsets into a thread's scratch, its size */
 } MbConv;
 
+/* A squeeze-and-excitation block (see build_se): y = x * sigmoid (W2 act
+ * (W1 mean (x) + b1) + b2), per image and channel. */
+typedef struct
+{
+  gint64 n, c, cr, hw;
+  const float *w1, *b1; /* [cr][c], [cr] or NULL */
+  float *w2t;           /* [cr][c]: the second product's weights, transposed */
+  const float *b2;      /* [c] or NULL */
+  OnednnDwAct act;      /* after the first product */
+  float alpha, beta;
+} SqueezeExcite;
+
 /* One step of a plan: a oneDNN primitive, or (prim NULL) a copy concat
  * over args (sources then the destination). */
 typedef struct
@@ -116,9 +128,10 @@ typedef struct
   int n_args;
   dnnl_exec_arg_t *args;
   CopyConcat *concat;
-  gboolean swish; /* (prim NULL) x * sigmoid(x) in place on args[0] */
-  OnednnDw *dw;   /* (prim NULL) the region's depthwise conv, args[0] to args[1] */
-  MbConv *mb;     /* (prim NULL) a fused block: args x, y[, residual] */
+  gboolean swish;    /* (prim NULL) x * sigmoid(x) in place on args[0] */
+  OnednnDw *dw;      /* (prim NULL) the region's depthwise conv, args[0] to args[1] */
+  MbConv *mb;        /* (prim NULL) a fused block: args x, y[, residual] */
+  SqueezeExcite *se; /* (prim NULL) a squeeze-and-excitation: args x, y */
 } Exec;
 
 typedef struct
@@ -842,6 +855,9 @@ exec_clear (gpointer p)
   }
   g_free (e->concat);
   onednn_dw_free (e->dw);
+  if (e->se)
+    g_free (e->se->w2t);
+  g_free (e->se);
   if (e->mb) {
     onednn_pw_free (e->mb->e);
     onednn_pw_free (e->mb->p);
@@ -2039,6 +2055,195 @@ run_mbconv (const Exec *ex, Region *r, GError **error)
   return TRUE;
 }
 
+/* ---- squeeze-and-excitation, fused ---------------------------------------
+ *
+ * EfficientNet's blocks scale the depthwise output's channels by
+ * sigmoid (FC2 (swish (FC1 (global average pool))))): five oneDNN
+ * primitives per block on tensors of one pixel (the two FCs are 1x1
+ * convolutions on 1x1 images, 2-23 us each), then a binary multiply over
+ * the feature map. Here the region does it in one step: the channel means
+ * (AVX-512 over the blocked layout), the two small products in plain
+ * loops, and the multiply. */
+
+/* Whether value @v is read by no op of the region but @except and is no
+ * region output. */
+static gboolean
+read_only_by (const Region *r, gint v, const Op *except)
+{
+  if (output_index (r, v) >= 0)
+    return FALSE;
+  for (guint k = 0; k < r->ops->len; k++) {
+    const Op *o = &g_array_index (r->ops, Op, k);
+    if (o == except)
+      continue;
+    if (o->sum_value == v)
+      return FALSE;
+    for (guint i = 0; i < o->in->len; i++)
+      if (g_array_index (o->in, gint, i) == v)
+        return FALSE;
+  }
+  return TRUE;
+}
+
+/* A 1x1 convolution on one pixel: @cin channels to @cout, no residual. */
+static gboolean
+se_fc (const Op *op, gint64 cin, gint64 cout)
+{
+  return op->kind == ONEDNN_OP_CONV && op->win.n_spatial == 2 && op->win.group == 1
+         && op->wrank == 4 && op->wdims[0] == cout && op->wdims[1] == cin && op->wdims[2] == 1
+         && op->wdims[3] == 1 && op->sum_value < 0;
+}
+
+/* Ops @pool, @fc1, @fc2, @mul as one step; FALSE with no error (nothing
+ * built) when they do not form a squeeze-and-excitation of the kind. */
+static gboolean
+build_se (Builder *b, Op *pool, Op *fc1, Op *fc2, Op *mul, gboolean *done, GError **error)
+{
+  *done = FALSE;
+  if (pool->kind != ONEDNN_OP_POOL || !pool->win.global
+      || (pool->pool != ONEDNN_POOL_AVG_INCLUDE && pool->pool != ONEDNN_POOL_AVG_EXCLUDE)
+      || mul->kind != ONEDNN_OP_BINARY || mul->binary_alg != dnnl_binary_mul || mul->n_post
+      || mul->in->len != 2)
+    return TRUE;
+  gint xv = g_array_index (pool->in, gint, 0);
+  Val *x = g_hash_table_lookup (b->vals, GINT_TO_POINTER (xv));
+  if (x == NULL || x->rank != 4 || !md_has_tag (mem_md (x->mem), dnnl_aBcd16b)
+      || x->dims[1] % 16 != 0)
+    return TRUE;
+  gint64 c = x->dims[1], cr = fc1->wdims[0];
+  gint m0 = g_array_index (mul->in, gint, 0), m1 = g_array_index (mul->in, gint, 1);
+  if (!se_fc (fc1, c, cr) || !se_fc (fc2, cr, c) || g_array_index (fc1->in, gint, 0) != pool->out
+      || g_array_index (fc2->in, gint, 0) != fc1->out
+      || !((m0 == xv && m1 == fc2->out) || (m1 == xv && m0 == fc2->out))
+      || !read_only_by (b->r, pool->out, fc1) || !read_only_by (b->r, fc1->out, fc2)
+      || !read_only_by (b->r, fc2->out, mul))
+    return TRUE;
+  OnednnDwShape act;
+  if (!dw_act (fc1, &act) || fc2->n_post != 1 || fc2->post[0].is_sum
+      || fc2->post[0].alg != dnnl_eltwise_logistic)
+    return TRUE;
+  *done = TRUE;
+  Val *y = make_dst (b, mul, mul->out, mem_md (x->mem), 4, x->dims, error);
+  if (y == NULL)
+    return FALSE;
+  SqueezeExcite *se = g_new0 (SqueezeExcite, 1);
+  *se = (SqueezeExcite){ .n = x->dims[0],
+                         .c = c,
+                         .cr = cr,
+                         .hw = x->dims[2] * x->dims[3],
+                         .w1 = g_bytes_get_data (fc1->weights, NULL),
+                         .b1 = fc1->bias ? g_bytes_get_data (fc1->bias, NULL) : NULL,
+                         .w2t = g_new (float, c *cr),
+                         .b2 = fc2->bias ? g_bytes_get_data (fc2->bias, NULL) : NULL,
+                         .act = act.act,
+                         .alpha = act.alpha,
+                         .beta = act.beta };
+  const float *w2 = g_bytes_get_data (fc2->weights, NULL);
+  for (gint64 i = 0; i < c; i++)
+    for (gint64 j = 0; j < cr; j++)
+      se->w2t[j * c + i] = w2[i * cr + j];
+  Exec e = { NULL, 2, g_new (dnnl_exec_arg_t, 2), NULL, FALSE, NULL, NULL, se };
+  e.args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, x->mem };
+  e.args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, y->mem };
+  g_array_append_val (b->plan->execs, e);
+  b->plan->work += 4.0 * se->n * c * (se->hw + cr);
+  return TRUE;
+}
+
+static float
+se_act (const SqueezeExcite *se, float v)
+{
+  switch (se->act) {
+  case ONEDNN_DW_RELU:
+    return v < 0 ? v * se->alpha : v;
+  case ONEDNN_DW_CLIP:
+    return MIN (MAX (v, se->alpha), se->beta);
+  case ONEDNN_DW_SWISH:
+    return v / (1.0f + expf (-v));
+  case ONEDNN_DW_NONE:
+    break;
+  }
+  return v;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* Channel block @cb of image @x: the mean of each of its 16 channels. */
+__attribute__ ((target ("avx512f"))) static void
+se_mean (const float *x, gint64 hw, float *mean)
+{
+  __m512 a0 = _mm512_setzero_ps (), a1 = _mm512_setzero_ps ();
+  gint64 i = 0;
+  for (; i + 2 <= hw; i += 2) {
+    a0 = _mm512_add_ps (a0, _mm512_loadu_ps (x + i * 16));
+    a1 = _mm512_add_ps (a1, _mm512_loadu_ps (x + i * 16 + 16));
+  }
+  if (i < hw)
+    a0 = _mm512_add_ps (a0, _mm512_loadu_ps (x + i * 16));
+  _mm512_storeu_ps (mean, _mm512_mul_ps (_mm512_add_ps (a0, a1), _mm512_set1_ps (1.0f / hw)));
+}
+
+/* h = act (W1 mean + b1), then g = sigmoid (W2 h + b2): the first as dot
+ * products over the channels, the second as axpys over them. */
+__attribute__ ((target ("avx512f"))) static void
+se_gates (const SqueezeExcite *se, const float *mean, float *h, float *g)
+{
+  for (gint64 j = 0; j < se->cr; j++) {
+    const float *w = se->w1 + j * se->c;
+    __m512 acc = _mm512_setzero_ps ();
+    for (gint64 i = 0; i < se->c; i += 16)
+      acc = _mm512_fmadd_ps (_mm512_loadu_ps (w + i), _mm512_loadu_ps (mean + i), acc);
+    h[j] = se_act (se, _mm512_reduce_add_ps (acc) + (se->b1 ? se->b1[j] : 0.0f));
+  }
+  for (gint64 i = 0; i < se->c; i += 16) {
+    __m512 acc = se->b2 ? _mm512_loadu_ps (se->b2 + i) : _mm512_setzero_ps ();
+    for (gint64 j = 0; j < se->cr; j++)
+      acc = _mm512_fmadd_ps (_mm512_set1_ps (h[j]), _mm512_loadu_ps (se->w2t + j * se->c + i), acc);
+    _mm512_storeu_ps (g + i, onednn_sigmoid_ps (acc));
+  }
+}
+
+__attribute__ ((target ("avx512f"))) static void
+se_scale (const float *x, gint64 hw, const float *g, float *y)
+{
+  __m512 s = _mm512_loadu_ps (g);
+  for (gint64 i = 0; i < hw; i++)
+    _mm512_storeu_ps (y + i * 16, _mm512_mul_ps (_mm512_loadu_ps (x + i * 16), s));
+}
+#endif
+
+static gboolean
+run_se (const Exec *e, Region *r, GError **error)
+{
+  const SqueezeExcite *se = e->se;
+  const float *x = NULL;
+  float *y = NULL;
+  if (dnnl_memory_get_data_handle (e->args[0].memory, (void **)&x) != dnnl_success
+      || dnnl_memory_get_data_handle (e->args[1].memory, (void **)&y) != dnnl_success || x == NULL
+      || y == NULL)
+    return check (dnnl_runtime_error, r, NULL, "squeeze-and-excitation", error);
+#if defined(__x86_64__) && defined(__GNUC__)
+  gint64 cb = se->c / 16, image = se->c * se->hw;
+  g_autofree float *mean = g_new (float, se->c + se->cr + se->c);
+  float *h = mean + se->c, *g = h + se->cr;
+  gboolean big = image > (64 << 10);
+  for (gint64 n = 0; n < se->n; n++) {
+    const float *xn = x + n * image;
+    float *yn = y + n * image;
+#pragma omp parallel for schedule(static) if (big)
+    for (gint64 k = 0; k < cb; k++)
+      se_mean (xn + k * se->hw * 16, se->hw, mean + k * 16);
+    se_gates (se, mean, h, g);
+#pragma omp parallel for schedule(static) if (big)
+    for (gint64 k = 0; k < cb; k++)
+      se_scale (xn + k * se->hw * 16, se->hw, g + k * 16, yn + k * se->hw * 16);
+  }
+  return TRUE;
+#else
+  (void)se;
+  return check (dnnl_unimplemented, r, NULL, "squeeze-and-excitation", error);
+#endif
+}
+
 static gboolean
 build_conv (Builder *b, Op *op, GError **error)
 {
@@ -2832,6 +3037,18 @@ plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
     case ONEDNN_OP_SUM:
       ok = build_multi (&b, op, FALSE, error);
       break;
+    case ONEDNN_OP_POOL: {
+      /* squeeze and excitation: pool, 1x1 conv, 1x1 conv, multiply */
+      gboolean done = FALSE;
+      if (k + 3 < r->ops->len && r->depthwise == ONEDNN_DW_GLIA)
+        ok = build_se (&b, op, &g_array_index (r->ops, Op, k + 1),
+                       &g_array_index (r->ops, Op, k + 2), &g_array_index (r->ops, Op, k + 3),
+                       &done, error);
+      if (ok && !done)
+        ok = build_simple (&b, op, FALSE, error);
+      k += done ? 3 : 0;
+      break;
+    }
     case ONEDNN_OP_BINARY: {
       Val *x0 = get_val (&b, op, g_array_index (op->in, gint, 0), error);
       Val *x1 = x0 ? get_val (&b, op, g_array_index (op->in, gint, 1), error) : NULL;
@@ -2944,6 +3161,7 @@ region_compute (gpointer state, GliaKernelContext *ctx, GError **error)
              && (e->concat  ? run_copy_concat (e, r, error)
                  : e->swish ? run_swish (e, r, error)
                  : e->dw    ? run_dw (e, r, error)
+                 : e->se    ? run_se (e, r, error)
                             : run_mbconv (e, r, error));
     }
     ok = ok && check (dnnl_stream_wait (r->stream), r, NULL, "execution", error);

@@ -1001,6 +1001,54 @@ test_fused_blocks (void)
   case_clear (&c);
 }
 
+/* An EfficientNet squeeze-and-excitation: mean over the image, 1x1 conv,
+ * swish (or ReLU), 1x1 conv, sigmoid, times the feature map. */
+static gint
+squeeze_excite (Case *c, gint x, gint64 ch, gint64 reduced, gboolean relu, gboolean gate_first)
+{
+  gint p = node (c, "GlobalAveragePool", 1, &x, TRUE, NULL);
+  gint f = conv (c, p, ch, reduced, 1, 1, TRUE);
+  f = relu ? node (c, "Relu", 1, &f, TRUE, NULL) : swish (c, f);
+  f = conv (c, f, reduced, ch, 1, 1, TRUE);
+  f = node (c, "Sigmoid", 1, &f, TRUE, NULL);
+  return node (c, "Mul", 2, gate_first ? (const gint[]){ f, x } : (const gint[]){ x, f }, TRUE,
+               NULL);
+}
+
+/* Squeeze-and-excitation blocks on blocked feature maps, which the region
+ * runs as one step (ep.onednn.depthwise=glia, the default): 48 and 32
+ * channels, swish and ReLU, the gate as either operand of the Mul, batch 2,
+ * one and two threads; one whose pooled means are also an output, which
+ * stays apart. Against the CPU provider. */
+static void
+test_squeeze_excite (void)
+{
+  for (guint t = 1; t <= 2; t++) {
+    n_threads = t;
+    Case c;
+    case_init (&c);
+    gint x = input (&c, "x", 4, (const gint64[]){ 2, 16, 9, 11 });
+    gint a = conv (&c, x, 16, 48, 3, 1, TRUE);
+    glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+    gint s1 = squeeze_excite (&c, swish (&c, a), 48, 12, FALSE, FALSE);
+    output (&c, conv (&c, s1, 48, 32, 1, 1, TRUE));
+    gint b = conv (&c, x, 16, 32, 1, 1, TRUE);
+    output (&c, squeeze_excite (&c, b, 32, 5, TRUE, TRUE));
+    /* the means read elsewhere too */
+    gint d = conv (&c, x, 16, 32, 1, 1, FALSE);
+    gint p = node (&c, "GlobalAveragePool", 1, &d, TRUE, NULL);
+    output (&c, p);
+    gint f = conv (&c, p, 32, 8, 1, 1, TRUE);
+    f = node (&c, "Relu", 1, &f, TRUE, NULL);
+    f = conv (&c, f, 8, 32, 1, 1, TRUE);
+    f = node (&c, "Sigmoid", 1, &f, TRUE, NULL);
+    output (&c, node (&c, "Mul", 2, (const gint[]){ d, f }, TRUE, NULL));
+    check_case (&c);
+    case_clear (&c);
+  }
+  n_threads = 2;
+}
+
 /* A symbolic batch: plans per shape in one session. */
 static void
 test_shapes (void)
@@ -1079,6 +1127,7 @@ main (int argc, char **argv)
   g_test_add_func ("/onednn/symbolic-batch", test_shapes);
   g_test_add_func ("/onednn/depthwise", test_depthwise);
   g_test_add_func ("/onednn/fused-blocks", test_fused_blocks);
+  g_test_add_func ("/onednn/squeeze-excite", test_squeeze_excite);
   int ret = g_test_run ();
   g_object_unref (registry);
   return ret;
