@@ -101,7 +101,6 @@ typedef struct
   OnednnDw *d;
   gint64 *e_koff, e_pix; /* x's layout for the expansion */
   gint64 *p_koff;        /* the depthwise band's layout for the projection */
-  gboolean e_swish;      /* the expansion ends with a swish (a pass per band) */
   gint64 h, w, oh, ow;   /* the depthwise convolution's input and output */
   gint64 hb, ob;         /* expansion rows per band, depthwise rows per band */
   gint64 x_image, y_image, y_stride;
@@ -1830,9 +1829,10 @@ build_mbconv (Builder *b, Op *e, Op *d, Op *p, guint *n_ops, GError **error)
   gboolean e_sum = FALSE, p_sum = FALSE;
   if (e && (!pointwise_op (e, h, w, FALSE, &eact, &e_sum) || e->wdims[1] != x->dims[1]))
     return TRUE;
-  /* a swish after the expansion: fused, EfficientNet-B0 was 10% slower
-   * (each block 10-20%) than with the depthwise kernel applying it to its
-   * input (fuse_pre_swish) */
+  /* not after a swish expansion: fused (the swish in the pointwise
+   * kernel's epilogue, or in a pass over each band), EfficientNet-B0 was
+   * 5-10% slower (each block 10-20%) than with the depthwise kernel
+   * applying it to its input (fuse_pre_swish) */
   if (e && eact.act == ONEDNN_DW_SWISH)
     return TRUE;
   /* the depthwise convolution */
@@ -1911,14 +1911,6 @@ build_mbconv (Builder *b, Op *e, Op *d, Op *p, guint *n_ops, GError **error)
     mb->x_image = (x->dims[1] + 15) / 16 * 16 * h * w;
   mb->y_image = (c_out + 15) / 16 * 16 * ds.oh * ds.ow;
   mb->y_stride = ds.oh * ds.ow * 16;
-  /* a swish after the expansion is applied to each band in a pass of its
-   * own (in cache): the pointwise kernel's epilogue with it inlined for
-   * every accumulator was 5% slower on EfficientNet-B0, and the depthwise
-   * kernel's input copy does the rows above a band again */
-  if (e && eact.act == ONEDNN_DW_SWISH) {
-    eact.act = ONEDNN_DW_NONE;
-    mb->e_swish = TRUE;
-  }
   mb->d = onednn_dw_new (&ds, g_bytes_get_data (d->weights, NULL),
                          d->bias ? g_bytes_get_data (d->bias, NULL) : NULL);
   gsize row = (gsize)c_mid * w * sizeof (float);
@@ -2010,11 +2002,6 @@ mbconv_part (const MbConv *mb, const float *xn, float *yn, const float *rn, gint
     float *buf = scratch + mb->ebuf + (k % 2) * (gsize)c_mid * mb->hb * mb->w;
     OnednnPwIn ein = { xn + r0 * mb->w * mb->e_pix, mb->e_koff, mb->e_pix };
     onednn_pw_rows (mb->e, &ein, (r1 - r0) * mb->w, buf, bstride, NULL, 0, scratch + mb->pack);
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (mb->e_swish)
-      for (gint64 c = 0; c < c_mid / 16; c++)
-        swish_avx512 (buf + c * bstride, (gsize)(r1 - r0) * mb->w * 16);
-#endif
     /* the rows whose window ends in the rows expanded so far */
     gint64 last = r1 - s->kh + s->pt;
     gint64 o_end = r1 == in_hi ? o1 : MIN (o1, last < 0 ? 0 : last / s->sh + 1);
