@@ -100,6 +100,10 @@ typedef struct
   OnednnPw *e, *p;
   OnednnDw *d;
   gint64 *e_koff, e_pix; /* x's layout for the expansion */
+  gint64 x_cb, x_blk;    /* x's channel blocks and their size (blocked x) */
+  gsize halo;            /* floats: offset of a thread's halo rows in its scratch */
+  gint64 *h_koff;        /* the halo rows' layout for the expansion */
+  gint64 halo_rows;      /* at most, above and below a thread's rows */
   gint64 *p_koff;        /* the depthwise band's layout for the projection */
   gint64 h, w, oh, ow;   /* the depthwise convolution's input and output */
   gint64 hb, ob;         /* expansion rows per band, depthwise rows per band */
@@ -862,6 +866,7 @@ exec_clear (gpointer p)
     onednn_pw_free (e->mb->p);
     onednn_dw_free (e->mb->d);
     g_free (e->mb->e_koff);
+    g_free (e->mb->h_koff);
     g_free (e->mb->p_koff);
     g_free (e->mb);
   }
@@ -1764,15 +1769,18 @@ fuse_pre_swish (Plan *plan, const Region *r)
  * squeeze-and-excitation reads the depthwise output whole, so there the
  * projection runs apart).
  *
- * Only for sessions on one thread: MobileNetV2 about 5% faster there (5.1
- * -> 4.8 ms in the median of 11 alternating runs on a noisy machine; 512
- * KiB bands beat 96 KiB ones by 6%). On two threads, splitting the rows between the
- * threads recomputes the expanded rows at the seams and cannot write the
- * output in place over the input, and it was 5% slower than the layers
- * apart. Not after a swish expansion either: EfficientNet-B0 was 10% slower
- * (each block 10-20%) than with the depthwise kernel applying the swish to
- * its input (fuse_pre_swish); the pointwise kernel alone is also slower
- * than oneDNN's jit_1x1 on data that comes from memory (see onednn-pw.c). */
+ * MobileNetV2 about 5% faster at one thread (5.1 -> 4.8 ms in the median
+ * of 11 alternating runs on a noisy machine; 512 KiB bands beat 96 KiB ones
+ * by 6%). On several threads each thread takes a share of the output rows
+ * (the input rows at the seams are expanded by both, and copied first when
+ * the output overwrites the input); only blocks with an expansion and at
+ * least 8 output rows per thread are fused there, smaller ones would run
+ * on one thread: MobileNetV2 at two threads 3.13 -> 2.96 ms (medians of 11
+ * alternating runs; fusing every block was 20% slower). Not after a swish
+ * expansion: EfficientNet-B0 was 5-10% slower (each block 10-20%) than
+ * with the depthwise kernel applying the swish to its input
+ * (fuse_pre_swish); the pointwise kernel alone is also slower than
+ * oneDNN's jit_1x1 on data that comes from memory (see onednn-pw.c). */
 
 #define MB_BAND_BYTES (512 << 10)
 
@@ -1844,6 +1852,11 @@ build_mbconv (Builder *b, Op *e, Op *d, Op *p, guint *n_ops, GError **error)
     return TRUE;
   if (p && (!pointwise_op (p, ds.oh, ds.ow, TRUE, &pact, &p_sum) || p->wdims[1] != c_mid))
     p = NULL;
+  /* on several threads, only blocks with an expansion and rows enough for
+   * every thread to get bands of its own (see run_mbconv); smaller ones
+   * would run on one thread, and oneDNN splits their layers better */
+  if (b->r->n_threads > 1 && (e == NULL || ds.oh < 8 * (gint64)b->r->n_threads))
+    return TRUE;
   if (e == NULL && p == NULL)
     return TRUE;
   /* x: as the expansion reads it, or blocked for the depthwise kernel */
@@ -1909,6 +1922,7 @@ build_mbconv (Builder *b, Op *e, Op *d, Op *p, guint *n_ops, GError **error)
   mb->x_image = x->dims[1] * h * w;
   if (md_has_tag (xmd, dnnl_aBcd16b))
     mb->x_image = (x->dims[1] + 15) / 16 * 16 * h * w;
+  mb->x_cb = (x->dims[1] + 15) / 16;
   mb->y_image = (c_out + 15) / 16 * 16 * ds.oh * ds.ow;
   mb->y_stride = ds.oh * ds.ow * 16;
   mb->d = onednn_dw_new (&ds, g_bytes_get_data (d->weights, NULL),
@@ -1921,12 +1935,17 @@ build_mbconv (Builder *b, Op *e, Op *d, Op *p, guint *n_ops, GError **error)
     mb->e_pix = e_pix;
     mb->hb = MIN (h, MAX ((gint64)ds.kh, (gint64)(MB_BAND_BYTES / row)));
     mb->ob = mb->hb / ds.sh + 2;
-    if (e_pix == 16)
+    gint64 hr = MAX (ds.pt, ds.kh - 1 - ds.pt) + ds.sh;
+    if (e_pix == 16) {
       mb->e_koff = blocked_koff (x->dims[1], h * w);
-    else {
+      mb->h_koff = blocked_koff (x->dims[1], hr * w);
+    } else {
       mb->e_koff = g_new (gint64, x->dims[1]);
-      for (gint64 k = 0; k < x->dims[1]; k++)
+      mb->h_koff = g_new (gint64, x->dims[1]);
+      for (gint64 k = 0; k < x->dims[1]; k++) {
         mb->e_koff[k] = e_pix == 1 ? k * h * w : k;
+        mb->h_koff[k] = e_pix == 1 ? k * hr * w : k;
+      }
     }
   } else
     mb->ob
@@ -1948,6 +1967,12 @@ build_mbconv (Builder *b, Op *e, Op *d, Op *p, guint *n_ops, GError **error)
   at += onednn_dw_scratch_floats (mb->d);
   mb->pack = at;
   at += e ? (onednn_pw_scratch_size (mb->e, mb->hb * w) + 63) / sizeof (float) : 0;
+  /* copies of the input rows a thread's windows need above and below its
+   * own output rows (another thread may overwrite them: see run_mbconv) */
+  at = (at + 15) / 16 * 16;
+  mb->halo = at;
+  mb->halo_rows = MAX (ds.pt, ds.kh - 1 - ds.pt) + ds.sh;
+  at += e ? 2 * (gsize)mb->halo_rows * (gsize)mb->x_image / MAX (h, 1) : 0;
   mb->scratch = (at + 15) / 16 * 16;
 
   Exec ex = { NULL, z ? 3 : 2, g_new (dnnl_exec_arg_t, 3), NULL, FALSE, NULL, mb };
@@ -1967,9 +1992,42 @@ build_mbconv (Builder *b, Op *e, Op *d, Op *p, guint *n_ops, GError **error)
 }
 
 /* Output rows [o0, o1) of image @xn -> @yn on the calling thread. */
+/* Input rows [r0, r1) of the halo copy at @halo (rows from @first) or of
+ * image @xn, expanded into band buffer rows from @out. */
+static void
+expand_rows (const MbConv *mb, const float *xn, const float *halo, gint64 first, gint64 r0,
+             gint64 r1, float *out, gint64 bstride, float *pack)
+{
+  if (r1 <= r0)
+    return;
+  OnednnPwIn in
+      = halo ? (OnednnPwIn){ halo + (r0 - first) * mb->w * mb->e_pix, mb->h_koff, mb->e_pix }
+             : (OnednnPwIn){ xn + r0 * mb->w * mb->e_pix, mb->e_koff, mb->e_pix };
+  onednn_pw_rows (mb->e, &in, (r1 - r0) * mb->w, out, bstride, NULL, 0, pack);
+}
+
+/* Copies input rows [r0, r1) of image @xn into @halo (the expansion's
+ * layout, halo_rows rows a channel). */
+static void
+copy_halo (const MbConv *mb, const float *xn, gint64 r0, gint64 r1, float *halo)
+{
+  if (r1 <= r0)
+    return;
+  gint64 w = mb->w, rows = r1 - r0, c = mb->e->ic;
+  if (mb->e_pix == 16)
+    for (gint64 cb = 0; cb < mb->x_cb; cb++)
+      memcpy (halo + cb * mb->halo_rows * w * 16, xn + (cb * mb->h + r0) * w * 16,
+              rows * w * 16 * sizeof (float));
+  else if (mb->e_pix == 1)
+    for (gint64 k = 0; k < c; k++)
+      memcpy (halo + k * mb->halo_rows * w, xn + (k * mb->h + r0) * w, rows * w * sizeof (float));
+  else
+    memcpy (halo, xn + r0 * w * c, rows * w * c * sizeof (float));
+}
+
 static void
 mbconv_part (const MbConv *mb, const float *xn, float *yn, const float *rn, gint64 o0, gint64 o1,
-             float *scratch)
+             gboolean halos, float *scratch)
 {
   const OnednnDwShape *s = &mb->d->shape;
   float *dbuf = scratch + mb->dbuf, *ring = scratch + mb->ring;
@@ -2000,8 +2058,19 @@ mbconv_part (const MbConv *mb, const float *xn, float *yn, const float *rn, gint
   for (gint64 r0 = in_lo, k = 0; r0 < in_hi; r0 += mb->hb, k++) {
     gint64 r1 = MIN (in_hi, r0 + mb->hb);
     float *buf = scratch + mb->ebuf + (k % 2) * (gsize)c_mid * mb->hb * mb->w;
-    OnednnPwIn ein = { xn + r0 * mb->w * mb->e_pix, mb->e_koff, mb->e_pix };
-    onednn_pw_rows (mb->e, &ein, (r1 - r0) * mb->w, buf, bstride, NULL, 0, scratch + mb->pack);
+    if (halos) {
+      /* rows outside [o0, o1) from the copies taken before any thread wrote
+       * (the output is the input, rows for rows) */
+      gint64 hsz = mb->halo_rows * mb->x_image / mb->h;
+      float *top = scratch + mb->halo, *bottom = top + hsz;
+      gint64 a = MIN (r1, o0), z = MAX (r0, o1);
+      expand_rows (mb, xn, top, in_lo, r0, a, buf, bstride, scratch + mb->pack);
+      expand_rows (mb, xn, NULL, 0, MAX (r0, o0), MIN (r1, o1),
+                   buf + (MAX (r0, o0) - r0) * mb->w * 16, bstride, scratch + mb->pack);
+      expand_rows (mb, xn, bottom, o1, z, r1, buf + (z - r0) * mb->w * 16, bstride,
+                   scratch + mb->pack);
+    } else
+      expand_rows (mb, xn, NULL, 0, r0, r1, buf, bstride, scratch + mb->pack);
     /* the rows whose window ends in the rows expanded so far */
     gint64 last = r1 - s->kh + s->pt;
     gint64 o_end = r1 == in_hi ? o1 : MIN (o1, last < 0 ? 0 : last / s->sh + 1);
@@ -2028,17 +2097,38 @@ run_mbconv (const Exec *ex, Region *r, GError **error)
           && dnnl_memory_get_data_handle (ex->args[2].memory, (void **)&res) != dnnl_success)
       || x == NULL || y == NULL)
     return check (dnnl_runtime_error, r, NULL, "fused block", error);
-  /* one thread (see build_mbconv); the bands go down the rows in order, so
-   * an output written in place over the block's input (a residual
-   * accumulated into it) only overwrites rows the expansion has read and
-   * no later band reads */
-  float *scratch = g_aligned_alloc0 (mb->scratch, sizeof (float), 64);
-  if (mb->e)
-    onednn_pw_init_scratch (mb->e, scratch + mb->pack);
-  for (gint64 i = 0; i < mb->d->shape.n; i++)
-    mbconv_part (mb, x + i * mb->x_image, y + i * mb->y_image, res ? res + i * mb->y_image : NULL,
-                 0, mb->oh, scratch);
-  g_aligned_free (scratch);
+  /* each thread takes a share of the output rows, down the rows band by
+   * band, so an output written in place over the block's input (a residual
+   * accumulated into it) only overwrites rows its own expansion has read;
+   * the rows above and below its share, which another thread overwrites,
+   * are copied first (and all threads wait for the copies) */
+  const OnednnDwShape *s = &mb->d->shape;
+  gint nt = omp_get_max_threads ();
+  gint64 parts = mb->e && s->oh >= 8 * nt ? nt : 1;
+  gboolean in_place = y == x;
+#pragma omp parallel num_threads((int)parts) if (parts > 1)
+  {
+    gint64 part = omp_get_thread_num ();
+    float *scratch = g_aligned_alloc0 (mb->scratch, sizeof (float), 64);
+    if (mb->e)
+      onednn_pw_init_scratch (mb->e, scratch + mb->pack);
+    gint64 o0 = part * s->oh / parts, o1 = (part + 1) * s->oh / parts;
+    gboolean halos = in_place && parts > 1;
+    for (gint64 i = 0; i < s->n; i++) {
+      const float *xn = x + i * mb->x_image;
+      if (halos) {
+        gint64 in_lo = MAX (0, o0 * s->sh - s->pt);
+        gint64 in_hi = MIN (mb->h, (o1 - 1) * s->sh - s->pt + s->kh);
+        float *top = scratch + mb->halo;
+        copy_halo (mb, xn, in_lo, MIN (o0, in_hi), top);
+        copy_halo (mb, xn, MAX (o1, in_lo), in_hi, top + mb->halo_rows * mb->x_image / mb->h);
+#pragma omp barrier
+      }
+      mbconv_part (mb, xn, y + i * mb->y_image, res ? res + i * mb->y_image : NULL, o0, o1, halos,
+                   scratch);
+    }
+    g_aligned_free (scratch);
+  }
   return TRUE;
 }
 
@@ -3001,7 +3091,7 @@ plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
       Op *o1 = k + 1 < r->ops->len ? &g_array_index (r->ops, Op, k + 1) : NULL;
       Op *o2 = k + 2 < r->ops->len ? &g_array_index (r->ops, Op, k + 2) : NULL;
       guint n_fused = 0;
-      if (r->depthwise == ONEDNN_DW_GLIA && r->block_fusion && r->n_threads == 1) {
+      if (r->depthwise == ONEDNN_DW_GLIA && r->block_fusion) {
         if (op->feeds_dw && o1 && o1->kind == ONEDNN_OP_CONV
             && g_array_index (o1->in, gint, 0) == op->out) {
           Op *p = o1->feeds_pw && o2 && g_array_index (o2->in, gint, 0) == o1->out ? o2 : NULL;

@@ -916,17 +916,18 @@ clip6 (Case *c, gint x)
   return y;
 }
 
-/* Inverted residual blocks fused band by band at one thread (expansion,
- * depthwise, projection on the region's own kernels): a MobileNetV2 block
- * with ReLU6 and a residual accumulated in place into its input (several
- * bands), a 5x5 stride-2 block with ReLU whose projection has 24
- * channels (a padded last block, read by a conv after it), a block without
- * expansion, one whose depthwise output is also read elsewhere (the
- * projection runs apart), an expansion from the plain region input, and
- * two images. Against the CPU provider, at one thread and at two (where the
- * layers run apart), and with ep.onednn.block-fusion=off, whose logits
- * differ in rounding where the CPU has AVX-512 (the option takes effect);
- * a bad value is refused. */
+/* Inverted residual blocks fused band by band (expansion, depthwise,
+ * projection on the region's own kernels): a MobileNetV2 block with ReLU6
+ * and a residual accumulated in place into its input (several bands; at two
+ * threads the rows split between them, the seams copied before either
+ * writes), a 5x5 stride-2 block with ReLU whose projection has 24 channels
+ * (a padded last block, read by a conv after it), a block without
+ * expansion (fused at one thread only), one whose depthwise output is also
+ * read elsewhere (the projection runs apart), an expansion from the plain
+ * region input, and two images. Against the CPU provider, at one thread
+ * and at two, and with ep.onednn.block-fusion=off, whose logits differ in
+ * rounding where the CPU has AVX-512 (the option takes effect); a bad
+ * value is refused. */
 static void
 test_fused_blocks (void)
 {
