@@ -233,7 +233,7 @@ ring_floats (const OnednnDwShape *s)
 }
 
 __attribute__ ((target ("avx512f"))) static void
-dw_run (const OnednnDw *dw, const float *x, float *y)
+dw_run (const OnednnDw *dw, const float *x, float *y, float *scratch, gsize stride)
 {
   const OnednnDwShape *s = &dw->shape;
   gint64 cb = s->c / BLK, units = s->n * cb;
@@ -248,7 +248,8 @@ dw_run (const OnednnDw *dw, const float *x, float *y)
   gint64 in_image = s->c * s->ih * s->iw, out_image = s->c * s->oh * s->ow;
 #pragma omp parallel if (tasks > 1 && nt > 1)
   {
-    float *ring = g_aligned_alloc0 (ring_floats (s), sizeof (float), 64);
+    float *ring = scratch + omp_get_thread_num () * stride;
+    onednn_dw_prepare_scratch (dw, ring);
 #pragma omp for schedule(static)
     for (gint64 t = 0; t < tasks; t++) {
       gint64 unit = t / bands, band = t % bands, n = unit / cb, c = unit % cb;
@@ -257,7 +258,6 @@ dw_run (const OnednnDw *dw, const float *x, float *y)
       dw_band (dw, &src, c, y + n * out_image + (c * s->oh + oh0) * s->ow * BLK, oh0, oh1, ring,
                &act);
     }
-    g_aligned_free (ring);
   }
 }
 
@@ -272,6 +272,21 @@ dw_rows (const OnednnDw *dw, const OnednnDwRows *src, gint64 oh0, gint64 oh1, fl
 }
 
 #endif
+
+void
+onednn_dw_prepare_scratch (const OnednnDw *dw, float *scratch)
+{
+#ifdef DW_SIMD
+  /* the ring's rows are filled before they are read; the row of zeros
+   * after them stands for the padding */
+  const OnednnDwShape *s = &dw->shape;
+  gsize row = (gsize)((s->ow - 1) * s->sw + s->kw) * BLK;
+  memset (scratch + (gsize)s->kh * row, 0, row * sizeof (float));
+#else
+  (void)dw;
+  (void)scratch;
+#endif
+}
 
 gsize
 onednn_dw_scratch_floats (const OnednnDw *dw)
@@ -304,14 +319,16 @@ onednn_dw_rows (const OnednnDw *dw, const OnednnDwRows *src, gint64 oh0, gint64 
 }
 
 void
-onednn_dw_run (const OnednnDw *dw, const float *x, float *y)
+onednn_dw_run (const OnednnDw *dw, const float *x, float *y, float *scratch, gsize stride)
 {
 #ifdef DW_SIMD
-  dw_run (dw, x, y);
+  dw_run (dw, x, y, scratch, stride);
 #else
   (void)dw;
   (void)x;
   (void)y;
+  (void)scratch;
+  (void)stride;
   g_assert_not_reached (); /* onednn_have_avx512() is FALSE */
 #endif
 }

@@ -162,6 +162,10 @@ typedef struct
   guint *out_rank;
   gint64 (*out_dims)[GLIA_MAX_RANK];
   double work; /* about the flops of a run (primitive_work) */
+  /* the region's own steps' scratch, one slice of scratch_stride floats
+   * per thread (runs of a region are serialised, so one per plan) */
+  float *scratch;
+  gsize scratch_stride;
 } Plan;
 
 /* A plan with less work than this runs on one thread: waking the OpenMP
@@ -886,6 +890,7 @@ plan_free (gpointer p)
   }
   if (plan->aliases)
     g_array_unref (plan->aliases);
+  g_aligned_free (plan->scratch);
   g_free (plan->sig);
   g_free (plan->in_mem);
   g_free (plan->out_mem);
@@ -1106,6 +1111,23 @@ make_dst (Builder *b, const Op *op, gint v, const dnnl_memory_desc_t *md, guint 
   memcpy (val->dims, dims, rank * sizeof (gint64));
   g_hash_table_replace (b->vals, GINT_TO_POINTER (v), val);
   return val;
+}
+
+/* The data of a step of the region's own: args[0] (read), args[1]
+ * (written) and, when there is one, args[2] (read). */
+static gboolean
+step_buffers (const Exec *e, const Region *r, const char *what, const float **x, float **y,
+              const float **z, GError **error)
+{
+  *x = *z = NULL;
+  *y = NULL;
+  if (dnnl_memory_get_data_handle (e->args[0].memory, (void **)x) != dnnl_success
+      || dnnl_memory_get_data_handle (e->args[1].memory, (void **)y) != dnnl_success
+      || (e->n_args > 2
+          && dnnl_memory_get_data_handle (e->args[2].memory, (void **)z) != dnnl_success)
+      || *x == NULL || *y == NULL)
+    return check (dnnl_runtime_error, r, NULL, what, error);
+  return TRUE;
 }
 
 /* ---- swish -------------------------------------------------------------
@@ -1697,15 +1719,13 @@ build_dw (Builder *b, Op *op, Val *x, const OnednnDwShape *s, GError **error)
 }
 
 static gboolean
-run_dw (const Exec *e, Region *r, GError **error)
+run_dw (const Exec *e, Region *r, const Plan *plan, GError **error)
 {
-  const float *x = NULL;
-  float *y = NULL;
-  if (dnnl_memory_get_data_handle (e->args[0].memory, (void **)&x) != dnnl_success
-      || dnnl_memory_get_data_handle (e->args[1].memory, (void **)&y) != dnnl_success || x == NULL
-      || y == NULL)
-    return check (dnnl_runtime_error, r, NULL, "depthwise convolution", error);
-  onednn_dw_run (e->dw, x, y);
+  const float *x, *unused;
+  float *y;
+  if (!step_buffers (e, r, "depthwise convolution", &x, &y, &unused, error))
+    return FALSE;
+  onednn_dw_run (e->dw, x, y, plan->scratch, plan->scratch_stride);
   return TRUE;
 }
 
@@ -2086,17 +2106,13 @@ mbconv_part (const MbConv *mb, const float *xn, float *yn, const float *rn, gint
 }
 
 static gboolean
-run_mbconv (const Exec *ex, Region *r, GError **error)
+run_mbconv (const Exec *ex, Region *r, const Plan *plan, GError **error)
 {
   const MbConv *mb = ex->mb;
-  const float *x = NULL, *res = NULL;
-  float *y = NULL;
-  if (dnnl_memory_get_data_handle (ex->args[0].memory, (void **)&x) != dnnl_success
-      || dnnl_memory_get_data_handle (ex->args[1].memory, (void **)&y) != dnnl_success
-      || (ex->n_args > 2
-          && dnnl_memory_get_data_handle (ex->args[2].memory, (void **)&res) != dnnl_success)
-      || x == NULL || y == NULL)
-    return check (dnnl_runtime_error, r, NULL, "fused block", error);
+  const float *x, *res;
+  float *y;
+  if (!step_buffers (ex, r, "fused block", &x, &y, &res, error))
+    return FALSE;
   /* each thread takes a share of the output rows, down the rows band by
    * band, so an output written in place over the block's input (a residual
    * accumulated into it) only overwrites rows its own expansion has read;
@@ -2109,7 +2125,8 @@ run_mbconv (const Exec *ex, Region *r, GError **error)
 #pragma omp parallel num_threads((int)parts) if (parts > 1)
   {
     gint64 part = omp_get_thread_num ();
-    float *scratch = g_aligned_alloc0 (mb->scratch, sizeof (float), 64);
+    float *scratch = plan->scratch + part * plan->scratch_stride;
+    onednn_dw_prepare_scratch (mb->d, scratch + mb->ring);
     if (mb->e)
       onednn_pw_init_scratch (mb->e, scratch + mb->pack);
     gint64 o0 = part * s->oh / parts, o1 = (part + 1) * s->oh / parts;
@@ -2127,7 +2144,6 @@ run_mbconv (const Exec *ex, Region *r, GError **error)
       mbconv_part (mb, xn, y + i * mb->y_image, res ? res + i * mb->y_image : NULL, o0, o1, halos,
                    scratch);
     }
-    g_aligned_free (scratch);
   }
   return TRUE;
 }
@@ -2289,19 +2305,16 @@ se_scale (const float *x, gint64 hw, const float *g, float *y)
 #endif
 
 static gboolean
-run_se (const Exec *e, Region *r, GError **error)
+run_se (const Exec *e, Region *r, const Plan *plan, GError **error)
 {
   const SqueezeExcite *se = e->se;
-  const float *x = NULL;
-  float *y = NULL;
-  if (dnnl_memory_get_data_handle (e->args[0].memory, (void **)&x) != dnnl_success
-      || dnnl_memory_get_data_handle (e->args[1].memory, (void **)&y) != dnnl_success || x == NULL
-      || y == NULL)
-    return check (dnnl_runtime_error, r, NULL, "squeeze-and-excitation", error);
+  const float *x, *unused;
+  float *y;
+  if (!step_buffers (e, r, "squeeze-and-excitation", &x, &y, &unused, error))
+    return FALSE;
 #if defined(__x86_64__) && defined(__GNUC__)
   gint64 cb = se->c / 16, image = se->c * se->hw;
-  g_autofree float *mean = g_new (float, se->c + se->cr + se->c);
-  float *h = mean + se->c, *g = h + se->cr;
+  float *mean = plan->scratch, *h = mean + se->c, *g = h + se->cr;
   gboolean big = image > (64 << 10);
   for (gint64 n = 0; n < se->n; n++) {
     const float *xn = x + n * image;
@@ -2317,6 +2330,7 @@ run_se (const Exec *e, Region *r, GError **error)
   return TRUE;
 #else
   (void)se;
+  (void)plan;
   return check (dnnl_unimplemented, r, NULL, "squeeze-and-excitation", error);
 #endif
 }
@@ -3163,6 +3177,21 @@ plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
     return NULL;
   }
   fuse_pre_swish (plan, r);
+  /* the region's own steps share one scratch, a slice per thread */
+  gsize need = 0;
+  for (guint k = 0; k < plan->execs->len; k++) {
+    const Exec *e = &g_array_index (plan->execs, Exec, k);
+    if (e->dw)
+      need = MAX (need, onednn_dw_scratch_floats (e->dw));
+    if (e->mb)
+      need = MAX (need, e->mb->scratch);
+    if (e->se)
+      need = MAX (need, (gsize)(2 * e->se->c + e->se->cr));
+  }
+  if (need) {
+    plan->scratch_stride = (need + 15) / 16 * 16;
+    plan->scratch = g_aligned_alloc (plan->scratch_stride * r->n_threads, sizeof (float), 64);
+  }
   g_debug ("plan: %u primitives for %u ops", plan->execs->len, r->ops->len);
   return plan;
 }
@@ -3196,7 +3225,9 @@ region_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     if (same && at == c->sig_len)
       plan = c;
   }
-  omp_set_num_threads ((int)MAX (glia_kernel_context_get_n_threads (ctx), 1));
+  /* never more threads than the region was built for (its own steps'
+   * scratch has a slice per thread) */
+  omp_set_num_threads ((int)CLAMP (glia_kernel_context_get_n_threads (ctx), 1, r->n_threads));
   if (plan == NULL) {
     plan = plan_build (r, views, error);
     if (plan == NULL) {
@@ -3237,9 +3268,9 @@ region_compute (gpointer state, GliaKernelContext *ctx, GError **error)
         ok = check (dnnl_stream_wait (r->stream), r, NULL, "execution", error)
              && (e->concat  ? run_copy_concat (e, r, error)
                  : e->swish ? run_swish (e, r, error)
-                 : e->dw    ? run_dw (e, r, error)
-                 : e->se    ? run_se (e, r, error)
-                            : run_mbconv (e, r, error));
+                 : e->dw    ? run_dw (e, r, plan, error)
+                 : e->se    ? run_se (e, r, plan, error)
+                            : run_mbconv (e, r, plan, error));
     }
     ok = ok && check (dnnl_stream_wait (r->stream), r, NULL, "execution", error);
   } else if (error && *error == NULL)

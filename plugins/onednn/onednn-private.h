@@ -167,8 +167,9 @@ gboolean onednn_have_avx512 (void);
 OnednnDw *onednn_dw_new (const OnednnDwShape *shape, const float *weights, const float *bias);
 void onednn_dw_free (OnednnDw *dw);
 /* @x: [N, C/16, ih, iw, 16]; @y: [N, C/16, oh, ow, 16]. Uses the calling
- * thread's OpenMP thread count. */
-void onednn_dw_run (const OnednnDw *dw, const float *x, float *y);
+ * thread's OpenMP thread count; OpenMP thread t takes @scratch + t * @stride
+ * (64-byte aligned, at least onednn_dw_scratch_floats()). */
+void onednn_dw_run (const OnednnDw *dw, const float *x, float *y, float *scratch, gsize stride);
 
 /* Input rows [row0, row0 + n_rows) of one image: channel block c's row r
  * at data + c * block_stride + (r - row0) * iw * 16. */
@@ -184,12 +185,13 @@ typedef struct
   OnednnDwSegment segments[2];
 } OnednnDwRows;
 
-/* Floats of scratch onednn_dw_rows() needs. */
+/* Floats of scratch a thread needs, and setting it up before a run. */
 gsize onednn_dw_scratch_floats (const OnednnDw *dw);
+void onednn_dw_prepare_scratch (const OnednnDw *dw, float *scratch);
 /* Output rows [oh0, oh1) of one image, on the calling thread: channel
  * block c's row r to y + c * y_stride + (r - oh0) * ow * 16. The input
  * rows they read must be in @src (or be padding). @scratch: 64-byte
- * aligned, onednn_dw_scratch_floats(), zeroed before its first use. */
+ * aligned, onednn_dw_scratch_floats(), onednn_dw_prepare_scratch()ed. */
 void onednn_dw_rows (const OnednnDw *dw, const OnednnDwRows *src, gint64 oh0, gint64 oh1, float *y,
                      gint64 y_stride, float *scratch);
 
