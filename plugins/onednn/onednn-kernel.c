@@ -1948,6 +1948,8 @@ build_mbconv (Builder *b, Op *e, Op *d, Op *p, guint *n_ops, GError **error)
   mb->d = onednn_dw_new (&ds, g_bytes_get_data (d->weights, NULL),
                          d->bias ? g_bytes_get_data (d->bias, NULL) : NULL);
   gsize row = (gsize)c_mid * w * sizeof (float);
+  /* input rows a thread's windows reach above or below its own rows */
+  mb->halo_rows = MAX (ds.pt, ds.kh - 1 - ds.pt) + ds.sh;
   if (e) {
     mb->e = onednn_pw_new (e->wdims[1], c_mid, g_bytes_get_data (e->weights, NULL),
                            e->bias ? g_bytes_get_data (e->bias, NULL) : NULL, eact.act, eact.alpha,
@@ -1955,7 +1957,7 @@ build_mbconv (Builder *b, Op *e, Op *d, Op *p, guint *n_ops, GError **error)
     mb->e_pix = e_pix;
     mb->hb = MIN (h, MAX ((gint64)ds.kh, (gint64)(MB_BAND_BYTES / row)));
     mb->ob = mb->hb / ds.sh + 2;
-    gint64 hr = MAX (ds.pt, ds.kh - 1 - ds.pt) + ds.sh;
+    gint64 hr = mb->halo_rows;
     if (e_pix == 16) {
       mb->e_koff = blocked_koff (x->dims[1], h * w);
       mb->h_koff = blocked_koff (x->dims[1], hr * w);
@@ -1991,7 +1993,6 @@ build_mbconv (Builder *b, Op *e, Op *d, Op *p, guint *n_ops, GError **error)
    * own output rows (another thread may overwrite them: see run_mbconv) */
   at = (at + 15) / 16 * 16;
   mb->halo = at;
-  mb->halo_rows = MAX (ds.pt, ds.kh - 1 - ds.pt) + ds.sh;
   at += e ? 2 * (gsize)mb->halo_rows * (gsize)mb->x_image / MAX (h, 1) : 0;
   mb->scratch = (at + 15) / 16 * 16;
 

@@ -36,15 +36,23 @@ typedef struct
   OnednnCompileFunc compile;
 } OnednnProvider;
 
-static const struct
+/* Option ep.onednn.@key: the index in @names (NULL-terminated) of its
+ * value, @fallback when unset, -1 with @error set when it is none of them. */
+static gint
+option_choice (const GliaProviderConfig *config, const char *key, const char *const *names,
+               gint fallback, GError **error)
 {
-  const char *name;
-  OnednnConvAlgo algo;
-} conv_algos[] = {
-  { "auto", ONEDNN_CONV_AUTO },
-  { "direct", ONEDNN_CONV_DIRECT },
-  { "winograd", ONEDNN_CONV_WINOGRAD },
-};
+  const char *value = config->options ? g_hash_table_lookup (config->options, key) : NULL;
+  if (value == NULL)
+    return fallback;
+  for (gint i = 0; names[i]; i++)
+    if (g_str_equal (value, names[i]))
+      return i;
+  g_autofree char *list = g_strjoinv (", ", (char **)names);
+  g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+               "ep.onednn.%s: '%s' is not one of %s", key, value, list);
+  return -1;
+}
 
 static OnednnCompileFunc
 load_kernels (GError **error)
@@ -98,42 +106,19 @@ onednn_provider_create (const GliaProviderConfig *config, GError **error)
   OnednnCompileFunc compile = load_kernels (error);
   if (compile == NULL)
     return NULL;
-  OnednnConvAlgo algo = ONEDNN_CONV_AUTO;
-  const char *value
-      = config->options ? g_hash_table_lookup (config->options, "conv-algorithm") : NULL;
-  if (value) {
-    gsize i;
-    for (i = 0; i < G_N_ELEMENTS (conv_algos) && !g_str_equal (value, conv_algos[i].name); i++)
-      ;
-    if (i == G_N_ELEMENTS (conv_algos)) {
-      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                   "ep.onednn.conv-algorithm: '%s' is not one of auto, direct, winograd", value);
-      return NULL;
-    }
-    algo = conv_algos[i].algo;
-  }
-  OnednnDwImpl dw = ONEDNN_DW_GLIA;
-  value = config->options ? g_hash_table_lookup (config->options, "depthwise") : NULL;
-  if (value && g_str_equal (value, "onednn"))
-    dw = ONEDNN_DW_ONEDNN;
-  else if (value && !g_str_equal (value, "glia")) {
-    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                 "ep.onednn.depthwise: '%s' is not one of glia, onednn", value);
+  /* in the order of the enums */
+  static const char *const algos[] = { "auto", "direct", "winograd", NULL };
+  static const char *const impls[] = { "glia", "onednn", NULL };
+  static const char *const switches[] = { "off", "on", NULL };
+  gint algo = option_choice (config, "conv-algorithm", algos, ONEDNN_CONV_AUTO, error);
+  gint dw = algo < 0 ? -1 : option_choice (config, "depthwise", impls, ONEDNN_DW_GLIA, error);
+  gint fusion = dw < 0 ? -1 : option_choice (config, "block-fusion", switches, TRUE, error);
+  if (fusion < 0)
     return NULL;
-  }
-  gboolean fusion = TRUE;
-  value = config->options ? g_hash_table_lookup (config->options, "block-fusion") : NULL;
-  if (value && g_str_equal (value, "off"))
-    fusion = FALSE;
-  else if (value && !g_str_equal (value, "on")) {
-    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                 "ep.onednn.block-fusion: '%s' is not one of on, off", value);
-    return NULL;
-  }
   OnednnProvider *self = g_new0 (OnednnProvider, 1);
   self->config.n_threads = config->n_threads ? config->n_threads : g_get_num_processors ();
-  self->config.conv_algo = algo;
-  self->config.depthwise = dw;
+  self->config.conv_algo = (OnednnConvAlgo)algo;
+  self->config.depthwise = (OnednnDwImpl)dw;
   self->config.block_fusion = fusion;
   const char *cache = config->options ? g_hash_table_lookup (config->options, "conv-cache") : NULL;
   self->conv_cache = g_strdup (cache);
