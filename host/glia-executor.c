@@ -609,7 +609,12 @@ void
 glia_kernel_context_parallel_for (GliaKernelContext *ctx, gsize n, gsize grain,
                                   GliaParallelFunc func, gpointer user_data)
 {
-  _glia_parallel_for (ctx->session->n_threads, n, grain, func, user_data);
+  GliaSession *self = ctx->session;
+  if (self->parallel_provider >= 0) {
+    const Provider *p = provider_at (self, self->parallel_provider);
+    p->info->parallel_for (p->instance, self->n_threads, n, grain, func, user_data);
+  } else
+    _glia_parallel_for (self->n_threads, n, grain, func, user_data);
 }
 
 /* A tensor over a view's host memory, without copying. */

@@ -69,6 +69,7 @@ struct _GliaSession
   GPtrArray *providers; /* Provider* */
   guint n_owners;
   gint *node_provider;     /* per node, index in providers */
+  gint parallel_provider;  /* whose pool runs the kernels' parallel loops; -1: the host's */
   GArray *steps;           /* Step */
   GArray *slots;           /* Slot */
   gint *input_slot;        /* per graph input (index in graph inputs) */

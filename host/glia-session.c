@@ -148,6 +148,7 @@ glia_session_init (GliaSession *self)
 {
   g_mutex_init (&self->plan_lock);
   g_mutex_init (&self->subgraph_lock);
+  self->parallel_provider = -1;
   g_mutex_init (&self->profile_lock);
   self->subgraphs = g_hash_table_new_full (NULL, NULL, NULL, subgraph_session_free);
   self->plans = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, _glia_plan_free);
@@ -262,6 +263,31 @@ static Provider *
 provider_at (GliaSession *self, gint i)
 {
   return g_ptr_array_index (self->providers, i);
+}
+
+/* The first provider (in preference order) that has a thread pool of its
+ * own and runs kernels of this session runs every kernel's parallel loops:
+ * a pool that spins after its work (OpenMP) would otherwise share the cores
+ * with the host's pool right after it. */
+static void
+choose_parallel_provider (GliaSession *self)
+{
+  self->parallel_provider = -1;
+  for (guint i = 0; i < self->providers->len && self->parallel_provider < 0; i++) {
+    const GliaProviderInfo *info = provider_at (self, i)->info;
+    if (info == NULL
+        || info->struct_size
+               < G_STRUCT_OFFSET (GliaProviderInfo, parallel_for) + sizeof info->parallel_for
+        || info->parallel_for == NULL)
+      continue;
+    for (guint k = 0; k < self->steps->len; k++) {
+      const Step *step = &g_array_index (self->steps, Step, k);
+      if (step->kind == STEP_KERNEL && step->provider == (gint)i) {
+        self->parallel_provider = (gint)i;
+        break;
+      }
+    }
+  }
 }
 
 static gint
@@ -1384,6 +1410,7 @@ glia_session_new_full (GliaModel *model, GliaSessionOptions *options, GliaRegist
   }
   if (!build_steps (self, claims, claim_provider, consumers, implicit, error))
     return NULL;
+  choose_parallel_provider (self);
   return g_steal_pointer (&self);
 }
 

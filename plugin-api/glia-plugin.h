@@ -28,7 +28,7 @@
 G_BEGIN_DECLS
 
 #define GLIA_PLUGIN_ABI_MAJOR 1
-#define GLIA_PLUGIN_ABI_MINOR 1
+#define GLIA_PLUGIN_ABI_MINOR 2
 
 /* The exported symbol the host looks up in every plugin file. */
 #define GLIA_PLUGIN_DESC_SYMBOL "glia_plugin_get_desc"

@@ -81,6 +81,14 @@ typedef struct _GliaProviderInfo GliaProviderInfo;
  *   (whose intermediate types may still be unknown), or NULL; the host calls
  *   its infer_shapes for type and shape inference before negotiation (may be
  *   NULL for providers without op tables)
+ * @parallel_for: (since ABI 1.2) runs a loop split over up to @n_threads
+ *   threads of the provider's own thread pool, as
+ *   glia_kernel_context_parallel_for() describes; NULL when the provider has
+ *   none. When a session compiled kernels of a provider that has one, the
+ *   parallel loops of every kernel of the session run on that pool instead
+ *   of the host's, so that two pools of busy-waiting threads do not take
+ *   turns on the same cores (the oneDNN provider: OpenMP). Nested calls
+ *   must run the loop on the calling thread.
  */
 struct _GliaProviderInfo
 {
@@ -105,9 +113,11 @@ struct _GliaProviderInfo
   gpointer (*get_stream) (gpointer instance);
   gboolean (*synchronize) (gpointer instance, GError **error);
   const GliaOpDef *(*lookup_op) (gpointer instance, const GliaGraph *graph, gint node);
+  void (*parallel_for) (gpointer instance, guint n_threads, gsize n, gsize grain,
+                        GliaParallelFunc func, gpointer user_data);
 
   /*< private >*/
-  gpointer _reserved[8];
+  gpointer _reserved[7];
 };
 
 /* Helpers for providers whose kernels are a GliaOpTable (one kernel per

@@ -234,5 +234,10 @@ typedef gboolean (*OnednnCompileFunc) (const GliaGraph *graph, const gint *nodes
                                        const OnednnConfig *config, GliaKernel *kernel,
                                        GError **error);
 #define ONEDNN_COMPILE_SYMBOL "glia_onednn_compile"
+/* The kernels module: a parallel loop on the calling thread's OpenMP team
+ * (GliaProviderInfo.parallel_for). */
+typedef void (*OnednnParallelFunc) (guint n_threads, gsize n, gsize grain, GliaParallelFunc func,
+                                    gpointer user_data);
+#define ONEDNN_PARALLEL_SYMBOL "glia_onednn_parallel_for"
 
 G_END_DECLS

@@ -36,6 +36,9 @@ typedef struct
   OnednnCompileFunc compile;
 } OnednnProvider;
 
+/* the kernels module's, once load_kernels() succeeded */
+static OnednnParallelFunc parallel_func;
+
 /* Option ep.onednn.@key: the index in @names (NULL-terminated) of its
  * value, @fallback when unset, -1 with @error set when it is none of them. */
 static gint
@@ -85,8 +88,11 @@ load_kernels (GError **error)
     GModule *mod = g_module_open (path, G_MODULE_BIND_LOCAL);
     if (mod == NULL)
       failure = g_strdup_printf ("cannot open the oneDNN kernels module: %s", g_module_error ());
-    else if (!g_module_symbol (mod, ONEDNN_COMPILE_SYMBOL, &sym) || sym == NULL) {
-      failure = g_strdup_printf ("%s has no %s", path, ONEDNN_COMPILE_SYMBOL);
+    else if (!g_module_symbol (mod, ONEDNN_COMPILE_SYMBOL, &sym) || sym == NULL
+             || !g_module_symbol (mod, ONEDNN_PARALLEL_SYMBOL, (gpointer *)&parallel_func)
+             || parallel_func == NULL) {
+      failure = g_strdup_printf ("%s lacks %s or %s", path, ONEDNN_COMPILE_SYMBOL,
+                                 ONEDNN_PARALLEL_SYMBOL);
       g_module_close (mod);
     } else {
       g_module_make_resident (mod);
@@ -218,6 +224,15 @@ onednn_provider_compile (gpointer instance, const GliaGraph *graph, const gint *
   return self->compile (graph, nodes, n_nodes, &self->config, kernel, error);
 }
 
+/* Runs on the team of OpenMP threads the regions use (see
+ * glia_onednn_parallel_for() in onednn-kernel.c). */
+static void
+onednn_provider_parallel_for (gpointer instance, guint n_threads, gsize n, gsize grain,
+                              GliaParallelFunc func, gpointer user_data)
+{
+  parallel_func (n_threads, n, grain, func, user_data);
+}
+
 static const char *const onednn_option_keys[]
     = { "conv-algorithm", "conv-cache", "depthwise", "block-fusion", NULL };
 
@@ -233,4 +248,5 @@ const GliaProviderInfo onednn_provider_info = {
   .destroy = onednn_provider_destroy,
   .get_capability = onednn_provider_get_capability,
   .compile = onednn_provider_compile,
+  .parallel_for = onednn_provider_parallel_for,
 };

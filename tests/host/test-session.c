@@ -214,6 +214,54 @@ test_fallback_to_cpu (void)
   run_and_check (s, N, FALSE);
 }
 
+/* A session that runs kernels of a provider with a thread pool of its own
+ * (testb) runs the parallel loops of its other kernels (the CPU provider's
+ * Mul) there; a session without such kernels keeps the host's pool. */
+static void
+test_provider_pool (void)
+{
+  const gint64 n = 1 << 20; /* enough for the CPU provider's Mul to split */
+  g_autoptr (GliaModel) model = chain_model (n, FALSE);
+  g_autofree char *path = g_module_build_path (g_getenv ("GLIA_TEST_PLUGIN_DIR"), "test-providers");
+  GModule *mod = g_module_open (path, G_MODULE_BIND_LOCAL);
+  g_assert_nonnull (mod);
+  gint *loops = NULL;
+  guint *threads = NULL;
+  g_assert_true (g_module_symbol (mod, "test_providers_parallel_loops", (gpointer *)&loops));
+  g_assert_true (g_module_symbol (mod, "test_providers_parallel_threads", (gpointer *)&threads));
+  struct
+  {
+    const char *providers[3];
+    gboolean pool;
+    guint cpu_node; /* one that splits on the CPU provider */
+  } cases[] = {
+    { { "testb", "cpu", NULL }, TRUE, 1 },  /* testb runs Add, Relu, Sub */
+    { { "cpu", "testb", NULL }, FALSE, 1 }, /* the CPU provider takes all */
+    { { "testa", "cpu", NULL }, FALSE, 2 }, /* testa (Add, Mul) has no pool */
+  };
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    g_autoptr (GliaSessionOptions) opts = glia_session_options_new ();
+    glia_session_options_set_providers (opts, cases[c].providers);
+    glia_session_options_set_threads (opts, 2);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GliaSession) s = glia_session_new_full (model, opts, registry, &error);
+    if (s == NULL && g_error_matches (error, GLIA_ERROR, GLIA_ERROR_NOT_FOUND)) {
+      g_test_skip ("the CPU provider plugin is not built");
+      break;
+    }
+    g_assert_no_error (error);
+    g_assert_cmpstr (glia_session_get_node_provider (s, cases[c].cpu_node), ==, "cpu");
+    gint before = g_atomic_int_get (loops);
+    run_and_check (s, n, FALSE);
+    if (cases[c].pool) {
+      g_assert_cmpint (g_atomic_int_get (loops), >, before);
+      g_assert_cmpuint (*threads, ==, 2);
+    } else
+      g_assert_cmpint (g_atomic_int_get (loops), ==, before);
+  }
+  g_module_close (mod);
+}
+
 static void
 test_provider_options (void)
 {
@@ -659,6 +707,7 @@ main (int argc, char **argv)
   g_test_add_func ("/session/fallback-disabled", test_fallback_disabled_lists_ops);
   g_test_add_func ("/session/fallback-to-cpu", test_fallback_to_cpu);
   g_test_add_func ("/session/provider-options", test_provider_options);
+  g_test_add_func ("/session/provider-pool", test_provider_pool);
   g_test_add_func ("/session/custom-op", test_custom_op);
   g_test_add_func ("/session/bad-inputs", test_bad_inputs);
   g_test_add_func ("/session/symbolic-dims", test_symbolic_dims);

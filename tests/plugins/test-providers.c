@@ -3,8 +3,10 @@
  * "testa" runs Add and Mul on a fake device whose memory holds every byte
  * XOR-ed with 0x5A: a kernel that is handed host memory, or a host reader
  * handed device memory, computes garbage, so the tests see whether the host
- * inserted the copies. "testb" runs Add, Sub and Relu on the CPU. Both rank 0:
- * they are used only when a session names them.
+ * inserted the copies. "testb" runs Add, Sub and Relu on the CPU and has a
+ * thread pool of its own (parallel_for), which counts the loops it is given
+ * in test_providers_parallel_loops. Both rank 0: they are used only when a
+ * session names them.
  */
 #include <glia-plugin.h>
 #include <string.h>
@@ -203,6 +205,24 @@ dev_copy (gpointer instance, gpointer dst, gconstpointer src, gsize size, GliaCo
   return TRUE;
 }
 
+/* testb's "pool": runs each loop in its parts one after the other (as
+ * many parts as threads, at least @grain items each) and counts the loops
+ * and the threads asked for, for test-session's /session/provider-pool. */
+G_MODULE_EXPORT gint test_providers_parallel_loops;
+G_MODULE_EXPORT guint test_providers_parallel_threads;
+
+static void
+parallel_for (gpointer instance, guint n_threads, gsize n, gsize grain, GliaParallelFunc func,
+              gpointer user_data)
+{
+  g_atomic_int_inc (&test_providers_parallel_loops);
+  test_providers_parallel_threads = n_threads;
+  gsize parts = MAX (1, MIN ((gsize)n_threads, n / MAX (grain, 1)));
+  for (gsize p = 0; p < parts; p++)
+    if (n * p / parts < n * (p + 1) / parts)
+      func (n * p / parts, n * (p + 1) / parts, user_data);
+}
+
 static const char *const a_options[] = { "fail", NULL };
 static const char *const no_options[] = { NULL };
 
@@ -235,6 +255,7 @@ static const GliaProviderInfo provider_b = {
   .get_capability = get_capability,
   .compile = compile,
   .lookup_op = lookup_op,
+  .parallel_for = parallel_for,
 };
 
 static gboolean
