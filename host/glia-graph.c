@@ -266,6 +266,13 @@ glia_graph_value_set_constant (GliaGraph *graph, gint value, GliaDataType dtype,
   GliaValue *v = get_value (graph, value);
   g_return_val_if_fail (v != NULL, FALSE);
 
+  /* a second definition would silently replace the first (an ONNX file
+   * with two initializers of one name, say) */
+  if (v->constant) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_MODEL, "constant '%s' is defined twice",
+                 v->name);
+    return FALSE;
+  }
   gsize n = 1;
   for (guint i = 0; i < rank; i++) {
     if (dims[i] < 0 || !g_size_checked_mul (&n, n, (gsize)dims[i])) {
@@ -306,10 +313,7 @@ glia_graph_value_set_constant (GliaGraph *graph, gint value, GliaDataType dtype,
     }
   }
 
-  if (v->constant)
-    const_tensor_clear (v->constant);
-  else
-    v->constant = g_new0 (GliaConstTensor, 1);
+  v->constant = g_new0 (GliaConstTensor, 1);
   const_tensor_init (v->constant, dtype, rank, dims, data);
   v->dtype = dtype;
   value_set_shape (v, rank, dims, NULL);

@@ -87,7 +87,9 @@ gint glia_graph_lookup_value (const GliaGraph *graph, const char *name);
 void glia_graph_value_set_type (GliaGraph *graph, gint value, GliaDataType dtype, gint rank,
                                 const gint64 *dims, const char *const *dim_params);
 void glia_graph_value_set_kind (GliaGraph *graph, gint value, GliaValueKind kind);
-/* Makes @value constant. Takes a reference on @data. */
+/* Makes @value constant. Takes a reference on @data. Fails (nothing
+ * changed) when the data does not fit the type and shape, or when @value
+ * already is a constant. */
 gboolean glia_graph_value_set_constant (GliaGraph *graph, gint value, GliaDataType dtype,
                                         guint rank, const gint64 *dims, GBytes *data,
                                         GError **error);

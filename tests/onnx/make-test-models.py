@@ -322,6 +322,10 @@ def main():
     write(os.path.join(models, "sequence.onnx"), sequence_model())
     write(os.path.join(models, "undefined-input.onnx"), undefined_input_model(), check=False)
     write(os.path.join(models, "tensors-attribute.onnx"), tensors_attribute_model(), check=False)
+    # two initializers named W: the second must not silently replace the first
+    m = small_model()
+    m.graph.initializer.append(numpy_helper.from_array(np.zeros((3, 2), np.float32), "W"))
+    write(os.path.join(models, "duplicate-initializer.onnx"), m, check=False)
     # W and B listed as graph inputs too: before IR 4 that makes them weights,
     # from IR 4 on inputs with a default.
     for version in (3, 4):

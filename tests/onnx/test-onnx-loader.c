@@ -437,6 +437,8 @@ test_graph_errors (void)
 {
   assert_load_fails ("undefined-input.onnx", GLIA_ERROR_INVALID_MODEL, "'nope'");
   assert_load_fails ("tensors-attribute.onnx", GLIA_ERROR_UNSUPPORTED_OP, "TENSORS");
+  assert_load_fails ("duplicate-initializer.onnx", GLIA_ERROR_INVALID_MODEL,
+                     "'W' is defined twice");
 }
 
 /* Loads @data as a file named @name in a temporary directory; returns the
