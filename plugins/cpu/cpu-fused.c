@@ -303,22 +303,81 @@ fmm_tile_any (int mr, gint64 k, const float *a, gint64 lda, const float *bp, flo
 #endif
 
 #ifdef FMM_HAVE_AVX512
+/* Rows [kk0, kk0 + nk) of a panel's columns [jb, jb + 16) (nk, nj <= 16)
+ * from a source whose columns are rows: src[j * sn + kk], each column read
+ * as one vector and the 16 x 16 block transposed in registers. Columns
+ * past @nj are zero. */
+static FMM_TARGET void
+fmm_pack_transposed_block (float *rows, const float *src, gint64 sn, int nk, int nj, float scale)
+{
+  const __mmask16 km = (__mmask16)((1u << nk) - 1);
+  const __m512 vs = _mm512_set1_ps (scale);
+  __m512 r[16], t[16];
+  for (int j = 0; j < 16; j++)
+    r[j] = j < nj ? _mm512_mul_ps (_mm512_maskz_loadu_ps (km, src + j * sn), vs)
+                  : _mm512_setzero_ps ();
+  /* 2 x 2, then 4 x 4 blocks within each 128-bit lane */
+  for (int j = 0; j < 16; j += 2) {
+    t[j] = _mm512_unpacklo_ps (r[j], r[j + 1]);
+    t[j + 1] = _mm512_unpackhi_ps (r[j], r[j + 1]);
+  }
+  for (int j = 0; j < 16; j += 4) {
+    r[j] = _mm512_shuffle_ps (t[j], t[j + 2], 0x44);
+    r[j + 1] = _mm512_shuffle_ps (t[j], t[j + 2], 0xEE);
+    r[j + 2] = _mm512_shuffle_ps (t[j + 1], t[j + 3], 0x44);
+    r[j + 3] = _mm512_shuffle_ps (t[j + 1], t[j + 3], 0xEE);
+  }
+  /* r[4g + i] holds, in lane L, element 4L + i of rows 4g .. 4g + 3: gather
+   * the lanes of the four row groups */
+  for (int i = 0; i < 4; i++) {
+    __m512 v = _mm512_shuffle_f32x4 (r[i], r[4 + i], 0x88);
+    __m512 w = _mm512_shuffle_f32x4 (r[i], r[4 + i], 0xDD);
+    __m512 v2 = _mm512_shuffle_f32x4 (r[8 + i], r[12 + i], 0x88);
+    __m512 w2 = _mm512_shuffle_f32x4 (r[8 + i], r[12 + i], 0xDD);
+    __m512 c[4] = { _mm512_shuffle_f32x4 (v, v2, 0x88), _mm512_shuffle_f32x4 (w, w2, 0x88),
+                    _mm512_shuffle_f32x4 (v, v2, 0xDD), _mm512_shuffle_f32x4 (w, w2, 0xDD) };
+    for (int q = 0; q < 4; q++)
+      if (4 * q + i < nk)
+        _mm512_storeu_ps (rows + (4 * q + i) * FMM_NR, c[q]);
+  }
+}
+
 /* B[kk][j] = scale * src[kk * sk + j * sn] into panels @p (ceil (n /
- * FMM_NR) * k * FMM_NR floats), zero padded. */
-static void
+ * FMM_NR) * k * FMM_NR floats), zero padded. Rows of B that are contiguous
+ * in the source (sn == 1: V, a weight matrix) are copied a vector at a
+ * time; columns that are (sk == 1: K for Q Kt, a transposed weight) are
+ * transposed in 16 x 16 blocks; other strides go element by element. */
+static FMM_TARGET void
 fmm_pack_into (float *p, gint64 k, gint64 n, const float *src, gint64 sk, gint64 sn, float scale)
 {
   gint64 n_panels = (n + FMM_NR - 1) / FMM_NR;
+  const __m512 vs = _mm512_set1_ps (scale);
   for (gint64 pi = 0; pi < n_panels; pi++) {
     gint64 j0 = pi * FMM_NR, nc = MIN (FMM_NR, n - j0);
-    for (gint64 kk = 0; kk < k; kk++) {
-      float *row = p + (pi * k + kk) * FMM_NR;
-      gint64 j = 0;
-      for (; j < nc; j++)
-        row[j] = scale * src[kk * sk + (j0 + j) * sn];
-      for (; j < FMM_NR; j++)
-        row[j] = 0.0f;
-    }
+    float *panel = p + pi * k * FMM_NR;
+    if (sn == 1) {
+      __mmask16 m0 = (__mmask16)(nc >= 16 ? 0xffff : (1u << nc) - 1);
+      __mmask16 m1 = (__mmask16)(nc >= 32 ? 0xffff : nc > 16 ? (1u << (nc - 16)) - 1 : 0);
+      for (gint64 kk = 0; kk < k; kk++) {
+        const float *s = src + kk * sk + j0;
+        _mm512_storeu_ps (panel + kk * FMM_NR, _mm512_mul_ps (_mm512_maskz_loadu_ps (m0, s), vs));
+        _mm512_storeu_ps (panel + kk * FMM_NR + 16,
+                          _mm512_mul_ps (_mm512_maskz_loadu_ps (m1, s + 16), vs));
+      }
+    } else if (sk == 1) {
+      for (gint64 kk0 = 0; kk0 < k; kk0 += 16)
+        for (gint64 jb = 0; jb < FMM_NR; jb += 16)
+          fmm_pack_transposed_block (panel + kk0 * FMM_NR + jb, src + (j0 + jb) * sn + kk0, sn,
+                                     (int)MIN (16, k - kk0), (int)CLAMP (nc - jb, 0, 16), scale);
+    } else
+      for (gint64 kk = 0; kk < k; kk++) {
+        float *row = panel + kk * FMM_NR;
+        gint64 j = 0;
+        for (; j < nc; j++)
+          row[j] = scale * src[kk * sk + (j0 + j) * sn];
+        for (; j < FMM_NR; j++)
+          row[j] = 0.0f;
+      }
   }
 }
 #endif
