@@ -996,6 +996,155 @@ is_fused (const GliaGraph *g, gint node, const char *op)
          && g_str_equal (glia_graph_node_get_domain (g, node), "com.glia");
 }
 
+/* The range [*start, *end) of the last axis (of size @n) that Slice @node
+ * takes from its data input of rank @rank, when it is one constant
+ * non-empty range of that axis with step 1. */
+static gboolean
+last_axis_slice (const GliaGraph *g, gint node, gint rank, gint64 n, gint64 *start, gint64 *end)
+{
+  guint n_in = glia_graph_node_get_n_inputs (g, node);
+  double st, en, ax = 0, step = 1;
+  if (!is_op (g, node, "Slice") || n_in < 3 || rank < 1
+      || glia_graph_node_get_n_outputs (g, node) != 1
+      || !const_scalar (g, glia_graph_node_get_input (g, node, 1), &st)
+      || !const_scalar (g, glia_graph_node_get_input (g, node, 2), &en))
+    return FALSE;
+  gint axes = n_in > 3 ? glia_graph_node_get_input (g, node, 3) : -1;
+  gint steps = n_in > 4 ? glia_graph_node_get_input (g, node, 4) : -1;
+  if ((axes >= 0 && !const_scalar (g, axes, &ax)) || (steps >= 0 && !const_scalar (g, steps, &step))
+      || step != 1 || (ax != rank - 1 && ax != -1))
+    return FALSE;
+  /* ONNX: negative indices count from the end; both clamp to [0, n] */
+  gint64 a = st < 0 ? (gint64)st + n : (gint64)MIN (st, (double)n);
+  gint64 b = en < 0 ? (gint64)en + n : (gint64)MIN (en, (double)n);
+  *start = CLAMP (a, 0, n);
+  *end = CLAMP (b, 0, n);
+  return *start < *end;
+}
+
+/* Copies @from's attributes of the kinds a FusedMatMul has to @to. */
+static void
+copy_simple_attrs (GliaGraph *g, gint from, gint to)
+{
+  for (guint i = 0; i < glia_graph_node_get_n_attrs (g, from); i++) {
+    const char *name = glia_graph_node_get_attr_name (g, from, i);
+    guint n;
+    gsize len;
+    switch (glia_graph_node_get_attr_type (g, from, name)) {
+    case GLIA_ATTR_INT:
+      glia_graph_node_set_attr_int (g, to, name, glia_graph_node_get_attr_int (g, from, name, 0));
+      break;
+    case GLIA_ATTR_FLOAT:
+      glia_graph_node_set_attr_float (g, to, name,
+                                      glia_graph_node_get_attr_float (g, from, name, 0));
+      break;
+    case GLIA_ATTR_STRING: {
+      const char *v = glia_graph_node_get_attr_string (g, from, name, "", &len);
+      glia_graph_node_set_attr_string (g, to, name, v, len);
+      break;
+    }
+    case GLIA_ATTR_INTS: {
+      const gint64 *v = glia_graph_node_get_attr_ints (g, from, name, &n);
+      glia_graph_node_set_attr_ints (g, to, name, v, n);
+      break;
+    }
+    case GLIA_ATTR_FLOATS: {
+      const float *v = glia_graph_node_get_attr_floats (g, from, name, &n);
+      glia_graph_node_set_attr_floats (g, to, name, v, n);
+      break;
+    }
+    default:
+      g_assert_not_reached (); /* the caller checked */
+    }
+  }
+}
+
+static gboolean
+simple_attrs_only (const GliaGraph *g, gint node)
+{
+  for (guint i = 0; i < glia_graph_node_get_n_attrs (g, node); i++) {
+    GliaAttrType t
+        = glia_graph_node_get_attr_type (g, node, glia_graph_node_get_attr_name (g, node, i));
+    if (t != GLIA_ATTR_INT && t != GLIA_ATTR_FLOAT && t != GLIA_ATTR_STRING && t != GLIA_ATTR_INTS
+        && t != GLIA_ATTR_FLOATS)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* A FusedMatMul (constant B [K, N], optional constant bias [N]) whose output
+ * only Slices of the last axis read becomes one FusedMatMul per Slice, over
+ * those columns of B and the bias: a transformer's packed Q/K/V projection
+ * is then three products writing Q, K and V where they are read, instead
+ * of one product and three copies. Each Slice node becomes its product. */
+static gboolean
+pass_split_matmul_slices (GliaGraph *g, GliaPassContext *ctx, GError **error)
+{
+  gboolean changed = FALSE;
+  for (guint node = 0; node < glia_graph_get_n_nodes (g); node++) {
+    guint n_in = glia_graph_node_get_n_inputs (g, node);
+    if (!is_fused (g, node, "FusedMatMul") || n_in < 2 || n_in > 3
+        || glia_graph_node_get_n_outputs (g, node) != 1 || !simple_attrs_only (g, node))
+      continue;
+    gint a = glia_graph_node_get_input (g, node, 0), b = glia_graph_node_get_input (g, node, 1);
+    gint bias = n_in > 2 ? glia_graph_node_get_input (g, node, 2) : -1;
+    gint y = glia_graph_node_get_output (g, node, 0);
+    const GliaConstTensor *bc = get_const (g, b);
+    gint rank = glia_graph_value_get_rank (g, y);
+    if (bc == NULL || bc->dtype != GLIA_DATA_TYPE_FLOAT || bc->rank != 2 || !is_float (g, y)
+        || rank < 2 || glia_graph_value_is_output (g, y))
+      continue;
+    gint64 k = bc->dims[0], n = bc->dims[1];
+    gsize nb = 0;
+    const float *bd = bias >= 0 ? const_floats (g, bias, &nb) : NULL;
+    if (bias >= 0 && (bd == NULL || nb != (gsize)n))
+      continue;
+    guint n_cons;
+    gboolean by_sub;
+    g_autofree gint *cons = glia_graph_value_get_consumers (g, y, &n_cons, &by_sub);
+    gboolean ok = n_cons > 0 && !by_sub;
+    g_autofree gint64 *range = g_new (gint64, 2 * MAX (n_cons, 1));
+    for (guint c = 0; c < n_cons && ok; c++)
+      ok = glia_graph_node_get_input (g, cons[c], 0) == y
+           && last_axis_slice (g, cons[c], rank, n, &range[2 * c], &range[2 * c + 1]);
+    if (!ok)
+      continue;
+    const float *w = g_bytes_get_data (bc->data, NULL);
+    for (guint c = 0; c < n_cons; c++) {
+      gint s = cons[c];
+      gint64 c0 = range[2 * c], width = range[2 * c + 1] - c0;
+      float *ws = g_new (float, k *width);
+      for (gint64 r = 0; r < k; r++)
+        memcpy (ws + r * width, w + r * n + c0, width * sizeof (float));
+      gint64 wdims[2] = { k, width };
+      gint wv = add_float_constant (g, glia_graph_value_get_name (g, b), 2, wdims, ws, k * width);
+      gint bv = -1;
+      if (bd)
+        bv = add_float_constant (g, glia_graph_value_get_name (g, bias), 1, &width,
+                                 g_memdup2 (bd + c0, width * sizeof (float)), width);
+      if (wv < 0 || (bd && bv < 0))
+        return changed; /* cannot happen: the data fits its shape */
+      glia_graph_node_set_op_type (g, s, "FusedMatMul", "com.glia");
+      glia_graph_node_truncate_inputs (g, s, bd ? 3 : 2);
+      glia_graph_node_set_input (g, s, 0, a);
+      glia_graph_node_set_input (g, s, 1, wv);
+      if (bd)
+        glia_graph_node_set_input (g, s, 2, bv);
+      copy_simple_attrs (g, node, s);
+      glia_pass_context_report (ctx,
+                                "FusedMatMul '%s' + Slice '%s' -> FusedMatMul over columns "
+                                "%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT,
+                                node_label (g, node), node_label (g, s), c0, c0 + width);
+    }
+    gint id = node;
+    glia_graph_remove_nodes (g, &id, 1);
+    node--;
+    changed = TRUE;
+  }
+  (void)error;
+  return changed;
+}
+
 static gboolean
 pass_fuse_activation (GliaGraph *g, GliaPassContext *ctx, GError **error)
 {
@@ -1592,6 +1741,9 @@ static const GliaPassInfo host_passes[] = {
              "MatMul / Gemm with constant weights [+ bias Add] [+ activation] -> "
              "com.glia::FusedMatMul",
              2, pass_fuse_matmul_bias),
+  HOST_PASS ("split-matmul-slices",
+             "FusedMatMul read only by Slices of its last axis -> one FusedMatMul per Slice", 2,
+             pass_split_matmul_slices),
   HOST_PASS ("fuse-conv-add", "Conv + residual Add [+ activation] -> com.glia::FusedConv", 2,
              pass_fuse_conv_add),
   HOST_PASS ("fuse-activation", "Conv / Gemm + activation -> com.glia::FusedConv / FusedGemm", 2,

@@ -357,6 +357,78 @@ test_matmul_bias (void)
   result_clear (&on);
 }
 
+static gint
+add_int (GliaGraph *g, const char *name, gint64 x)
+{
+  gint64 one = 1;
+  gint v = glia_graph_add_value (g, name, GLIA_DATA_TYPE_INT64, 1, &one, NULL);
+  g_autoptr (GBytes) bytes = g_bytes_new (&x, sizeof x);
+  g_assert_true (glia_graph_value_set_constant (g, v, GLIA_DATA_TYPE_INT64, 1, &one, bytes, NULL));
+  return v;
+}
+
+/* y = Slice (FusedMatMul (x)) over the last axis, for @n slices
+ * [start, end) (axis -1 or 2, steps 1 or absent); @other: a Relu reads the
+ * product too. */
+static gint
+add_slice (GliaGraph *g, gint y, const char *name, gint64 start, gint64 end, gint64 axis,
+           gboolean step)
+{
+  g_autofree char *o = g_strconcat (name, "_out", NULL);
+  g_autofree char *cs = g_strconcat (name, "_s", NULL), *ce = g_strconcat (name, "_e", NULL);
+  g_autofree char *ca = g_strconcat (name, "_a", NULL), *cp = g_strconcat (name, "_p", NULL);
+  gint out = value (g, o);
+  gint ins[5] = { y, add_int (g, cs, start), add_int (g, ce, end), add_int (g, ca, axis),
+                  step ? add_int (g, cp, 1) : -1 };
+  glia_graph_add_node (g, "Slice", "", name, step ? 5 : 4, ins, 1, &out);
+  glia_graph_add_output (g, out);
+  return out;
+}
+
+static void
+test_split_matmul_slices (void)
+{
+  for (guint variant = 0; variant < 3; variant++) {
+    /* A [2, 9, 7] times B [7, 50] + bias, Relu; sliced into a Q/K/V-like
+     * three (one with negative indices and one ending past the end, one
+     * of 2 columns); variant 1: no bias; variant 2: a Relu reads the
+     * product as well, so nothing splits */
+    g_autoptr (GliaGraph) g = new_graph (13);
+    const gint64 dx[3] = { 2, 9, 7 }, dw[2] = { 7, 50 }, db[1] = { 50 };
+    gint x = add_input (g, "x", 3, dx);
+    gint w = add_random_const (g, "w", 2, dw, 31);
+    gint m = value (g, "m"), y = value (g, "y");
+    node1 (g, "MatMul", "mm", x, w, m);
+    if (variant != 1) {
+      gint s = value (g, "s");
+      node1 (g, "Add", "add", m, add_random_const (g, "b", 1, db, 32), s);
+      node1 (g, "Relu", "relu", s, -1, y);
+    } else
+      node1 (g, "Relu", "relu", m, -1, y);
+    add_slice (g, y, "q", 0, 20, -1, TRUE);
+    add_slice (g, y, "k", -30, -10, 2, FALSE);
+    add_slice (g, y, "v", 48, 1000, -1, FALSE);
+    if (variant == 2) {
+      gint r = value (g, "r");
+      node1 (g, "Neg", "neg", y, -1, r);
+      glia_graph_add_output (g, r);
+    }
+    Result on = { 0 };
+    check_pass (g, 2, &on, 1e-5);
+    if (variant == 2) {
+      g_assert_true (has_op (&on, "Slice"));
+      g_assert_null (strstr (on.report, "-> FusedMatMul over columns"));
+    } else {
+      /* three products, nothing else */
+      g_assert_cmpuint (on.n_nodes, ==, 3);
+      g_assert_false (has_op (&on, "Slice"));
+      g_assert_nonnull (strstr (on.report, "Slice 'k' -> FusedMatMul over columns 20..40"));
+      g_assert_nonnull (strstr (on.report, "Slice 'v' -> FusedMatMul over columns 48..50"));
+    }
+    result_clear (&on);
+  }
+}
+
 static void
 test_matmul_bias_gemm (void)
 {
@@ -887,6 +959,7 @@ main (int argc, char **argv)
   g_test_add_func ("/optimizer/fuse-matmul-add", test_matmul_add_gemm);
   g_test_add_func ("/optimizer/fuse-matmul-bias", test_matmul_bias);
   g_test_add_func ("/optimizer/fuse-matmul-bias/gemm", test_matmul_bias_gemm);
+  g_test_add_func ("/optimizer/split-matmul-slices", test_split_matmul_slices);
   g_test_add_func ("/optimizer/fuse-activation/gemm", test_gemm_activation);
   g_test_add_func ("/optimizer/fuse-activation/conv", test_conv_activation);
   g_test_add_func ("/optimizer/fuse-conv-add", test_conv_add_relu);
