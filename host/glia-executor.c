@@ -544,6 +544,59 @@ allocate_slot (GliaSession *self, Frame *f, gint slot, guint owner, GliaDataType
 }
 
 GliaTensorView *
+glia_kernel_context_set_output_view (GliaKernelContext *ctx, guint i, guint input, guint rank,
+                                     const gint64 *dims, GError **error)
+{
+  const GliaTensorView *x = glia_kernel_context_get_input (ctx, input);
+  if (x == NULL || i >= ctx->step->n_outputs || rank > GLIA_MAX_RANK) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "output %u as a view of input %u: no such %s", i, input,
+                 x == NULL                   ? "input tensor"
+                 : i >= ctx->step->n_outputs ? "output"
+                                             : "rank");
+    return NULL;
+  }
+  gsize n = 1;
+  for (guint d = 0; d < rank; d++)
+    if (dims[d] < 0 || !g_size_checked_mul (&n, n, (gsize)dims[d]))
+      n = G_MAXSIZE;
+  if (n != x->n_elements || x->dtype == GLIA_DATA_TYPE_STRING) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 x->dtype == GLIA_DATA_TYPE_STRING
+                     ? "output %u as a view of input %u: string tensors are not viewed"
+                     : "output %u as a view of input %u: the element counts differ",
+                 i, input);
+    return NULL;
+  }
+  gint slot = ctx->step->outputs[i];
+  Frame *f = ctx->frame;
+  if (i == 0 && (gint)input == ctx->step->view_input && slot >= 0) {
+    if (f->have[slot]) {
+      g_set_error (
+          error, GLIA_ERROR, GLIA_ERROR_FAILED, "output '%s' allocated twice",
+          glia_graph_value_get_name (ctx->session->graph, slot_at (ctx->session, slot)->value));
+      return NULL;
+    }
+    GliaTensorView *v = &f->views[slot];
+    *v = *x;
+    v->rank = rank;
+    if (rank)
+      memcpy (v->dims, dims, rank * sizeof (gint64));
+    f->have[slot] = 1;
+    return v;
+  }
+  if (x->device != GLIA_DEVICE_TYPE_CPU) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE,
+                 "output %u as a view of input %u: a copy needs host memory", i, input);
+    return NULL;
+  }
+  GliaTensorView *y = glia_kernel_context_allocate_output (ctx, i, x->dtype, rank, dims, error);
+  if (y && x->n_bytes)
+    memcpy (y->data, x->data, MIN (x->n_bytes, y->n_bytes));
+  return y;
+}
+
+GliaTensorView *
 glia_kernel_context_allocate_output (GliaKernelContext *ctx, guint i, GliaDataType dtype,
                                      guint rank, const gint64 *dims, GError **error)
 {

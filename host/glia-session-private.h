@@ -39,6 +39,7 @@ typedef struct
   gint *outputs;
   guint n_outputs;
   GliaCopyKind copy_kind;
+  gint view_input; /* input whose memory output 0 may share (a reshape), -1 if none */
 } Step;
 
 typedef struct

@@ -909,6 +909,26 @@ claim_io (const GliaGraph *g, GArray *claim, GHashTable *consumers, GArray *inpu
   }
 }
 
+/* Whether step @s is a single ONNX op that only reshapes, whose output 0
+ * may share the memory of its input 0: both in host memory, the output not
+ * a graph output (the caller gets its own memory). */
+static gboolean
+step_may_view (GliaSession *self, const Step *s)
+{
+  static const char *const ops[]
+      = { "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", NULL };
+  if (s->kind != STEP_KERNEL || s->n_nodes != 1 || s->n_inputs < 1 || s->n_outputs < 1
+      || s->inputs[0] < 0 || s->outputs[0] < 0
+      || provider_at (self, s->provider)->owner != OWNER_HOST)
+    return FALSE;
+  const char *op = glia_graph_node_get_op_type (self->graph, s->nodes[0]);
+  if (*glia_graph_node_get_domain (self->graph, s->nodes[0]) != '\0' || !g_strv_contains (ops, op))
+    return FALSE;
+  const Slot *in = &g_array_index (self->slots, Slot, s->inputs[0]);
+  const Slot *out = &g_array_index (self->slots, Slot, s->outputs[0]);
+  return in->owner == OWNER_HOST && out->owner == OWNER_HOST && !out->is_output;
+}
+
 static gboolean
 compile_claim (GliaSession *self, Provider *p, GArray *claim, GliaKernel *kernel, GError **error)
 {
@@ -997,6 +1017,7 @@ slot_in_owner (GliaSession *self, GHashTable *where, gint value, guint owner, GE
   } else {
     Step s = { 0 };
     s.kind = STEP_COPY;
+    s.view_input = -1;
     s.provider = device_provider;
     s.copy_kind = owner == OWNER_HOST ? GLIA_COPY_DEVICE_TO_HOST : GLIA_COPY_HOST_TO_DEVICE;
     s.n_inputs = 1;
@@ -1101,6 +1122,7 @@ build_steps (GliaSession *self, GPtrArray *claims, GArray *claim_provider, GHash
 
     Step s = { 0 };
     s.kind = STEP_KERNEL;
+    s.view_input = -1;
     s.provider = pi;
     s.n_nodes = claim->len;
     s.nodes = g_memdup2 (claim->data, claim->len * sizeof (gint));
@@ -1157,6 +1179,19 @@ build_steps (GliaSession *self, GPtrArray *claims, GArray *claim_provider, GHash
         Slot *sl = &g_array_index (self->slots, Slot, s->inputs[i]);
         sl->last_step = MAX (sl->last_step, (gint)k);
       }
+  }
+  /* Reshapes may make their output a view of their input
+   * (glia_kernel_context_set_output_view): the input's memory then lives
+   * as long as the view is read. Backwards, so that a chain of views
+   * extends its first input to the last reader. */
+  for (gint k = (gint)self->steps->len - 1; k >= 0; k--) {
+    Step *s = &g_array_index (self->steps, Step, k);
+    if (!step_may_view (self, s))
+      continue;
+    s->view_input = 0;
+    Slot *in = &g_array_index (self->slots, Slot, s->inputs[0]);
+    Slot *out = &g_array_index (self->slots, Slot, s->outputs[0]);
+    in->last_step = MAX (in->last_step, out->last_step);
   }
 
   if (strings->len) {

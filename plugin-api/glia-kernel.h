@@ -41,6 +41,17 @@ guint glia_kernel_context_get_n_inputs (GliaKernelContext *ctx);
 guint glia_kernel_context_get_n_outputs (GliaKernelContext *ctx);
 /* Input @i, or NULL for an omitted optional input. */
 const GliaTensorView *glia_kernel_context_get_input (GliaKernelContext *ctx, guint i);
+/* Sets output @i to input @input's elements seen with the shape @rank,
+ * @dims (the same element count): for kernels that only reshape (Reshape,
+ * Flatten, Squeeze, Unsqueeze, a Transpose that keeps the element order).
+ * Where the session planned the step for it (one of those ONNX ops,
+ * output 0 from input 0, in host memory, the output not a graph output),
+ * the output is a view of the input's memory and nothing is copied; else
+ * the output is allocated and the elements copied (host memory only).
+ * String tensors are refused. Returns the output, or NULL with @error. */
+GliaTensorView *glia_kernel_context_set_output_view (GliaKernelContext *ctx, guint i, guint input,
+                                                     guint rank, const gint64 *dims,
+                                                     GError **error);
 /* Allocates output @i (from the memory plan when the shape matches the plan,
  * otherwise from the provider's allocator). Returns NULL and sets @error on
  * failure (resource limit, bad rank). */

@@ -35,16 +35,6 @@ check_bytes_dtype (GliaKernelContext *ctx, const GliaTensorView *v, GError **err
   return FALSE;
 }
 
-static GliaTensorView *
-copy_to_output (GliaKernelContext *ctx, const GliaTensorView *x, guint rank, const gint64 *dims,
-                GError **error)
-{
-  GliaTensorView *y = glia_kernel_context_allocate_output (ctx, 0, x->dtype, rank, dims, error);
-  if (y && x->n_bytes)
-    memcpy (y->data, x->data, MIN (x->n_bytes, y->n_bytes));
-  return y;
-}
-
 /* A gather of output elements from one input along CpuBroadcast strides
  * (input 0), starting at @base elements into the source. */
 typedef struct
@@ -235,7 +225,7 @@ reshape_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "%s", why);
     return FALSE;
   }
-  return copy_to_output (ctx, x, (guint)n, out, error) != NULL;
+  return glia_kernel_context_set_output_view (ctx, 0, 0, (guint)n, out, error) != NULL;
 }
 
 /* ======================================================================== */
@@ -302,7 +292,7 @@ flatten_compute (gpointer state, GliaKernelContext *ctx, GError **error)
                       "axis %" G_GINT64_FORMAT " is out of range for input %s", s->axis, d);
     return FALSE;
   }
-  return copy_to_output (ctx, x, 2, out, error) != NULL;
+  return glia_kernel_context_set_output_view (ctx, 0, 0, 2, out, error) != NULL;
 }
 
 /* ======================================================================== */
@@ -439,6 +429,16 @@ transpose_compute (gpointer state, GliaKernelContext *ctx, GError **error)
     out[i] = x->dims[perm[i]];
     strides[0][i] = in_strides[perm[i]];
   }
+  /* moving only axes of size 1 (a batch of one going from first to second
+   * place) keeps the element order: the output is the input reshaped */
+  gboolean same_order = TRUE;
+  for (guint i = 0, last = 0; i < x->rank && same_order; i++)
+    if (x->dims[perm[i]] != 1) {
+      same_order = perm[i] >= last;
+      last = perm[i];
+    }
+  if (same_order)
+    return glia_kernel_context_set_output_view (ctx, 0, 0, x->rank, out, error) != NULL;
   GliaTensorView *y = glia_kernel_context_allocate_output (ctx, 0, x->dtype, x->rank, out, error);
   if (y == NULL)
     return FALSE;
@@ -652,7 +652,7 @@ squeeze_compute_common (const AxesState *s, GliaKernelContext *ctx, gboolean squ
     cpu_kernel_error (error, ctx, GLIA_ERROR_INVALID_ARGUMENT, "%s", why);
     return FALSE;
   }
-  return copy_to_output (ctx, x, out_rank, out, error) != NULL;
+  return glia_kernel_context_set_output_view (ctx, 0, 0, out_rank, out, error) != NULL;
 }
 
 static gboolean

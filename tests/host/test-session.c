@@ -262,6 +262,106 @@ test_provider_pool (void)
   g_module_close (mod);
 }
 
+static gint
+int64_const (GliaGraph *g, const char *name, guint n, const gint64 *v)
+{
+  gint64 dims[] = { n };
+  gint c = glia_graph_add_value (g, name, GLIA_DATA_TYPE_INT64, 1, dims, NULL);
+  g_autoptr (GBytes) b = g_bytes_new (v, n * sizeof (gint64));
+  g_assert_true (glia_graph_value_set_constant (g, c, GLIA_DATA_TYPE_INT64, 1, dims, b, NULL));
+  return c;
+}
+
+/* Reshapes on the CPU provider make their output a view of their input
+ * (SameData sees one buffer), and the input's memory then lives until the
+ * view's last reader: the three Negs that run in between must not get it
+ * (y would be wrong). A Transpose that moves a size-1 axis is a view too;
+ * one that moves data is not. Twice, with the memory plan of the first. */
+static void
+test_reshape_views (void)
+{
+  const gint64 n = 4096;
+  GliaGraph *g = glia_graph_new ();
+  glia_graph_set_opset (g, "", 17);
+  glia_graph_set_opset (g, "com.glia.test", 1);
+  gint64 dx[] = { n };
+  gint x = glia_graph_add_value (g, "x", GLIA_DATA_TYPE_FLOAT, 1, dx, NULL);
+  glia_graph_add_input (g, x);
+  const char *names[]
+      = { "a", "r", "u", "t", "same", "same_t", "moved", "same_m", "b", "c", "d", "e", "y" };
+  gint v[G_N_ELEMENTS (names)];
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    v[i] = glia_graph_add_value (g, names[i], GLIA_DATA_TYPE_UNDEFINED, -1, NULL, NULL);
+  enum
+  {
+    A,
+    R,
+    U,
+    T,
+    SAME,
+    SAME_T,
+    MOVED,
+    SAME_M,
+    B,
+    C,
+    D,
+    E,
+    Y
+  };
+  gint shape2 = int64_const (g, "shape2", 2, (gint64[]){ n / 4, 4 });
+  gint axes0 = int64_const (g, "axes0", 1, (gint64[]){ 0 });
+  gint shape3 = int64_const (g, "shape3", 3, (gint64[]){ 1, n / 4, 4 });
+  glia_graph_add_node (g, "Relu", "", "relu", 1, &x, 1, &v[A]);
+  glia_graph_add_node (g, "Reshape", "", "reshape", 2, (gint[]){ v[A], shape2 }, 1, &v[R]);
+  glia_graph_add_node (g, "Unsqueeze", "", "unsqueeze", 2, (gint[]){ v[R], axes0 }, 1, &v[U]);
+  gint tr = glia_graph_add_node (g, "Transpose", "", "transpose", 1, &v[U], 1, &v[T]);
+  glia_graph_node_set_attr_ints (g, tr, "perm", (gint64[]){ 1, 0, 2 }, 3);
+  gint mv = glia_graph_add_node (g, "Transpose", "", "moves", 1, &v[R], 1, &v[MOVED]);
+  glia_graph_node_set_attr_ints (g, mv, "perm", (gint64[]){ 1, 0 }, 2);
+  glia_graph_add_node (g, "SameData", "com.glia.test", "same_u", 2, (gint[]){ v[A], v[U] }, 1,
+                       &v[SAME]);
+  glia_graph_add_node (g, "SameData", "com.glia.test", "same_t", 2, (gint[]){ v[A], v[T] }, 1,
+                       &v[SAME_T]);
+  glia_graph_add_node (g, "SameData", "com.glia.test", "same_m", 2, (gint[]){ v[A], v[MOVED] }, 1,
+                       &v[SAME_M]);
+  glia_graph_add_node (g, "Neg", "", "neg1", 1, &x, 1, &v[B]);
+  glia_graph_add_node (g, "Neg", "", "neg2", 1, &v[B], 1, &v[C]);
+  glia_graph_add_node (g, "Neg", "", "neg3", 1, &v[C], 1, &v[D]);
+  glia_graph_add_node (g, "Reshape", "", "reshape_d", 2, (gint[]){ v[D], shape3 }, 1, &v[E]);
+  /* reads the view u (of a) after the Negs */
+  glia_graph_add_node (g, "Add", "", "add", 2, (gint[]){ v[U], v[E] }, 1, &v[Y]);
+  glia_graph_add_output (g, v[Y]);
+  glia_graph_add_output (g, v[SAME]);
+  glia_graph_add_output (g, v[SAME_T]);
+  glia_graph_add_output (g, v[SAME_M]);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GliaModel) model = glia_model_new_from_graph (g, &error);
+  g_assert_no_error (error);
+  glia_graph_unref (g);
+  g_autoptr (GliaSession) s = make_session (model, (const char *[]){ "cpu", NULL }, TRUE, &error);
+  if (s == NULL && g_error_matches (error, GLIA_ERROR, GLIA_ERROR_NOT_FOUND)) {
+    g_test_skip ("the CPU provider plugin is not built");
+    return;
+  }
+  g_assert_no_error (error);
+  for (guint run = 0; run < 2; run++) {
+    g_autoptr (GliaTensor) xt = ramp (n, 0.25f);
+    const float *xv = glia_tensor_peek_data (xt, NULL);
+    g_autoptr (GHashTable) in = inputs1 ("x", g_object_ref (xt));
+    g_autoptr (GHashTable) out = glia_session_run (s, in, &error);
+    g_assert_no_error (error);
+    const float *yv = glia_tensor_peek_data (g_hash_table_lookup (out, "y"), NULL);
+    for (gint64 i = 0; i < n; i++)
+      g_assert_cmpfloat (yv[i], ==, MAX (xv[i], 0.0f) - xv[i]);
+    g_assert_cmpfloat (
+        *(const float *)glia_tensor_peek_data (g_hash_table_lookup (out, "same"), NULL), ==, 1);
+    g_assert_cmpfloat (
+        *(const float *)glia_tensor_peek_data (g_hash_table_lookup (out, "same_t"), NULL), ==, 1);
+    g_assert_cmpfloat (
+        *(const float *)glia_tensor_peek_data (g_hash_table_lookup (out, "same_m"), NULL), ==, 0);
+  }
+}
+
 static void
 test_provider_options (void)
 {
@@ -708,6 +808,7 @@ main (int argc, char **argv)
   g_test_add_func ("/session/fallback-to-cpu", test_fallback_to_cpu);
   g_test_add_func ("/session/provider-options", test_provider_options);
   g_test_add_func ("/session/provider-pool", test_provider_pool);
+  g_test_add_func ("/session/reshape-views", test_reshape_views);
   g_test_add_func ("/session/custom-op", test_custom_op);
   g_test_add_func ("/session/bad-inputs", test_bad_inputs);
   g_test_add_func ("/session/symbolic-dims", test_symbolic_dims);

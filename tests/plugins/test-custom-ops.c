@@ -1,5 +1,7 @@
 /* test-custom-ops.c: a custom-operator plugin: com.glia.test.Twice (y = 2x)
- * for float32 and int64, with shape inference. */
+ * for float32 and int64, with shape inference, and com.glia.test.SameData
+ * (y = [1] when its two inputs share their memory, else [0]), which shows
+ * the session's reshape views. */
 #include <glia-plugin.h>
 
 static gboolean
@@ -38,7 +40,40 @@ static const GliaOpDef twice = {
   .compute = twice_compute,
 };
 
-static const GliaOpDef *const ops[] = { &twice };
+static gboolean
+same_data_infer (GliaShapeContext *ctx, GError **error)
+{
+  gint64 one = 1;
+  glia_shape_context_set_output (ctx, 0, GLIA_DATA_TYPE_FLOAT, 1, &one);
+  return TRUE;
+}
+
+static gboolean
+same_data_compute (gpointer state, GliaKernelContext *ctx, GError **error)
+{
+  const GliaTensorView *a = glia_kernel_context_get_input (ctx, 0);
+  const GliaTensorView *b = glia_kernel_context_get_input (ctx, 1);
+  gint64 one = 1;
+  GliaTensorView *y
+      = glia_kernel_context_allocate_output (ctx, 0, GLIA_DATA_TYPE_FLOAT, 1, &one, error);
+  if (y == NULL)
+    return FALSE;
+  *(float *)y->data = a && b && a->data == b->data ? 1.0f : 0.0f;
+  return TRUE;
+}
+
+static const GliaOpDef same_data = {
+  .struct_size = sizeof (GliaOpDef),
+  .domain = "com.glia.test",
+  .name = "SameData",
+  .since_version = 1,
+  .until_version = G_MAXINT,
+  .dtypes = GLIA_DTYPES_ALL,
+  .infer_shapes = same_data_infer,
+  .compute = same_data_compute,
+};
+
+static const GliaOpDef *const ops[] = { &twice, &same_data };
 
 static gboolean
 plugin_init (GliaPlugin *plugin, GError **error)
@@ -46,5 +81,5 @@ plugin_init (GliaPlugin *plugin, GError **error)
   return glia_plugin_register_op_set (plugin, "com.glia.test", ops, G_N_ELEMENTS (ops), error);
 }
 
-GLIA_PLUGIN_DEFINE ("test-custom-ops", "Custom operator com.glia.test.Twice", "1.0",
+GLIA_PLUGIN_DEFINE ("test-custom-ops", "Custom operators com.glia.test.Twice and SameData", "1.0",
                     "LGPL-2.1-or-later", "0.1.0", plugin_init)
