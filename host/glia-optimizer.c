@@ -412,37 +412,11 @@ inputs_constant (const GliaGraph *g, gint node, gsize *in_bytes)
   return any || is_op (g, node, "Constant");
 }
 
-/* Copies node @node of @src into @dst (attributes except graphs), its
- * inputs as constants and outputs as graph outputs. */
+/* Copies the attributes of node @node of @src to node @n of @dst (graph
+ * attributes excepted). */
 static void
-copy_node_for_folding (GliaGraph *dst, const GliaGraph *src, gint node)
+copy_attrs (const GliaGraph *src, gint node, GliaGraph *dst, gint n)
 {
-  guint n_in = glia_graph_node_get_n_inputs (src, node);
-  guint n_out = glia_graph_node_get_n_outputs (src, node);
-  g_autofree gint *ins = g_new (gint, MAX (n_in, 1));
-  g_autofree gint *outs = g_new (gint, MAX (n_out, 1));
-  for (guint i = 0; i < n_in; i++) {
-    gint v = glia_graph_node_get_input (src, node, i);
-    ins[i] = -1;
-    if (v < 0)
-      continue;
-    const GliaConstTensor *c = get_const (src, v);
-    ins[i] = glia_graph_add_value (dst, glia_graph_value_get_name (src, v), c->dtype, c->rank,
-                                   c->dims, NULL);
-    if (glia_graph_value_get_constant (dst, ins[i]) == NULL)
-      glia_graph_value_set_constant (dst, ins[i], c->dtype, c->rank, c->dims, c->data, NULL);
-  }
-  for (guint i = 0; i < n_out; i++) {
-    gint v = glia_graph_node_get_output (src, node, i);
-    outs[i] = v < 0 ? -1
-                    : glia_graph_add_value (dst, glia_graph_value_get_name (src, v),
-                                            GLIA_DATA_TYPE_UNDEFINED, -1, NULL, NULL);
-    if (outs[i] >= 0)
-      glia_graph_add_output (dst, outs[i]);
-  }
-  gint n = glia_graph_add_node (dst, glia_graph_node_get_op_type (src, node),
-                                glia_graph_node_get_domain (src, node),
-                                glia_graph_node_get_name (src, node), n_in, ins, n_out, outs);
   for (guint a = 0; a < glia_graph_node_get_n_attrs (src, node); a++) {
     const char *name = glia_graph_node_get_attr_name (src, node, a);
     guint len;
@@ -492,6 +466,40 @@ copy_node_for_folding (GliaGraph *dst, const GliaGraph *src, gint node)
       break;
     }
   }
+}
+
+/* Copies node @node of @src into @dst (attributes except graphs), its
+ * inputs as constants and outputs as graph outputs. */
+static void
+copy_node_for_folding (GliaGraph *dst, const GliaGraph *src, gint node)
+{
+  guint n_in = glia_graph_node_get_n_inputs (src, node);
+  guint n_out = glia_graph_node_get_n_outputs (src, node);
+  g_autofree gint *ins = g_new (gint, MAX (n_in, 1));
+  g_autofree gint *outs = g_new (gint, MAX (n_out, 1));
+  for (guint i = 0; i < n_in; i++) {
+    gint v = glia_graph_node_get_input (src, node, i);
+    ins[i] = -1;
+    if (v < 0)
+      continue;
+    const GliaConstTensor *c = get_const (src, v);
+    ins[i] = glia_graph_add_value (dst, glia_graph_value_get_name (src, v), c->dtype, c->rank,
+                                   c->dims, NULL);
+    if (glia_graph_value_get_constant (dst, ins[i]) == NULL)
+      glia_graph_value_set_constant (dst, ins[i], c->dtype, c->rank, c->dims, c->data, NULL);
+  }
+  for (guint i = 0; i < n_out; i++) {
+    gint v = glia_graph_node_get_output (src, node, i);
+    outs[i] = v < 0 ? -1
+                    : glia_graph_add_value (dst, glia_graph_value_get_name (src, v),
+                                            GLIA_DATA_TYPE_UNDEFINED, -1, NULL, NULL);
+    if (outs[i] >= 0)
+      glia_graph_add_output (dst, outs[i]);
+  }
+  gint n = glia_graph_add_node (dst, glia_graph_node_get_op_type (src, node),
+                                glia_graph_node_get_domain (src, node),
+                                glia_graph_node_get_name (src, node), n_in, ins, n_out, outs);
+  copy_attrs (src, node, dst, n);
 }
 
 /* Runs @nodes (all inputs constant) on the CPU provider and turns their
@@ -1022,56 +1030,6 @@ last_axis_slice (const GliaGraph *g, gint node, gint rank, gint64 n, gint64 *sta
   return *start < *end;
 }
 
-/* Copies @from's attributes of the kinds a FusedMatMul has to @to. */
-static void
-copy_simple_attrs (GliaGraph *g, gint from, gint to)
-{
-  for (guint i = 0; i < glia_graph_node_get_n_attrs (g, from); i++) {
-    const char *name = glia_graph_node_get_attr_name (g, from, i);
-    guint n;
-    gsize len;
-    switch (glia_graph_node_get_attr_type (g, from, name)) {
-    case GLIA_ATTR_INT:
-      glia_graph_node_set_attr_int (g, to, name, glia_graph_node_get_attr_int (g, from, name, 0));
-      break;
-    case GLIA_ATTR_FLOAT:
-      glia_graph_node_set_attr_float (g, to, name,
-                                      glia_graph_node_get_attr_float (g, from, name, 0));
-      break;
-    case GLIA_ATTR_STRING: {
-      const char *v = glia_graph_node_get_attr_string (g, from, name, "", &len);
-      glia_graph_node_set_attr_string (g, to, name, v, len);
-      break;
-    }
-    case GLIA_ATTR_INTS: {
-      const gint64 *v = glia_graph_node_get_attr_ints (g, from, name, &n);
-      glia_graph_node_set_attr_ints (g, to, name, v, n);
-      break;
-    }
-    case GLIA_ATTR_FLOATS: {
-      const float *v = glia_graph_node_get_attr_floats (g, from, name, &n);
-      glia_graph_node_set_attr_floats (g, to, name, v, n);
-      break;
-    }
-    default:
-      g_assert_not_reached (); /* the caller checked */
-    }
-  }
-}
-
-static gboolean
-simple_attrs_only (const GliaGraph *g, gint node)
-{
-  for (guint i = 0; i < glia_graph_node_get_n_attrs (g, node); i++) {
-    GliaAttrType t
-        = glia_graph_node_get_attr_type (g, node, glia_graph_node_get_attr_name (g, node, i));
-    if (t != GLIA_ATTR_INT && t != GLIA_ATTR_FLOAT && t != GLIA_ATTR_STRING && t != GLIA_ATTR_INTS
-        && t != GLIA_ATTR_FLOATS)
-      return FALSE;
-  }
-  return TRUE;
-}
-
 /* A FusedMatMul (constant B [K, N], optional constant bias [N]) whose output
  * only Slices of the last axis read becomes one FusedMatMul per Slice, over
  * those columns of B and the bias: a transformer's packed Q/K/V projection
@@ -1084,7 +1042,7 @@ pass_split_matmul_slices (GliaGraph *g, GliaPassContext *ctx, GError **error)
   for (guint node = 0; node < glia_graph_get_n_nodes (g); node++) {
     guint n_in = glia_graph_node_get_n_inputs (g, node);
     if (!is_fused (g, node, "FusedMatMul") || n_in < 2 || n_in > 3
-        || glia_graph_node_get_n_outputs (g, node) != 1 || !simple_attrs_only (g, node))
+        || glia_graph_node_get_n_outputs (g, node) != 1)
       continue;
     gint a = glia_graph_node_get_input (g, node, 0), b = glia_graph_node_get_input (g, node, 1);
     gint bias = n_in > 2 ? glia_graph_node_get_input (g, node, 2) : -1;
@@ -1130,7 +1088,7 @@ pass_split_matmul_slices (GliaGraph *g, GliaPassContext *ctx, GError **error)
       glia_graph_node_set_input (g, s, 1, wv);
       if (bd)
         glia_graph_node_set_input (g, s, 2, bv);
-      copy_simple_attrs (g, node, s);
+      copy_attrs (g, node, g, s);
       glia_pass_context_report (ctx,
                                 "FusedMatMul '%s' + Slice '%s' -> FusedMatMul over columns "
                                 "%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT,
