@@ -508,19 +508,29 @@ swish_pair (const GliaGraph *g, gint v, const guint8 *in_region, const guint8 *f
 
 static gint output_index (const Region *r, gint v);
 
+/* The constant weights of the Conv in the region that is @v's one reader,
+ * reading it as its data input; NULL if there is no such Conv. */
+static const GliaConstTensor *
+sole_conv_weights (const GliaGraph *g, gint v, const guint8 *in_region, gint *conv)
+{
+  gint c = sole_consumer (g, v, in_region);
+  if (c < 0 || onednn_classify (g, c, NULL) != ONEDNN_OP_CONV
+      || glia_graph_node_get_n_inputs (g, c) < 2 || glia_graph_node_get_input (g, c, 0) != v)
+    return NULL;
+  const GliaConstTensor *w = glia_graph_value_get_constant (g, glia_graph_node_get_input (g, c, 1));
+  *conv = c;
+  return w && w->rank == 4 ? w : NULL;
+}
+
 /* Whether the one reader of @v is a depthwise 2-D Conv in the region (one
  * constant filter per channel, at most ONEDNN_DW_MAX_K wide), which the
  * region's own kernel may take. */
 static gboolean
 feeds_depthwise (const GliaGraph *g, gint v, const guint8 *in_region)
 {
-  gint c = sole_consumer (g, v, in_region);
-  if (c < 0 || onednn_classify (g, c, NULL) != ONEDNN_OP_CONV
-      || glia_graph_node_get_n_inputs (g, c) < 2 || glia_graph_node_get_input (g, c, 0) != v)
-    return FALSE;
-  const GliaConstTensor *w = glia_graph_value_get_constant (g, glia_graph_node_get_input (g, c, 1));
-  return w && w->rank == 4 && w->dims[1] == 1 && w->dims[2] <= ONEDNN_DW_MAX_K
-         && w->dims[3] <= ONEDNN_DW_MAX_K
+  gint c;
+  const GliaConstTensor *w = sole_conv_weights (g, v, in_region, &c);
+  return w && w->dims[1] == 1 && w->dims[2] <= ONEDNN_DW_MAX_K && w->dims[3] <= ONEDNN_DW_MAX_K
          && glia_graph_node_get_attr_int (g, c, "group", 1) == w->dims[0];
 }
 
@@ -529,12 +539,9 @@ feeds_depthwise (const GliaGraph *g, gint v, const guint8 *in_region)
 static gboolean
 feeds_pointwise (const GliaGraph *g, gint v, const guint8 *in_region)
 {
-  gint c = sole_consumer (g, v, in_region);
-  if (c < 0 || onednn_classify (g, c, NULL) != ONEDNN_OP_CONV
-      || glia_graph_node_get_n_inputs (g, c) < 2 || glia_graph_node_get_input (g, c, 0) != v)
-    return FALSE;
-  const GliaConstTensor *w = glia_graph_value_get_constant (g, glia_graph_node_get_input (g, c, 1));
-  return w && w->rank == 4 && w->dims[2] == 1 && w->dims[3] == 1
+  gint c;
+  const GliaConstTensor *w = sole_conv_weights (g, v, in_region, &c);
+  return w && w->dims[2] == 1 && w->dims[3] == 1
          && glia_graph_node_get_attr_int (g, c, "group", 1) == 1;
 }
 
