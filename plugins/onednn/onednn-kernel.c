@@ -156,6 +156,8 @@ typedef struct
   guint sig_len;
   GArray *execs;   /* Exec */
   GPtrArray *mems; /* owned dnnl_memory_t */
+  GPtrArray *acts; /* those of mems whose buffer oneDNN allocated (activations) */
+  void *arena;     /* the activations' shared buffer (plan_share_buffers) */
   dnnl_memory_t *in_mem;
   dnnl_memory_t *out_mem;
   GArray *aliases; /* Alias: views of region inputs or outputs with another md */
@@ -895,8 +897,11 @@ plan_free (gpointer p)
       dnnl_memory_destroy (g_ptr_array_index (plan->mems, i));
     g_ptr_array_unref (plan->mems);
   }
+  if (plan->acts)
+    g_ptr_array_unref (plan->acts);
   if (plan->aliases)
     g_array_unref (plan->aliases);
+  g_aligned_free (plan->arena); /* after the memory objects that point into it */
   g_aligned_free (plan->scratch);
   g_free (plan->sig);
   g_free (plan->in_mem);
@@ -943,6 +948,8 @@ new_mem (Builder *b, const Op *op, const dnnl_memory_desc_t *md, void *handle, G
   if (!check (dnnl_memory_create (&mem, md, engine, handle), b->r, op, "memory allocation", error))
     return NULL;
   g_ptr_array_add (b->plan->mems, mem);
+  if (handle == DNNL_MEMORY_ALLOCATE)
+    g_ptr_array_add (b->plan->acts, mem);
   return mem;
 }
 
@@ -3081,6 +3088,179 @@ mismatch:
   return FALSE;
 }
 
+/* ---- activation memory ---------------------------------------------------- */
+
+/* A buffer oneDNN allocated for a plan's activation, and every memory
+ * object whose data lies in it (concat inputs written in place, reshaped
+ * views). */
+typedef struct
+{
+  char *base;
+  gsize size, offset;
+  gint first, last; /* the steps that use it, -1 for none */
+} SharedBuf;
+
+static gint
+compare_buf_base (gconstpointer a, gconstpointer b)
+{
+  const SharedBuf *x = a, *y = b; /* by base, the larger first */
+  if (x->base != y->base)
+    return x->base < y->base ? -1 : 1;
+  return x->size > y->size ? -1 : x->size < y->size;
+}
+
+static gint
+compare_buf_size (gconstpointer a, gconstpointer b)
+{
+  const SharedBuf *x = *(SharedBuf *const *)a, *y = *(SharedBuf *const *)b;
+  return x->size > y->size ? -1 : x->size < y->size;
+}
+
+/* The buffer holding [p, p + n) in @bufs (sorted by base), or NULL. */
+static SharedBuf *
+buf_holding (GArray *bufs, const char *p, gsize n)
+{
+  guint lo = 0, hi = bufs->len;
+  while (lo < hi) { /* the last buffer that starts at or before p */
+    guint mid = (lo + hi) / 2;
+    if (g_array_index (bufs, SharedBuf, mid).base <= p)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == 0)
+    return NULL;
+  SharedBuf *sb = &g_array_index (bufs, SharedBuf, lo - 1);
+  return p + n <= sb->base + sb->size ? sb : NULL;
+}
+
+/* Activations whose uses do not overlap share memory. Each buffer oneDNN
+ * allocated for the plan is live from the first step that names it (or a
+ * memory object inside it) in its arguments to the last one; every step
+ * names the data it reads and writes there, and such a buffer holds nothing
+ * between runs (region inputs and outputs are bound at each run, constants
+ * are not oneDNN's allocations). The buffers are packed into one arena,
+ * largest first, each at the lowest offset free during its lifetime, and
+ * the memory objects are pointed there. A run then touches about the peak
+ * of live activations instead of all of them, and they stay in the caches:
+ * SqueezeNet 1.1's region 11.1 -> 3.7 MiB, EfficientNet-B0's 33.8 -> 5.7,
+ * ResNet-50's 22.1 -> 5.0; at one thread SqueezeNet 4.02 -> 3.56 ms,
+ * EfficientNet-B0 7.10 -> 6.66, ResNet-18 14.8 -> 14.4 (medians of 5
+ * alternating runs); at two threads no change beyond the noise. */
+static gboolean
+plan_share_buffers (Plan *plan, GError **error)
+{
+  if (plan->acts->len < 2)
+    return TRUE;
+  g_autoptr (GArray) bufs = g_array_new (FALSE, FALSE, sizeof (SharedBuf));
+  for (guint i = 0; i < plan->acts->len; i++) {
+    dnnl_memory_t mem = g_ptr_array_index (plan->acts, i);
+    void *h = NULL;
+    gsize size = dnnl_memory_desc_get_size (mem_md (mem));
+    if (dnnl_memory_get_data_handle (mem, &h) != dnnl_success || h == NULL || size == 0)
+      continue;
+    SharedBuf sb = { h, size, 0, -1, -1 };
+    g_array_append_val (bufs, sb);
+  }
+  g_array_sort (bufs, compare_buf_base);
+  /* drop those inside another (a concat input moved into its output) */
+  guint kept = 0;
+  for (guint i = 0; i < bufs->len; i++) {
+    SharedBuf *sb = &g_array_index (bufs, SharedBuf, i);
+    if (kept > 0) {
+      SharedBuf *prev = &g_array_index (bufs, SharedBuf, kept - 1);
+      if (sb->base < prev->base + prev->size) {
+        if (sb->base + sb->size > prev->base + prev->size) {
+          g_set_error (error, GLIA_ERROR, GLIA_ERROR_FAILED,
+                       "oneDNN plan: activation buffers overlap without one holding the other");
+          return FALSE;
+        }
+        continue;
+      }
+    }
+    g_array_index (bufs, SharedBuf, kept++) = *sb;
+  }
+  g_array_set_size (bufs, kept);
+
+  /* lifetimes, over the steps' arguments */
+  for (guint k = 0; k < plan->execs->len; k++) {
+    const Exec *e = &g_array_index (plan->execs, Exec, k);
+    for (int a = 0; a < e->n_args; a++) {
+      void *h = NULL;
+      if (e->args[a].memory == NULL
+          || dnnl_memory_get_data_handle (e->args[a].memory, &h) != dnnl_success || h == NULL)
+        continue;
+      SharedBuf *sb
+          = buf_holding (bufs, h, MAX (dnnl_memory_desc_get_size (mem_md (e->args[a].memory)), 1));
+      if (sb == NULL)
+        continue;
+      if (sb->first < 0)
+        sb->first = (gint)k;
+      sb->last = (gint)k;
+    }
+  }
+
+  /* placement: largest first, lowest offset not in use by a buffer placed
+   * before whose lifetime overlaps */
+  g_autoptr (GPtrArray) order = g_ptr_array_new ();
+  for (guint i = 0; i < bufs->len; i++)
+    if (g_array_index (bufs, SharedBuf, i).first >= 0)
+      g_ptr_array_add (order, &g_array_index (bufs, SharedBuf, i));
+  if (order->len < 2)
+    return TRUE;
+  g_ptr_array_sort (order, compare_buf_size);
+  gsize arena = 0, total = 0;
+  for (guint i = 0; i < order->len; i++) {
+    SharedBuf *sb = g_ptr_array_index (order, i);
+    gsize need = (sb->size + 63) / 64 * 64, offset = 0;
+    total += need;
+    gboolean moved = TRUE;
+    while (moved) { /* first fit: bump past every overlapping placed buffer */
+      moved = FALSE;
+      for (guint j = 0; j < i; j++) {
+        SharedBuf *o = g_ptr_array_index (order, j);
+        gsize oneed = (o->size + 63) / 64 * 64;
+        if (o->last < sb->first || sb->last < o->first)
+          continue;
+        if (offset < o->offset + oneed && o->offset < offset + need) {
+          offset = o->offset + oneed;
+          moved = TRUE;
+        }
+      }
+    }
+    sb->offset = offset;
+    arena = MAX (arena, offset + need);
+  }
+  char *base = g_aligned_alloc (arena, 1, 64);
+  /* every memory object inside a buffer moves with it; new handles first,
+   * as moving a buffer's own object frees its old allocation */
+  g_autoptr (GArray) moves = g_array_new (FALSE, FALSE, sizeof (gpointer));
+  for (guint i = 0; i < plan->mems->len; i++) {
+    dnnl_memory_t mem = g_ptr_array_index (plan->mems, i);
+    void *h = NULL;
+    if (dnnl_memory_get_data_handle (mem, &h) != dnnl_success || h == NULL)
+      continue;
+    SharedBuf *sb = buf_holding (bufs, h, 1);
+    if (sb == NULL || sb->first < 0)
+      continue;
+    gpointer pair[2] = { mem, base + sb->offset + ((char *)h - sb->base) };
+    g_array_append_vals (moves, pair, 2);
+  }
+  for (guint i = 0; i < moves->len; i += 2)
+    if (dnnl_memory_set_data_handle (g_array_index (moves, gpointer, i),
+                                     g_array_index (moves, gpointer, i + 1))
+        != dnnl_success) {
+      g_aligned_free (base); /* the plan is freed: its objects never run */
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_FAILED, "oneDNN plan: cannot move activations");
+      return FALSE;
+    }
+  plan->arena = base;
+  g_debug ("plan: %u activation buffers, %" G_GSIZE_FORMAT " KiB in one arena of %" G_GSIZE_FORMAT
+           " KiB",
+           order->len, total >> 10, arena >> 10);
+  return TRUE;
+}
+
 static Plan *
 plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
 {
@@ -3088,6 +3268,7 @@ plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
   plan->execs = g_array_new (FALSE, TRUE, sizeof (Exec));
   g_array_set_clear_func (plan->execs, exec_clear);
   plan->mems = g_ptr_array_new ();
+  plan->acts = g_ptr_array_new ();
   plan->aliases = g_array_new (FALSE, FALSE, sizeof (Alias));
   plan->in_mem = g_new0 (dnnl_memory_t, MAX (r->n_inputs, 1));
   plan->out_mem = g_new0 (dnnl_memory_t, MAX (r->n_outputs, 1));
@@ -3199,6 +3380,10 @@ plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
   if (need) {
     plan->scratch_stride = (need + 15) / 16 * 16;
     plan->scratch = g_aligned_alloc (plan->scratch_stride * r->n_threads, sizeof (float), 64);
+  }
+  if (!plan_share_buffers (plan, error)) {
+    plan_free (plan);
+    return NULL;
   }
   g_debug ("plan: %u primitives for %u ops", plan->execs->len, r->ops->len);
   return plan;
