@@ -121,11 +121,21 @@ typedef enum
   ONEDNN_DW_ONEDNN, /* oneDNN's jit_dw */
 } OnednnDwImpl;
 
+/* ep.onednn.direct-conv: who computes the strided convolutions the
+ * region's own kernel takes. */
+typedef enum
+{
+  ONEDNN_DIRECT_AUTO,   /* time both once per shape, keep the faster */
+  ONEDNN_DIRECT_ONEDNN, /* oneDNN's kernels */
+  ONEDNN_DIRECT_GLIA,   /* the region's own kernel wherever it applies */
+} OnednnDirectImpl;
+
 typedef struct
 {
   guint n_threads;
   OnednnConvAlgo conv_algo;
   OnednnDwImpl depthwise;
+  OnednnDirectImpl direct_conv;
   gboolean block_fusion; /* ep.onednn.block-fusion: inverted residual blocks by bands */
   /* ep.onednn.conv-cache: the file auto's choices persist in, "" for
    * none, NULL for the default (GLIA_ONEDNN_CONV_CACHE, else
@@ -228,6 +238,31 @@ void onednn_pw_init_scratch (const OnednnPw *pw, gpointer scratch);
  * y + b * y_stride + p * 16, plus @res (same, res_stride) when not NULL. */
 void onednn_pw_rows (const OnednnPw *pw, const OnednnPwIn *in, gint64 n_pix, float *y,
                      gint64 y_stride, const float *res, gint64 res_stride, gpointer scratch);
+
+/* ---- the region's own direct convolution (onednn-conv.c) ---- */
+
+typedef struct
+{
+  gint64 n, ic, oc, ih, iw, oh, ow;
+  int kh, kw, sh, sw, pt, pl; /* right/bottom padding follows from the rest */
+  OnednnDwAct act;
+  float alpha, beta;
+} OnednnConvShape;
+
+typedef struct _OnednnConv OnednnConv;
+
+/* Whether the kernel takes @s: AVX-512F, IC a multiple of 16, OC of 32,
+ * kernels up to 11x11, strides up to 4, no dilation. */
+gboolean onednn_conv_supports (const OnednnConvShape *s);
+/* @weights: [OC, IC, kh, kw]; @bias: [OC] or NULL. */
+OnednnConv *onednn_conv_new (const OnednnConvShape *s, const float *weights, const float *bias);
+void onednn_conv_free (OnednnConv *c);
+/* The packed weights (to evict them from the caches when timing). */
+const float *onednn_conv_weights (const OnednnConv *c, gsize *bytes);
+/* @x: [N, IC/16, ih, iw, 16]; @y: [N, OC/16, oh, ow, 16]; on the calling
+ * thread's OpenMP team. Not reentrant (a padded copy of the input lives in
+ * @c): a plan's runs are serialised. */
+void onednn_conv_run (OnednnConv *c, const float *x, float *y);
 
 /* The kernels module: compiles a claim (sorted node list) into a kernel. */
 typedef gboolean (*OnednnCompileFunc) (const GliaGraph *graph, const gint *nodes, guint n_nodes,

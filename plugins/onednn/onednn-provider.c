@@ -119,13 +119,17 @@ onednn_provider_create (const GliaProviderConfig *config, GError **error)
   gint algo = option_choice (config, "conv-algorithm", algos, ONEDNN_CONV_AUTO, error);
   gint dw = algo < 0 ? -1 : option_choice (config, "depthwise", impls, ONEDNN_DW_GLIA, error);
   gint fusion = dw < 0 ? -1 : option_choice (config, "block-fusion", switches, TRUE, error);
-  if (fusion < 0)
+  static const char *const directs[] = { "auto", "onednn", "glia", NULL };
+  gint direct
+      = fusion < 0 ? -1 : option_choice (config, "direct-conv", directs, ONEDNN_DIRECT_AUTO, error);
+  if (direct < 0)
     return NULL;
   OnednnProvider *self = g_new0 (OnednnProvider, 1);
   self->config.n_threads = config->n_threads ? config->n_threads : g_get_num_processors ();
   self->config.conv_algo = (OnednnConvAlgo)algo;
   self->config.depthwise = (OnednnDwImpl)dw;
   self->config.block_fusion = fusion;
+  self->config.direct_conv = (OnednnDirectImpl)direct;
   const char *cache = config->options ? g_hash_table_lookup (config->options, "conv-cache") : NULL;
   self->conv_cache = g_strdup (cache);
   self->config.conv_cache = self->conv_cache;
@@ -234,7 +238,7 @@ onednn_provider_parallel_for (gpointer instance, guint n_threads, gsize n, gsize
 }
 
 static const char *const onednn_option_keys[]
-    = { "conv-algorithm", "conv-cache", "depthwise", "block-fusion", NULL };
+    = { "conv-algorithm", "conv-cache", "depthwise", "block-fusion", "direct-conv", NULL };
 
 const GliaProviderInfo onednn_provider_info = {
   .struct_size = sizeof (GliaProviderInfo),

@@ -137,6 +137,8 @@ have_onednn (void)
 /* ep.onednn.conv-cache for the next sessions (NULL: the test environment's,
  * none) */
 static const char *conv_cache;
+/* ep.onednn.direct-conv for the next sessions (NULL: the default) */
+static const char *direct_conv;
 /* ep.onednn.depthwise for the next sessions (NULL: the default) */
 static const char *depthwise;
 /* ep.onednn.block-fusion for the next sessions (NULL: the default) */
@@ -159,6 +161,10 @@ run_with (Case *c, const char *const *providers, const char *conv_algo, guint *n
   }
   if (block_fusion && g_strv_contains (providers, "onednn")) {
     glia_session_options_set_option (opts, "ep.onednn.block-fusion", block_fusion, &error);
+    g_assert_no_error (error);
+  }
+  if (direct_conv && g_strv_contains (providers, "onednn")) {
+    glia_session_options_set_option (opts, "ep.onednn.direct-conv", direct_conv, &error);
     g_assert_no_error (error);
   }
   if (depthwise && g_strv_contains (providers, "onednn")) {
@@ -387,6 +393,77 @@ test_conv_chain_residual (void)
   f = node (&c, "Add", 2, (const gint[]){ e, f }, TRUE, NULL);
   output (&c, node (&c, "Mul", 2, (const gint[]){ f, e }, TRUE, NULL));
   check_case (&c);
+  case_clear (&c);
+}
+
+/* A strided convolution: stride 2, square kernel @k, padding @pad. */
+static gint
+conv_s2 (Case *c, gint x, gint64 cin, gint64 cout, gint64 k, gint64 pad)
+{
+  gint y = conv (c, x, cin, cout, k, 1, TRUE);
+  glia_graph_node_set_attr_ints (c->graph, last_node, "strides", (const gint64[]){ 2, 2 }, 2);
+  glia_graph_node_set_attr_ints (c->graph, last_node, "pads",
+                                 (const gint64[]){ pad, pad, pad, pad }, 4);
+  return y;
+}
+
+/* The region's own direct convolution (ep.onednn.direct-conv=glia):
+ * strided 3x3 with and without padding (a 15-wide map: a full tile and a
+ * partial one; 8-wide: one partial; 7x7: two-row tiles and an odd last
+ * row), 1x1 strided, batch 2, ReLU, Clip, swish (split from the
+ * convolution at one thread) and none, at one and two threads: the same as the CPU provider, and
+ * not bit for bit oneDNN's (direct-conv=onednn), which shows it ran. A bad value is refused. */
+static void
+test_direct_conv (void)
+{
+  if (!have_onednn ()) {
+    g_test_skip ("the oneDNN provider is not built");
+    return;
+  }
+  Case c;
+  case_init (&c);
+  gint x = input (&c, "x", 4, (const gint64[]){ 2, 32, 29, 29 });
+  gint a = conv_s2 (&c, x, 32, 64, 3, 1); /* 15x15 */
+  a = node (&c, "Relu", 1, &a, TRUE, NULL);
+  gint b = conv_s2 (&c, a, 64, 64, 3, 1); /* 8x8 */
+  gint lo = constant (&c, "lo", 0, NULL, 0, -0.5f), hi = constant (&c, "hi", 0, NULL, 0, 0.7f);
+  b = node (&c, "Clip", 3, (const gint[]){ b, lo, hi }, TRUE, NULL);
+  gint d = conv_s2 (&c, b, 64, 96, 1, 0); /* 4x4 */
+  d = conv (&c, d, 96, 32, 1, 1, TRUE);   /* stride 1: oneDNN's */
+  output (&c, node (&c, "Relu", 1, &d, TRUE, NULL));
+  gint e = conv_s2 (&c, x, 32, 32, 3, 0);             /* 14x14, no padding */
+  e = conv_s2 (&c, e, 32, 64, 3, 1);                  /* 7x7 */
+  gint sig = node (&c, "Sigmoid", 1, &e, TRUE, NULL); /* a swish */
+  output (&c, node (&c, "Mul", 2, (const gint[]){ e, sig }, TRUE, NULL));
+  const char *cpu[] = { "cpu", NULL }, *both[] = { "onednn", "cpu", NULL };
+  g_autoptr (GHashTable) ref = run (&c, cpu, NULL, NULL);
+  for (guint t = 1; t <= 2; t++) {
+    n_threads = t;
+    GHashTable *outs[2];
+    const char *impls[] = { "glia", "onednn" };
+    for (guint i = 0; i < 2; i++) {
+      guint n_onednn = 0, n_nodes = 0;
+      direct_conv = impls[i];
+      outs[i] = run (&c, both, &n_onednn, &n_nodes);
+      g_assert_cmpuint (n_onednn, ==, n_nodes);
+      for (guint o = 0; o < glia_graph_get_n_outputs (c.graph); o++) {
+        const char *name = glia_graph_value_get_name (c.graph, glia_graph_get_output (c.graph, o));
+        compare (g_hash_table_lookup (outs[i], name), g_hash_table_lookup (ref, name), name);
+      }
+    }
+    if (have_avx512_core ())
+      for (guint o = 0; o < glia_graph_get_n_outputs (c.graph); o++) {
+        const char *name = glia_graph_value_get_name (c.graph, glia_graph_get_output (c.graph, o));
+        g_autoptr (GBytes) mine = glia_tensor_get_data (g_hash_table_lookup (outs[0], name));
+        g_autoptr (GBytes) theirs = glia_tensor_get_data (g_hash_table_lookup (outs[1], name));
+        g_assert_false (g_bytes_equal (mine, theirs));
+      }
+    g_hash_table_unref (outs[0]);
+    g_hash_table_unref (outs[1]);
+  }
+  direct_conv = NULL;
+  n_threads = 2;
+  assert_option_refused (&c, "direct-conv", "fastest");
   case_clear (&c);
 }
 
@@ -1174,6 +1251,7 @@ main (int argc, char **argv)
   g_test_add_func ("/onednn/conv/chain-residual", test_conv_chain_residual);
   g_test_add_func ("/onednn/conv/algorithm", test_conv_algorithm);
   g_test_add_func ("/onednn/shared-buffers", test_shared_buffers);
+  g_test_add_func ("/onednn/direct-conv", test_direct_conv);
   g_test_add_func ("/onednn/conv-transpose", test_conv_transpose);
   g_test_add_func ("/onednn/conv/cache", test_conv_cache);
   g_test_add_func ("/onednn/gemm-matmul", test_gemm_matmul);
