@@ -1478,6 +1478,21 @@ save_choice (const char *path, const char *key, const char *impl)
   fclose (f);
 }
 
+/* The implementation chosen before for @key with choice file @file (from
+ * this process's choices or the file), or NULL; @entry: the choices
+ * table's key for it. Call with choice_lock held. */
+static const char *
+known_choice (const char *file, const char *key, char **entry)
+{
+  *entry = g_strconcat (file ? file : "", "\n", key, NULL);
+  if (choices == NULL) {
+    choices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+    loaded_files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  }
+  load_choices (file);
+  return g_hash_table_lookup (choices, *entry);
+}
+
 static char *
 conv_key (const Builder *b, const dnnl_convolution_desc_t *cd)
 {
@@ -1536,14 +1551,9 @@ choose_conv (Builder *b, const Op *op, dnnl_primitive_desc_t direct,
   else if (cands->len > 1) {
     g_autofree char *key = conv_key (b, wino_cd);
     const char *file = b->r->conv_cache;
-    g_autofree char *entry = g_strconcat (file ? file : "", "\n", key, NULL);
+    g_autofree char *entry = NULL;
     g_mutex_lock (&choice_lock);
-    if (choices == NULL) {
-      choices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-      loaded_files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-    }
-    load_choices (file);
-    const char *known = g_hash_table_lookup (choices, entry);
+    const char *known = known_choice (file, key, &entry);
     if (known) {
       for (guint i = 0; i < cands->len; i++)
         if (g_str_equal (impl_name (g_ptr_array_index (cands, i)), known))
@@ -1643,9 +1653,20 @@ blocked_md (dnnl_memory_desc_t *md, guint rank, const gint64 *dims)
   dnnl_memory_desc_init_by_tag (md, 4, d, dnnl_f32, block == 16 ? dnnl_aBcd16b : dnnl_aBcd8b);
 }
 
-/* ---- depthwise convolutions on the region's own kernel (onednn-dw.c) ---- */
-
 static gboolean md_has_tag (const dnnl_memory_desc_t *md, dnnl_format_tag_t tag);
+
+/* Whether a 4-D tensor of @dims is blocked by 16 channels in the region
+ * (blocked_md): what the region's own convolution kernels read. */
+static gboolean
+blocked_by_16 (const gint64 *dims)
+{
+  dnnl_memory_desc_t md;
+  any_md (&md, 4, dims);
+  blocked_md (&md, 4, dims);
+  return md_has_tag (&md, dnnl_aBcd16b);
+}
+
+/* ---- depthwise convolutions on the region's own kernel (onednn-dw.c) ---- */
 
 /* The activation @op's post-ops end with, if the depthwise kernel has it. */
 static gboolean
@@ -1686,10 +1707,7 @@ dw_shape (const Builder *b, const Op *op, const Val *x, const gint64 *out, const
       || x->rank != 4 || win->group != x->dims[1] || op->wdims[0] != x->dims[1] || op->wdims[1] != 1
       || x->dims[1] % 16 != 0 || op->sum_value >= 0 || !dw_act (op, s))
     return FALSE;
-  dnnl_memory_desc_t md;
-  any_md (&md, 4, x->dims);
-  blocked_md (&md, 4, x->dims);
-  if (!md_has_tag (&md, dnnl_aBcd16b))
+  if (!blocked_by_16 (x->dims))
     return FALSE;
   for (guint i = 0; i < 2; i++)
     if (win->dilations[i] != 1 || op->wdims[2 + i] > ONEDNN_DW_MAX_K || win->strides[i] > 64
@@ -2368,10 +2386,7 @@ own_conv_shape (const Builder *b, const Op *op, const Val *x, const gint64 *out,
       || win->group != 1 || op->sum_value >= 0 || !dw_act (op, &act) || win->dilations[0] != 1
       || win->dilations[1] != 1)
     return FALSE;
-  dnnl_memory_desc_t md;
-  any_md (&md, 4, x->dims);
-  blocked_md (&md, 4, x->dims);
-  if (!md_has_tag (&md, dnnl_aBcd16b))
+  if (!blocked_by_16 (x->dims))
     return FALSE;
   if (split_swish (b->r, op)) /* a step of its own applies it (build_own_conv) */
     act.act = ONEDNN_DW_NONE;
@@ -2433,14 +2448,9 @@ choose_own_conv (Builder *b, const dnnl_convolution_desc_t *cd, const_dnnl_primi
     return TRUE;
   g_autofree char *key = conv_key (b, cd);
   const char *file = b->r->conv_cache;
-  g_autofree char *entry = g_strconcat (file ? file : "", "\n", key, NULL);
+  g_autofree char *entry = NULL;
   g_mutex_lock (&choice_lock);
-  if (choices == NULL) {
-    choices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-    loaded_files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  }
-  load_choices (file);
-  const char *known = g_hash_table_lookup (choices, entry);
+  const char *known = known_choice (file, key, &entry);
   gboolean own;
   if (known)
     own = g_str_equal (known, OWN_CONV_IMPL);
