@@ -1,6 +1,7 @@
 /* onednn-conv.c: the oneDNN region's own direct convolution, for the
  * shapes oneDNN 2.6's direct kernels handle worst: strided convolutions
- * (ResNet-50's three stride-2 3x3 layers ran at 124-177 GFLOP/s).
+ * (ResNet-50's three stride-2 3x3 layers ran at 124-177 GFLOP/s) and 3x3
+ * ones on small maps where Winograd does not pay (SqueezeNet's 13x13).
  *
  * Input and output in the blocked nChw16c layout, whole 16-channel blocks,
  * output channels in groups of two blocks. A tile is 14 output pixels (14
@@ -230,12 +231,15 @@ conv_image (const OnednnConv *c, const float *x, float *y, const OnednnVecAct *a
   /* two-row tiles where a row holds at most 7 pixels */
   int rows = s->ow <= TILE2 ? 2 : 1;
   gint64 row_tiles = (s->oh + rows - 1) / rows, groups = s->oc / (NB * BLK);
-  /* weights that stay in L2 (half of a 1 MB one here): row-major, each
-   * thread reads its rows once and cycles through the weights; larger
-   * ones group-major, a thread taking consecutive groups' rows, so the
-   * weights stream from memory once and the input stays in cache (128
-   * channels 56 -> 28 at two threads 0.71 -> 0.6 ms) */
-  gboolean by_rows = s->oc * s->ic * s->kh * s->kw * (gint64)sizeof (float) <= (1 << 20);
+  /* row-major (a thread takes consecutive rows of every group) reads the
+   * input once and cycles through the weights, which must stay in L2 (1
+   * MB here); group-major (consecutive groups' rows) streams the weights
+   * once and cycles through the input. On several threads row-major has
+   * each read all the weights and a share of the input, group-major the
+   * other way round: the smaller of the two is the one to share. */
+  gint64 wbytes = s->oc * s->ic * s->kh * s->kw * (gint64)sizeof (float);
+  gint64 xbytes = cbs * c->hp * c->wp * BLK * (gint64)sizeof (float);
+  gboolean by_rows = wbytes <= (1 << 20) && (omp_get_max_threads () == 1 || wbytes < xbytes);
 #pragma omp parallel for schedule(static) if (groups * row_tiles > 1 && omp_get_max_threads() > 1)
   for (gint64 u = 0; u < groups * row_tiles; u++) {
     gint64 g = by_rows ? u % groups : u / row_tiles;

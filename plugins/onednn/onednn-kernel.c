@@ -2375,7 +2375,8 @@ run_se (const Exec *e, Region *r, const Plan *plan, GError **error)
 /* ---- direct convolutions on the region's own kernel (onednn-conv.c) ---- */
 
 /* Whether @op is a convolution the region's own kernel takes, and where
- * it may be faster than oneDNN's (strided): fills @s. */
+ * it may be faster than oneDNN's direct kernel (strided, or a window
+ * larger than 1x1): fills @s. */
 static gboolean
 own_conv_shape (const Builder *b, const Op *op, const Val *x, const gint64 *out, const gint64 *pl,
                 OnednnConvShape *s)
@@ -2406,9 +2407,9 @@ own_conv_shape (const Builder *b, const Op *op, const Val *x, const gint64 *out,
                           .act = act.act,
                           .alpha = act.alpha,
                           .beta = act.beta };
-  /* 1x1 stride-1 ones on 7x7 and 14x14 maps ran within 5% of oneDNN's
-   * alone and up to 2% slower in EfficientNet-B0 */
-  return (s->sh > 1 || s->sw > 1) && onednn_conv_supports (s);
+  /* not 1x1 stride-1 ones: on 7x7 and 14x14 maps they ran within 5% of
+   * oneDNN's alone and up to 2% slower in EfficientNet-B0 */
+  return (s->sh > 1 || s->sw > 1 || s->kh > 1 || s->kw > 1) && onednn_conv_supports (s);
 }
 
 /* Best of two runs of @c on zero-filled buffers after one to warm up, its
@@ -2446,7 +2447,9 @@ choose_own_conv (Builder *b, const dnnl_convolution_desc_t *cd, const_dnnl_primi
 {
   if (b->r->direct_conv == ONEDNN_DIRECT_GLIA)
     return TRUE;
-  g_autofree char *key = conv_key (b, cd);
+  /* not the Winograd choice's key, which a 3x3 stride-1 shape also has */
+  g_autofree char *shape = conv_key (b, cd);
+  g_autofree char *key = g_strconcat (shape, " vs " OWN_CONV_IMPL, NULL);
   const char *file = b->r->conv_cache;
   g_autofree char *entry = NULL;
   g_mutex_lock (&choice_lock);
@@ -2582,13 +2585,17 @@ build_conv (Builder *b, Op *op, GError **error)
   if (s == dnnl_success && wino_shape) {
     cd.alg_kind = dnnl_convolution_winograd;
     pd = choose_conv (b, op, pd, &cd, attr);
+    cd.alg_kind = dnnl_convolution_direct;
   }
   if (attr)
     dnnl_primitive_attr_destroy (attr);
   if (!check (s, b->r, op, "convolution", error))
     return FALSE;
+  const dnnl_convolution_desc_t *chosen = NULL;
+  dnnl_primitive_desc_query (pd, dnnl_query_convolution_d, 0, &chosen);
   OnednnConvShape own;
-  if (!wino_shape && own_conv_shape (b, op, x, out, pl, &own)) {
+  if (chosen && chosen->alg_kind == dnnl_convolution_direct
+      && own_conv_shape (b, op, x, out, pl, &own)) {
     OnednnConv *c = onednn_conv_new (&own, g_bytes_get_data (op->weights, NULL),
                                      op->bias ? g_bytes_get_data (op->bias, NULL) : NULL);
     if (choose_own_conv (b, &cd, pd, c, &own)) {

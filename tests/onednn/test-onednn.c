@@ -410,7 +410,7 @@ conv_s2 (Case *c, gint x, gint64 cin, gint64 cout, gint64 k, gint64 pad)
 /* The region's own direct convolution (ep.onednn.direct-conv=glia):
  * strided 3x3 with and without padding (a 15-wide map: a full tile and a
  * partial one; 8-wide: one partial; 7x7: two-row tiles and an odd last
- * row), 1x1 strided, batch 2, ReLU, Clip, swish (split from the
+ * row), 3x3 stride 1, 1x1 strided, batch 2, ReLU, Clip, swish (split from the
  * convolution at one thread) and none, at one and two threads: the same as the CPU provider, and
  * not bit for bit oneDNN's (direct-conv=onednn), which shows it ran. A bad value is refused. */
 static void
@@ -426,6 +426,8 @@ test_direct_conv (void)
   gint a = conv_s2 (&c, x, 32, 64, 3, 1); /* 15x15 */
   a = node (&c, "Relu", 1, &a, TRUE, NULL);
   gint b = conv_s2 (&c, a, 64, 64, 3, 1); /* 8x8 */
+  b = conv (&c, b, 64, 64, 3, 1, TRUE);   /* stride 1 */
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
   gint lo = constant (&c, "lo", 0, NULL, 0, -0.5f), hi = constant (&c, "hi", 0, NULL, 0, 0.7f);
   b = node (&c, "Clip", 3, (const gint[]){ b, lo, hi }, TRUE, NULL);
   gint d = conv_s2 (&c, b, 64, 96, 1, 0); /* 4x4 */
@@ -444,7 +446,7 @@ test_direct_conv (void)
     for (guint i = 0; i < 2; i++) {
       guint n_onednn = 0, n_nodes = 0;
       direct_conv = impls[i];
-      outs[i] = run (&c, both, &n_onednn, &n_nodes);
+      outs[i] = run_with (&c, both, "direct", &n_onednn, &n_nodes); /* no Winograd */
       g_assert_cmpuint (n_onednn, ==, n_nodes);
       for (guint o = 0; o < glia_graph_get_n_outputs (c.graph); o++) {
         const char *name = glia_graph_value_get_name (c.graph, glia_graph_get_output (c.graph, o));
