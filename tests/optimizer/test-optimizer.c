@@ -155,6 +155,13 @@ make_inputs (GliaGraph *g)
     if (glia_graph_value_get_dtype (g, v) == GLIA_DATA_TYPE_BOOL) {
       guint8 b = 1;
       t_in = glia_tensor_new_from_data (GLIA_DATA_TYPE_BOOL, dims, rank, &b, 1, NULL);
+    } else if (glia_graph_value_get_dtype (g, v) == GLIA_DATA_TYPE_INT64) {
+      /* indices into a table of at least 7 rows, negative ones too */
+      g_autofree gint64 *ids = g_new (gint64, n);
+      for (gsize k = 0; k < n; k++)
+        ids[k] = (gint64)((k * 5 + i) % 9) - 2;
+      t_in = glia_tensor_new_from_data (GLIA_DATA_TYPE_INT64, dims, rank, (guint8 *)ids,
+                                        n * sizeof (gint64), NULL);
     } else {
       g_autofree float *data = random_floats (n, 100 + i);
       t_in = glia_tensor_new_from_data (GLIA_DATA_TYPE_FLOAT, dims, rank, (guint8 *)data,
@@ -425,6 +432,53 @@ test_split_matmul_slices (void)
       g_assert_nonnull (strstr (on.report, "Slice 'k' -> FusedMatMul over columns 20..40"));
       g_assert_nonnull (strstr (on.report, "Slice 'v' -> FusedMatMul over columns 48..50"));
     }
+    result_clear (&on);
+  }
+}
+
+static void
+test_fold_embedding_matmul (void)
+{
+  for (guint variant = 0; variant < 4; variant++) {
+    /* ids [2, 5] -> Gather from E [10, 8] -> Transpose [1, 0, 2] -> times W
+     * [8, 6] + bias, Relu; E's rows also read by a Neg. Variant 1: no
+     * Transpose, no bias; 2: a Transpose that moves the last axis (W [5,
+     * 6]), which keeps the product; 3: W [8, 40], a table more than four
+     * times E, which is not made */
+    g_autoptr (GliaGraph) g = new_graph (13);
+    const gint64 di[2] = { 2, 5 }, de[2] = { 10, 8 };
+    gint64 dw[2] = { variant == 2 ? 5 : 8, variant == 3 ? 40 : 6 }, db[1] = { dw[1] };
+    gint ids = glia_graph_add_value (g, "ids", GLIA_DATA_TYPE_INT64, 2, di, NULL);
+    glia_graph_add_input (g, ids);
+    gint e = add_random_const (g, "E", 2, de, 41);
+    gint w = add_random_const (g, "W", 2, dw, 42);
+    gint rows = value (g, "rows"), a = value (g, "a"), m = value (g, "m"), y = value (g, "y");
+    gint neg = value (g, "neg");
+    node1 (g, "Gather", "gather", e, ids, rows);
+    node1 (g, "Neg", "negate", rows, -1, neg);
+    if (variant == 1)
+      a = rows;
+    else {
+      gint tr = node1 (g, "Transpose", "tr", rows, -1, a);
+      const gint64 perm[2][3] = { { 1, 0, 2 }, { 0, 2, 1 } };
+      glia_graph_node_set_attr_ints (g, tr, "perm", perm[variant == 2], 3);
+    }
+    node1 (g, "MatMul", "mm", a, w, m);
+    if (variant == 1)
+      node1 (g, "Relu", "relu", m, -1, y);
+    else {
+      gint s = value (g, "s");
+      node1 (g, "Add", "add", m, add_random_const (g, "b", 1, db, 43), s);
+      node1 (g, "Relu", "relu", s, -1, y);
+    }
+    glia_graph_add_output (g, y);
+    glia_graph_add_output (g, neg);
+    Result on = { 0 };
+    check_pass (g, 2, &on, 1e-5);
+    gboolean folds = variant < 2;
+    g_assert_cmpint (has_op (&on, "com.glia:FusedMatMul"), ==, !folds);
+    g_assert_cmpint (strstr (on.report, "FusedMatMul 'mm' -> Gather of a [10, 6] table") != NULL,
+                     ==, folds);
     result_clear (&on);
   }
 }
@@ -960,6 +1014,7 @@ main (int argc, char **argv)
   g_test_add_func ("/optimizer/fuse-matmul-bias", test_matmul_bias);
   g_test_add_func ("/optimizer/fuse-matmul-bias/gemm", test_matmul_bias_gemm);
   g_test_add_func ("/optimizer/split-matmul-slices", test_split_matmul_slices);
+  g_test_add_func ("/optimizer/fold-embedding-matmul", test_fold_embedding_matmul);
   g_test_add_func ("/optimizer/fuse-activation/gemm", test_gemm_activation);
   g_test_add_func ("/optimizer/fuse-activation/conv", test_conv_activation);
   g_test_add_func ("/optimizer/fuse-conv-add", test_conv_add_relu);
