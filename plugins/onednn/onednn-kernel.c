@@ -3414,7 +3414,7 @@ plan_share_buffers (Plan *plan, GError **error)
     sb->offset = offset;
     arena = MAX (arena, offset + need);
   }
-  char *base = g_aligned_alloc (arena, 1, 64);
+  char *base = g_aligned_alloc0 (arena, 1, 64); /* padded channels read as zeros */
   /* every memory object inside a buffer moves with it; new handles first,
    * as moving a buffer's own object frees its old allocation */
   g_autoptr (GArray) moves = g_array_new (FALSE, FALSE, sizeof (gpointer));
