@@ -944,17 +944,36 @@ typedef struct
   gsize block; /* bytes copied per index */
 } GatherIndexJob;
 
+/* Where gathered block @k starts in the source. */
+static inline const guint8 *
+gather_block_src (const GatherIndexJob *job, gsize k)
+{
+  gsize o = k / job->n_indices, j = k % job->n_indices;
+  gint64 idx = cpu_index_at (job->indices, j);
+  if (idx < 0)
+    idx += job->axis_dim;
+  return job->src + (o * (gsize)job->axis_dim + (gsize)idx) * job->block;
+}
+
+/* Rows of a table in memory (an embedding lookup) are each a cache miss
+ * the hardware cannot foresee: the first lines of the row GATHER_AHEAD
+ * blocks on are fetched while this one is copied. */
+#define GATHER_AHEAD      4
+#define GATHER_AHEAD_MAX  1024 /* bytes of it */
+#define GATHER_AHEAD_FROM 256  /* blocks smaller than this are not worth it */
+
 static void
 gather_index_chunk (gsize begin, gsize end, gpointer user_data)
 {
   const GatherIndexJob *job = user_data;
+  gboolean ahead = job->block >= GATHER_AHEAD_FROM;
   for (gsize k = begin; k < end; k++) {
-    gsize o = k / job->n_indices, j = k % job->n_indices;
-    gint64 idx = cpu_index_at (job->indices, j);
-    if (idx < 0)
-      idx += job->axis_dim;
-    memcpy (job->dst + k * job->block,
-            job->src + (o * (gsize)job->axis_dim + (gsize)idx) * job->block, job->block);
+    if (ahead && k + GATHER_AHEAD < end) {
+      const guint8 *next = gather_block_src (job, k + GATHER_AHEAD);
+      for (gsize off = 0; off < MIN (job->block, (gsize)GATHER_AHEAD_MAX); off += 64)
+        __builtin_prefetch (next + off);
+    }
+    memcpy (job->dst + k * job->block, gather_block_src (job, k), job->block);
   }
 }
 
