@@ -566,6 +566,20 @@ fold_nodes (GliaGraph *g, GliaRegistry *registry, const gint *nodes, guint n_nod
   return TRUE;
 }
 
+/* fold_nodes() on @nodes (gint) with @limits (gsize) in one session; when
+ * one node fails the batch (a kernel rejecting its input, say), each alone,
+ * so that the others still fold and the failing one stays for run time. */
+static void
+fold_batch (GliaGraph *g, GliaRegistry *registry, GArray *nodes, GArray *limits, GArray *folded)
+{
+  if (fold_nodes (g, registry, (const gint *)nodes->data, nodes->len, (const gsize *)limits->data,
+                  folded))
+    return;
+  for (guint i = 0; i < nodes->len; i++)
+    fold_nodes (g, registry, &g_array_index (nodes, gint, i), 1, &g_array_index (limits, gsize, i),
+                folded);
+}
+
 /* Shape and Size of a value whose dims are all known. */
 static gboolean
 fold_shape (GliaGraph *g, gint node)
@@ -678,15 +692,8 @@ fold_constants_once (GliaGraph *g, GliaPassContext *ctx)
   }
   gboolean have_cpu = batch->len > 0 && ctx->registry != NULL
                       && glia_registry_get_provider_rank (ctx->registry, "cpu") >= 0;
-  if (have_cpu
-      && !fold_nodes (g, ctx->registry, (const gint *)batch->data, batch->len,
-                      (const gsize *)limits->data, folded)) {
-    /* one node failed the batch (a kernel rejecting its input, say): alone,
-     * the others still fold, and the failing one stays for run time */
-    for (guint i = 0; i < batch->len; i++)
-      fold_nodes (g, ctx->registry, &g_array_index (batch, gint, i), 1,
-                  &g_array_index (limits, gsize, i), folded);
-  }
+  if (have_cpu)
+    fold_batch (g, ctx->registry, batch, limits, folded);
   if (folded->len == 0)
     return FALSE;
   for (guint i = 0; i < folded->len; i++) {
@@ -1223,11 +1230,7 @@ pass_fold_embedding_matmul (GliaGraph *g, GliaPassContext *ctx, GError **error)
   if (cands->len == 0)
     return FALSE;
   g_autoptr (GArray) folded = g_array_new (FALSE, FALSE, sizeof (gint));
-  if (!fold_nodes (g, ctx->registry, (const gint *)folds->data, folds->len,
-                   (const gsize *)limits->data, folded))
-    for (guint i = 0; i < folds->len; i++) /* one failed the batch: alone, the others fold */
-      fold_nodes (g, ctx->registry, &g_array_index (folds, gint, i), 1,
-                  &g_array_index (limits, gsize, i), folded);
+  fold_batch (g, ctx->registry, folds, limits, folded);
   /* a Gather of each table, then the same Transposes, into the product's
    * output; the folding nodes and the products go */
   g_autoptr (GArray) gone = g_array_new (FALSE, FALSE, sizeof (gint));

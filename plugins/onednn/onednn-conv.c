@@ -37,10 +37,9 @@ struct _OnednnConv
 {
   OnednnConvShape s;
   gint64 hp, wp;  /* the padded input's rows and columns */
-  gboolean pad;   /* whether the input goes through the padded buffer */
   float *weights; /* [OC/32][IC/16][kh][kw][16][32] */
   float *bias;    /* [OC] */
-  float *xpad;    /* [IC/16][hp][wp][16], zero borders */
+  float *xpad;    /* [IC/16][hp][wp][16], zero borders; NULL: read the input in place */
 };
 
 gboolean
@@ -63,8 +62,7 @@ onednn_conv_new (const OnednnConvShape *s, const float *weights, const float *bi
   c->hp = (s->oh - 1) * s->sh + s->kh;
   c->wp = (s->ow - 1) * s->sw + s->kw;
   /* the taps stay inside the input without padding: read it in place */
-  c->pad = s->pt > 0 || s->pl > 0 || c->hp > s->ih || c->wp > s->iw;
-  if (!c->pad) {
+  if (s->pt == 0 && s->pl == 0 && c->hp <= s->ih && c->wp <= s->iw) {
     c->hp = s->ih;
     c->wp = s->iw;
   } else
@@ -215,7 +213,7 @@ conv_image (const OnednnConv *c, const float *x, float *y, const OnednnVecAct *a
 {
   const OnednnConvShape *s = &c->s;
   gint64 cbs = s->ic / BLK;
-  if (c->pad) {
+  if (c->xpad) {
     /* the interior of the padded buffer; its borders stay zero */
 #pragma omp parallel for schedule(static) if (cbs * s->ih > 64 && omp_get_max_threads() > 1)
     for (gint64 k = 0; k < cbs * s->ih; k++) {

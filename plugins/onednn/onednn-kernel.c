@@ -1462,9 +1462,13 @@ load_choices (const char *path)
   }
 }
 
+/* Records @impl for @key: in this process's choices under @entry (which it
+ * takes, from known_choice()) and appended to the choice file @path. Call
+ * with choice_lock held. */
 static void
-save_choice (const char *path, const char *key, const char *impl)
+save_choice (const char *path, const char *key, char *entry, const char *impl)
 {
+  g_hash_table_insert (choices, entry, g_strdup (impl));
   if (path == NULL)
     return;
   g_autofree char *dir = g_path_get_dirname (path);
@@ -1583,8 +1587,7 @@ choose_conv (Builder *b, const Op *op, dnnl_primitive_desc_t direct,
         }
       }
       const char *impl = impl_name (g_ptr_array_index (cands, pick));
-      save_choice (file, key, impl);
-      g_hash_table_insert (choices, g_steal_pointer (&entry), g_strdup (impl));
+      save_choice (file, key, g_steal_pointer (&entry), impl);
     }
     g_mutex_unlock (&choice_lock);
   }
@@ -2469,8 +2472,7 @@ choose_own_conv (Builder *b, const dnnl_convolution_desc_t *cd, const_dnnl_primi
              mine * 1e3);
     own = mine < 0.95 * theirs;
     const char *impl = own ? OWN_CONV_IMPL : impl_name (pd);
-    save_choice (file, key, impl);
-    g_hash_table_insert (choices, g_steal_pointer (&entry), g_strdup (impl));
+    save_choice (file, key, g_steal_pointer (&entry), impl);
   }
   g_mutex_unlock (&choice_lock);
   return own;
