@@ -111,6 +111,8 @@ typedef enum
   ONEDNN_CONV_AUTO,     /* time the direct and Winograd kernels once per shape, keep the faster */
   ONEDNN_CONV_DIRECT,   /* never Winograd */
   ONEDNN_CONV_WINOGRAD, /* Winograd wherever oneDNN has it */
+  ONEDNN_CONV_GLIA_WINOGRAD, /* the region's own Winograd kernel where it applies, else as WINOGRAD
+                              */
 } OnednnConvAlgo;
 
 /* ep.onednn.depthwise: who computes depthwise 2-D convolutions (one
@@ -263,6 +265,22 @@ const float *onednn_conv_weights (const OnednnConv *c, gsize *bytes);
  * thread's OpenMP team. Not reentrant (a padded copy of the input lives in
  * @c): a plan's runs are serialised. */
 void onednn_conv_run (OnednnConv *c, const float *x, float *y);
+
+/* ---- the region's own Winograd convolution (onednn-wino.c) ---- */
+
+typedef struct _OnednnWino OnednnWino;
+
+/* Whether the kernel takes @s: AVX-512F, 3x3, stride 1, padding 1 on every
+ * side, IC a multiple of 16, OC of 32. */
+gboolean onednn_wino_supports (const OnednnConvShape *s);
+/* @weights: [OC, IC, 3, 3]; @bias: [OC] or NULL. */
+OnednnWino *onednn_wino_new (const OnednnConvShape *s, const float *weights, const float *bias);
+void onednn_wino_free (OnednnWino *w);
+/* The transformed weights (to evict them from the caches when timing). */
+const float *onednn_wino_weights (const OnednnWino *w, gsize *bytes);
+/* @x: [N, IC/16, ih, iw, 16]; @y: [N, OC/16, oh, ow, 16]; on the calling
+ * thread's OpenMP team. Not reentrant (the transformed input lives in @w). */
+void onednn_wino_run (OnednnWino *w, const float *x, float *y);
 
 /* The kernels module: compiles a claim (sorted node list) into a kernel. */
 typedef gboolean (*OnednnCompileFunc) (const GliaGraph *graph, const gint *nodes, guint n_nodes,

@@ -113,7 +113,7 @@ onednn_provider_create (const GliaProviderConfig *config, GError **error)
   if (compile == NULL)
     return NULL;
   /* in the order of the enums */
-  static const char *const algos[] = { "auto", "direct", "winograd", NULL };
+  static const char *const algos[] = { "auto", "direct", "winograd", "glia-winograd", NULL };
   static const char *const impls[] = { "glia", "onednn", NULL };
   static const char *const switches[] = { "off", "on", NULL };
   gint algo = option_choice (config, "conv-algorithm", algos, ONEDNN_CONV_AUTO, error);

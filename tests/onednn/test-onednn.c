@@ -554,6 +554,54 @@ test_conv_algorithm (void)
   case_clear (&c);
 }
 
+/* The region's own Winograd kernel (ep.onednn.conv-algorithm=glia-winograd):
+ * 3x3 stride-1 convolutions of padding 1 on an 18x18 map (81 2x2 tiles: two
+ * chunks), 7x9 (partial tiles in both directions), batch 2, bias or none,
+ * ReLU, Clip or no activation, at one and two threads: the same as the CPU
+ * provider, and not bit for bit oneDNN's direct kernel, which shows it ran. */
+static void
+test_glia_winograd (void)
+{
+  if (!have_onednn ()) {
+    g_test_skip ("the oneDNN provider is not built");
+    return;
+  }
+  Case c;
+  case_init (&c);
+  gint x = input (&c, "x", 4, (const gint64[]){ 2, 32, 18, 18 });
+  gint a = conv (&c, x, 32, 64, 3, 1, TRUE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  a = node (&c, "Relu", 1, &a, TRUE, NULL);
+  gint b = conv (&c, a, 64, 32, 3, 1, FALSE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  gint lo = constant (&c, "lo", 0, NULL, 0, -0.5f), hi = constant (&c, "hi", 0, NULL, 0, 0.7f);
+  output (&c, node (&c, "Clip", 3, (const gint[]){ b, lo, hi }, TRUE, NULL));
+  gint x2 = input (&c, "x2", 4, (const gint64[]){ 1, 16, 7, 9 });
+  gint d = conv (&c, x2, 16, 32, 3, 1, TRUE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  output (&c, d);
+  const char *cpu[] = { "cpu", NULL }, *both[] = { "onednn", "cpu", NULL };
+  g_autoptr (GHashTable) ref = run (&c, cpu, NULL, NULL);
+  for (guint t = 1; t <= 2; t++) {
+    n_threads = t;
+    guint n_onednn = 0, n_nodes = 0;
+    g_autoptr (GHashTable) mine = run_with (&c, both, "glia-winograd", &n_onednn, &n_nodes);
+    g_assert_cmpuint (n_onednn, ==, n_nodes);
+    g_autoptr (GHashTable) direct = run_with (&c, both, "direct", NULL, NULL);
+    for (guint o = 0; o < glia_graph_get_n_outputs (c.graph); o++) {
+      const char *name = glia_graph_value_get_name (c.graph, glia_graph_get_output (c.graph, o));
+      compare (g_hash_table_lookup (mine, name), g_hash_table_lookup (ref, name), name);
+      if (have_avx512_core ()) {
+        g_autoptr (GBytes) m = glia_tensor_get_data (g_hash_table_lookup (mine, name));
+        g_autoptr (GBytes) r = glia_tensor_get_data (g_hash_table_lookup (direct, name));
+        g_assert_false (g_bytes_equal (m, r));
+      }
+    }
+  }
+  n_threads = 2;
+  case_clear (&c);
+}
+
 /* ConvTranspose: strides, pads, output_padding, dilations, groups, bias,
  * 1-D and 2-D, and a ReLU taken as a post-op; forms the provider leaves to
  * the CPU provider (output_shape) are not claimed */
@@ -1254,6 +1302,7 @@ main (int argc, char **argv)
   g_test_add_func ("/onednn/conv/algorithm", test_conv_algorithm);
   g_test_add_func ("/onednn/shared-buffers", test_shared_buffers);
   g_test_add_func ("/onednn/direct-conv", test_direct_conv);
+  g_test_add_func ("/onednn/glia-winograd", test_glia_winograd);
   g_test_add_func ("/onednn/conv-transpose", test_conv_transpose);
   g_test_add_func ("/onednn/conv/cache", test_conv_cache);
   g_test_add_func ("/onednn/gemm-matmul", test_gemm_matmul);
