@@ -1356,6 +1356,24 @@ flush_range (const void *p, gsize len)
 #endif
 }
 
+/* Wakes the OpenMP team before a timed run. Between the runs of a timing
+ * loop (evicting the weights takes a while) the workers stop spinning and
+ * sleep; waking one costs a few hundred microseconds in a virtual machine
+ * here, which a run inside a network, right after the step before it, does
+ * not pay: at two threads it added about 0.4 ms to every kernel timed
+ * (SqueezeNet's 13x13 layers: 0.52 ms for 0.13 in the model), drowning
+ * the differences the timing is for. */
+static void
+wake_team (void)
+{
+  int n = omp_get_max_threads ();
+  if (n < 2)
+    return;
+  gint spin = 0;
+#pragma omp parallel num_threads(n)
+  g_atomic_int_inc (&spin);
+}
+
 /* Best of two runs of @pd (a convolution, or a reorder: its FROM and TO are
  * oneDNN's SRC and DST) on zero-filled buffers, after one to warm up, each
  * with its weights evicted from the caches when @cold; in seconds, INFINITY
@@ -1402,6 +1420,7 @@ time_primitive (const_dnnl_primitive_desc_t pd, dnnl_stream_t stream, gboolean c
   for (int k = 0; k < 3 && ok; k++) {
     if (cold && weights)
       flush_range (weights, weights_len);
+    wake_team ();
     gint64 t0 = g_get_monotonic_time ();
     ok = dnnl_primitive_execute (prim, stream, n, args) == dnnl_success
          && dnnl_stream_wait (stream) == dnnl_success;
@@ -2468,6 +2487,7 @@ time_own_conv (const OwnConv *k, const OnednnConvShape *s)
   double best = INFINITY;
   for (int i = 0; i < 3; i++) {
     flush_range (w, bytes);
+    wake_team ();
     gint64 t0 = g_get_monotonic_time ();
     own_run (k, x, y);
     double t = (g_get_monotonic_time () - t0) * 1e-6;
@@ -2483,16 +2503,17 @@ time_own_conv (const OwnConv *k, const OnednnConvShape *s)
 #define OWN_WINO_IMPL "glia:winograd"
 
 /* Whether the region's own kernel @k (for @s) runs the convolution @cd
- * rather than oneDNN's @pd (in its chosen layouts): @forced by an option,
- * else per the choice file, or timing both (oneDNN's with the reorder into
- * its source layout). */
+ * rather than @rival (another own kernel) or, without one, oneDNN's @pd (in
+ * its chosen layouts): @forced by an option, else per the choice file, or
+ * timing both (oneDNN's with the reorder into its source layout). */
 static gboolean
 choose_own_conv (Builder *b, const dnnl_convolution_desc_t *cd, const_dnnl_primitive_desc_t pd,
-                 const OwnConv *k, const OnednnConvShape *s, gboolean forced)
+                 const OwnConv *rival, const OwnConv *k, const OnednnConvShape *s, gboolean forced)
 {
   if (forced)
     return TRUE;
   const char *mine_impl = k->conv ? OWN_CONV_IMPL : OWN_WINO_IMPL;
+  const char *their_impl = rival ? OWN_CONV_IMPL : impl_name (pd);
   /* not the Winograd choice's key, which a 3x3 stride-1 shape also has */
   g_autofree char *shape = conv_key (b, cd);
   g_autofree char *key = g_strconcat (shape, " vs ", mine_impl, NULL);
@@ -2507,19 +2528,20 @@ choose_own_conv (Builder *b, const dnnl_convolution_desc_t *cd, const_dnnl_primi
     dnnl_memory_desc_t xmd;
     any_md (&xmd, 4, (const gint64[]){ s->n, s->ic, s->ih, s->iw });
     blocked_md (&xmd, 4, (const gint64[]){ s->n, s->ic, s->ih, s->iw });
-    double theirs = time_primitive (pd, b->r->stream, TRUE)
-                    + time_reorder (&xmd, dnnl_primitive_desc_query_md (pd, dnnl_query_src_md, 0),
-                                    b->r->stream);
+    double theirs
+        = rival ? time_own_conv (rival, s)
+                : time_primitive (pd, b->r->stream, TRUE)
+                      + time_reorder (&xmd, dnnl_primitive_desc_query_md (pd, dnnl_query_src_md, 0),
+                                      b->r->stream);
     double mine = time_own_conv (k, s);
-    g_debug ("%s: %s %.3f ms, %s %.3f ms", key, impl_name (pd), theirs * 1e3, mine_impl,
-             mine * 1e3);
+    g_debug ("%s: %s %.3f ms, %s %.3f ms", key, their_impl, theirs * 1e3, mine_impl, mine * 1e3);
     /* the direct kernel only when at least 5% faster (less is within
      * the timing's noise); the Winograd one when faster at all: inside a
      * network it gains more than alone (ResNet-50's 256-channel 14x14
      * layers at one thread: 0.594 against 0.619 ms here, 0.70 against 0.80
      * in the model) */
     own = mine < (k->wino ? 1.0 : 0.95) * theirs;
-    save_choice (file, key, g_steal_pointer (&entry), own ? mine_impl : impl_name (pd));
+    save_choice (file, key, g_steal_pointer (&entry), own ? mine_impl : their_impl);
   }
   g_mutex_unlock (&choice_lock);
   return own;
@@ -2648,24 +2670,31 @@ build_conv (Builder *b, Op *op, GError **error)
   OnednnConvShape own;
   const float *weights = g_bytes_get_data (op->weights, NULL);
   const float *bias_data = op->bias ? g_bytes_get_data (op->bias, NULL) : NULL;
-  /* Winograd on the region's own kernel, against whichever of oneDNN's
-   * kernels choose_conv took */
-  if (chosen && wino_shape && own_shape (b, op, x, out, pl, &own) && onednn_wino_supports (&own)) {
-    OwnConv k = { NULL, onednn_wino_new (&own, weights, bias_data) };
-    if (choose_own_conv (b, &cd, pd, &k, &own, b->r->conv_algo == ONEDNN_CONV_GLIA_WINOGRAD)) {
-      dnnl_primitive_desc_destroy (pd);
-      return build_own_conv (b, op, x, &k, &own, error);
-    }
-    own_free (&k);
-  }
+  /* the region's own direct kernel against oneDNN's direct one, then its
+   * own Winograd kernel against the better of those or oneDNN's Winograd
+   * kernel */
+  OwnConv best = { NULL, NULL };
   if (chosen && chosen->alg_kind == dnnl_convolution_direct
       && own_conv_shape (b, op, x, out, pl, &own)) {
-    OwnConv k = { onednn_conv_new (&own, weights, bias_data), NULL };
-    if (choose_own_conv (b, &cd, pd, &k, &own, b->r->direct_conv == ONEDNN_DIRECT_GLIA)) {
-      dnnl_primitive_desc_destroy (pd);
-      return build_own_conv (b, op, x, &k, &own, error);
-    }
-    own_free (&k);
+    best.conv = onednn_conv_new (&own, weights, bias_data);
+    if (!choose_own_conv (b, &cd, pd, NULL, &best, &own, b->r->direct_conv == ONEDNN_DIRECT_GLIA))
+      own_free (&best);
+  }
+  OnednnConvShape wshape;
+  if (chosen && wino_shape && own_shape (b, op, x, out, pl, &wshape)
+      && onednn_wino_supports (&wshape)) {
+    OwnConv k = { NULL, onednn_wino_new (&wshape, weights, bias_data) };
+    if (choose_own_conv (b, &cd, pd, best.conv ? &best : NULL, &k, &wshape,
+                         b->r->conv_algo == ONEDNN_CONV_GLIA_WINOGRAD)) {
+      own_free (&best);
+      best = k;
+      own = wshape;
+    } else
+      own_free (&k);
+  }
+  if (best.conv || best.wino) {
+    dnnl_primitive_desc_destroy (pd);
+    return build_own_conv (b, op, x, &best, &own, error);
   }
   dnnl_memory_desc_t user_w;
   plain_md (&user_w, wr, wd);
