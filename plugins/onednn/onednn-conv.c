@@ -68,7 +68,7 @@ onednn_conv_new (const OnednnConvShape *s, const float *weights, const float *bi
   } else
     c->xpad = g_aligned_alloc0 ((gsize)(s->ic * c->hp * c->wp), sizeof (float), 64);
   gint64 taps = (gint64)s->kh * s->kw;
-  c->weights = g_aligned_alloc ((gsize)(s->oc * s->ic * taps), sizeof (float), 64);
+  c->weights = onednn_weights_alloc ((gsize)(s->oc * s->ic * taps) * sizeof (float));
   float *p = c->weights;
   for (gint64 g = 0; g < s->oc / (NB * BLK); g++)
     for (gint64 cb = 0; cb < s->ic / BLK; cb++)
@@ -87,7 +87,7 @@ onednn_conv_free (OnednnConv *c)
 {
   if (c == NULL)
     return;
-  g_aligned_free (c->weights);
+  onednn_weights_free (c->weights, (gsize)(c->s.oc * c->s.ic * c->s.kh * c->s.kw) * sizeof (float));
   g_aligned_free (c->bias);
   g_aligned_free (c->xpad);
   g_free (c);

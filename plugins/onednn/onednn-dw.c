@@ -25,6 +25,8 @@
 
 #include <omp.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include "onednn-avx512.h"
@@ -33,6 +35,46 @@
 
 #define BLK    16
 #define UNROLL 8
+
+#define HUGE_PAGE ((gsize)2 << 20)
+
+gpointer
+onednn_weights_alloc (gsize bytes)
+{
+#ifdef MADV_HUGEPAGE
+  if (bytes >= HUGE_PAGE) {
+    gsize page = (gsize)sysconf (_SC_PAGESIZE), len = (bytes + page - 1) / page * page;
+    char *p0
+        = mmap (NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p0 == MAP_FAILED)
+      g_error ("%s: failed to allocate %" G_GSIZE_FORMAT " bytes", G_STRLOC, bytes);
+    /* a 2 MiB aligned start, the rest unmapped again */
+    char *p = (char *)(((guintptr)p0 + HUGE_PAGE - 1) & ~(guintptr)(HUGE_PAGE - 1));
+    if (p > p0)
+      munmap (p0, p - p0);
+    if (p0 + len + HUGE_PAGE > p + len)
+      munmap (p + len, p0 + len + HUGE_PAGE - (p + len));
+    madvise (p, bytes / HUGE_PAGE * HUGE_PAGE, MADV_HUGEPAGE); /* a hint: failure is fine */
+    return p;
+  }
+#endif
+  return g_aligned_alloc0 (MAX (bytes, 1), 1, 64);
+}
+
+void
+onednn_weights_free (gpointer p, gsize bytes)
+{
+  if (p == NULL)
+    return;
+#ifdef MADV_HUGEPAGE
+  if (bytes >= HUGE_PAGE) {
+    gsize page = (gsize)sysconf (_SC_PAGESIZE);
+    munmap (p, (bytes + page - 1) / page * page);
+    return;
+  }
+#endif
+  g_aligned_free (p);
+}
 
 gboolean
 onednn_have_avx512 (void)

@@ -50,6 +50,8 @@ typedef struct
 {
   dnnl_memory_desc_t md;
   dnnl_memory_t mem;
+  gpointer buf; /* mem's (onednn_weights_alloc) */
+  gsize bytes;
 } Packed;
 
 typedef struct
@@ -252,6 +254,7 @@ op_clear (gpointer p)
     for (guint i = 0; i < op->packed->len; i++) {
       Packed *pk = g_ptr_array_index (op->packed, i);
       dnnl_memory_destroy (pk->mem);
+      onednn_weights_free (pk->buf, pk->bytes);
       g_free (pk);
     }
     g_ptr_array_unref (op->packed);
@@ -1283,12 +1286,13 @@ packed_weights_from (Builder *b, Op *op, const dnnl_memory_desc_t *md,
   int threads = omp_get_max_threads ();
   if (b->r->creating)
     omp_set_num_threads ((int)MAX ((guint)threads, g_get_num_processors ()));
+  gsize bytes = dnnl_memory_desc_get_size (md);
+  gpointer buf = onednn_weights_alloc (bytes);
   gboolean ok
       = check (dnnl_memory_create (&user, &user_md, engine,
                                    (void *)g_bytes_get_data (op->weights, NULL)),
                b->r, op, "weights memory", error)
-        && check (dnnl_memory_create (&packed, md, engine, DNNL_MEMORY_ALLOCATE), b->r, op,
-                  "weights memory", error)
+        && check (dnnl_memory_create (&packed, md, engine, buf), b->r, op, "weights memory", error)
         && check (dnnl_reorder_primitive_desc_create (&pd, &user_md, engine, md, engine, NULL),
                   b->r, op, "weights reorder", error)
         && check (dnnl_primitive_create (&prim, pd), b->r, op, "weights reorder", error);
@@ -1308,11 +1312,14 @@ packed_weights_from (Builder *b, Op *op, const dnnl_memory_desc_t *md,
   if (!ok) {
     if (packed)
       dnnl_memory_destroy (packed);
+    onednn_weights_free (buf, bytes);
     return NULL;
   }
   Packed *pk = g_new (Packed, 1);
   pk->md = *md;
   pk->mem = packed;
+  pk->buf = buf;
+  pk->bytes = bytes;
   g_ptr_array_add (op->packed, pk);
   return packed;
 }

@@ -175,6 +175,13 @@ typedef struct
 
 /* Whether this CPU runs the region's own kernels (AVX-512F). */
 gboolean onednn_have_avx512 (void);
+
+/* Zeroed memory for @bytes of packed weights, 64-byte aligned (aborting
+ * when none can be had, as g_malloc()): from 2 MiB on, fresh pages whose whole 2 MiB stretches are
+ * asked to be huge pages (a run streams every weight once: with 4 KiB pages each page is a TLB
+ * miss). Free with onednn_weights_free() and the same size. */
+gpointer onednn_weights_alloc (gsize bytes);
+void onednn_weights_free (gpointer p, gsize bytes);
 /* @weights: [C, 1, kh, kw]; @bias: [C] or NULL. */
 OnednnDw *onednn_dw_new (const OnednnDwShape *shape, const float *weights, const float *bias);
 void onednn_dw_free (OnednnDw *dw);

@@ -70,7 +70,7 @@ onednn_wino_new (const OnednnConvShape *s, const float *weights, const float *bi
   w->t = w->th * w->tw;
   /* U = G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], in double */
   static const double G[4][3] = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
-  w->u = g_aligned_alloc ((gsize)(PTS * s->ic * s->oc), sizeof (float), 64);
+  w->u = onednn_weights_alloc ((gsize)(PTS * s->ic * s->oc) * sizeof (float));
   for (gint64 o = 0; o < s->oc; o++)
     for (gint64 c = 0; c < s->ic; c++) {
       const float *g = weights + (o * s->ic + c) * 9;
@@ -98,7 +98,7 @@ onednn_wino_free (OnednnWino *w)
 {
   if (w == NULL)
     return;
-  g_aligned_free (w->u);
+  onednn_weights_free (w->u, (gsize)(PTS * w->s.ic * w->s.oc) * sizeof (float));
   g_aligned_free (w->bias);
   g_aligned_free (w->v);
   g_aligned_free (w->m);
