@@ -93,6 +93,12 @@ onednn_conv_free (OnednnConv *c)
   g_free (c);
 }
 
+const OnednnConvShape *
+onednn_conv_shape (const OnednnConv *c)
+{
+  return &c->s;
+}
+
 const float *
 onednn_conv_weights (const OnednnConv *c, gsize *bytes)
 {

@@ -191,6 +191,7 @@ typedef struct
   OnednnConvAlgo conv_algo;
   OnednnDwImpl depthwise;
   OnednnDirectImpl direct_conv;
+  gboolean verbose; /* GLIA_ONEDNN_VERBOSE: time the region's own steps */
   gboolean block_fusion;
   char *conv_cache;  /* the choice file, NULL for none */
   gboolean creating; /* building a plan at session creation, not in a run */
@@ -708,6 +709,7 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes,
   r->conv_algo = config->conv_algo;
   r->depthwise = config->depthwise;
   r->direct_conv = config->direct_conv;
+  r->verbose = g_strcmp0 (g_getenv ("GLIA_ONEDNN_VERBOSE"), "1") == 0;
   r->block_fusion = config->block_fusion;
   r->conv_cache = conv_cache_path (config->conv_cache);
   r->plans = g_ptr_array_new_with_free_func (plan_free);
@@ -3671,6 +3673,31 @@ plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
   return plan;
 }
 
+/* GLIA_ONEDNN_VERBOSE=1: a line per run of a step of the region's own, in
+ * the form of DNNL_VERBOSE's (its problem descriptor for convolutions), so
+ * that one parser reads both: glia_verbose,exec,cpu,KIND,IMPL,DESC,MS. */
+static void
+print_own_step (const Exec *e, double ms)
+{
+  const OnednnConvShape *s = e->conv   ? onednn_conv_shape (e->conv)
+                             : e->wino ? onednn_wino_shape (e->wino)
+                                       : NULL;
+  if (s)
+    printf ("glia_verbose,exec,cpu,convolution,%s,mb%" G_GINT64_FORMAT "_ic%" G_GINT64_FORMAT
+            "oc%" G_GINT64_FORMAT "_ih%" G_GINT64_FORMAT "oh%" G_GINT64_FORMAT
+            "kh%dsh%ddh0ph%d_iw%" G_GINT64_FORMAT "ow%" G_GINT64_FORMAT "kw%dsw%ddw0pw%d,%g\n",
+            e->conv ? "glia:direct" : "glia:winograd", s->n, s->ic, s->oc, s->ih, s->oh, s->kh,
+            s->sh, s->pt, s->iw, s->ow, s->kw, s->sw, s->pl, ms);
+  else
+    printf ("glia_verbose,exec,cpu,%s,glia,,%g\n",
+            e->concat  ? "concat"
+            : e->swish ? "swish"
+            : e->dw    ? "depthwise"
+            : e->se    ? "squeeze_excite"
+                       : "mbconv",
+            ms);
+}
+
 static gboolean
 region_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 {
@@ -3739,14 +3766,19 @@ region_compute (gpointer state, GliaKernelContext *ctx, GError **error)
       if (e->prim)
         ok = check (dnnl_primitive_execute (e->prim, r->stream, e->n_args, e->args), r, NULL,
                     "execution", error);
-      else /* a step of the region's own, after the primitives before it */
-        ok = check (dnnl_stream_wait (r->stream), r, NULL, "execution", error)
+      else { /* a step of the region's own, after the primitives before it */
+        ok = check (dnnl_stream_wait (r->stream), r, NULL, "execution", error);
+        gint64 t0 = r->verbose ? g_get_monotonic_time () : 0;
+        ok = ok
              && (e->concat            ? run_copy_concat (e, r, error)
                  : e->swish           ? run_swish (e, r, error)
                  : e->dw              ? run_dw (e, r, plan, error)
                  : e->conv || e->wino ? run_own_conv (e, r, error)
                  : e->se              ? run_se (e, r, plan, error)
                                       : run_mbconv (e, r, plan, error));
+        if (ok && r->verbose)
+          print_own_step (e, (g_get_monotonic_time () - t0) * 1e-3);
+      }
     }
     ok = ok && check (dnnl_stream_wait (r->stream), r, NULL, "execution", error);
   } else if (error && *error == NULL)

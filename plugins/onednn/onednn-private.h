@@ -268,6 +268,7 @@ OnednnConv *onednn_conv_new (const OnednnConvShape *s, const float *weights, con
 void onednn_conv_free (OnednnConv *c);
 /* The packed weights (to evict them from the caches when timing). */
 const float *onednn_conv_weights (const OnednnConv *c, gsize *bytes);
+const OnednnConvShape *onednn_conv_shape (const OnednnConv *c);
 /* @x: [N, IC/16, ih, iw, 16]; @y: [N, OC/16, oh, ow, 16]; on the calling
  * thread's OpenMP team. Not reentrant (a padded copy of the input lives in
  * @c): a plan's runs are serialised. */
@@ -285,6 +286,7 @@ OnednnWino *onednn_wino_new (const OnednnConvShape *s, const float *weights, con
 void onednn_wino_free (OnednnWino *w);
 /* The transformed weights (to evict them from the caches when timing). */
 const float *onednn_wino_weights (const OnednnWino *w, gsize *bytes);
+const OnednnConvShape *onednn_wino_shape (const OnednnWino *w);
 /* @x: [N, IC/16, ih, iw, 16]; @y: [N, OC/16, oh, ow, 16]; on the calling
  * thread's OpenMP team. Not reentrant (the transformed input lives in @w). */
 void onednn_wino_run (OnednnWino *w, const float *x, float *y);

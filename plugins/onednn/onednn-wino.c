@@ -105,6 +105,12 @@ onednn_wino_free (OnednnWino *w)
   g_free (w);
 }
 
+const OnednnConvShape *
+onednn_wino_shape (const OnednnWino *w)
+{
+  return &w->s;
+}
+
 const float *
 onednn_wino_weights (const OnednnWino *w, gsize *bytes)
 {

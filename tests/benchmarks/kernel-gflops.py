@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""GFLOP/s of the convolutions and matrix products in one model on the
+oneDNN provider, layer by layer.
+
+    tests/benchmarks/kernel-gflops.py MODEL --input NAME=FILE [--threads T]
+        [--runs N] [--warmup W] [--glia build/host/cli/glia] [--top K]
+
+Runs `glia bench MODEL --ep onednn,cpu` with DNNL_VERBOSE=1 (oneDNN prints a
+line per primitive run) and GLIA_ONEDNN_VERBOSE=1 (the region prints one per
+run of its own steps: direct and Winograd convolutions, depthwise kernels),
+then prints, per distinct layer, how many run in one inference, the median
+time of one, and its GFLOP/s counted as the direct algorithm's work
+(2 x outputs x weights per output channel; a Winograd kernel does fewer
+multiplications, so its figure is an "effective" rate). The totals at the
+end cover every line, and the convolutions and products alone.
+
+The times are those of each layer inside the network (its weights coming
+from memory, its input from the layer before), with the verbose printing's
+own cost; they add up to a little more than `glia bench`'s latency.
+"""
+import argparse
+import collections
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+CONV = re.compile(r"(?:g(\d+))?mb(\d+)_ic(\d+)oc(\d+)_ih(\d+)oh(\d+)kh(\d+)sh\d+dh\d+ph\d+"
+                  r"_iw(\d+)ow(\d+)kw(\d+)")
+
+
+def flops(kind, desc):
+    """Direct-algorithm flops of one run, or None."""
+    if kind == "convolution":
+        m = CONV.search(desc)
+        if not m:
+            return None
+        g, mb, ic, oc, _ih, oh, kh, _iw, ow, kw = (int(v) if v else 1 for v in m.groups())
+        return 2 * mb * oc * oh * ow * (ic // g) * kh * kw
+    if kind == "matmul":
+        parts = desc.split(":")
+        if len(parts) != 3:
+            return None
+        try:
+            a, _b, c = ([int(v) for v in p.split("x")] for p in parts)
+        except ValueError:
+            return None
+        n = 1
+        for v in c:
+            n *= v
+        return 2 * n * a[-1]
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("--input", action="append", default=[], help="NAME=FILE, as glia bench")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--top", type=int, default=0, help="print only the K layers taking longest")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ap.add_argument("--glia", default=os.path.join(root, "build", "host", "cli", "glia"))
+    args = ap.parse_args()
+
+    cmd = [args.glia, "bench", args.model, "--ep", "onednn,cpu", "--threads", str(args.threads),
+           "--runs", str(args.runs), "--warmup", str(args.warmup)]
+    for i in args.input:
+        cmd += ["--input", i]
+    env = dict(os.environ, DNNL_VERBOSE="1", GLIA_ONEDNN_VERBOSE="1")
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+    if proc.returncode != 0:
+        sys.exit("glia bench failed (%d): %s" % (proc.returncode, proc.stderr.strip()[-2000:]))
+
+    times = collections.defaultdict(list)
+    for line in proc.stdout.splitlines():
+        if not (line.startswith("onednn_verbose,exec,") or line.startswith("glia_verbose,exec,")):
+            continue
+        f = line.split(",")
+        try:
+            ms = float(f[-1])
+        except ValueError:
+            continue
+        times[(f[3], f[4], f[-2])].append(ms)
+    total_runs = args.runs + args.warmup
+    rows = []
+    for (kind, impl, desc), v in times.items():
+        per_run = round(len(v) / total_runs)
+        if per_run == 0:  # a weights reorder at session creation
+            continue
+        med = statistics.median(v)
+        fl = flops(kind, desc)
+        rows.append((med * per_run, kind, impl, desc, per_run, med, fl))
+    rows.sort(reverse=True)
+
+    print("%s at %d thread%s: medians of %d runs per layer" % (
+        os.path.basename(args.model), args.threads, "" if args.threads == 1 else "s",
+        total_runs))
+    print("%9s %4s %9s %8s  %-24s %s" % ("ms/run", "n", "us each", "GFLOP/s", "kernel", "layer"))
+    shown = rows[:args.top] if args.top else rows
+    for tot, kind, impl, desc, n, med, fl in shown:
+        rate = "%8.0f" % (fl / (med * 1e-3) / 1e9) if fl else "%8s" % "-"
+        print("%9.3f %4d %9.1f %s  %-24s %s %s" % (tot, n, med * 1e3, rate, impl[:24], kind, desc))
+    all_ms = sum(r[0] for r in rows)
+    mm = [r for r in rows if r[6]]
+    mm_ms = sum(r[0] for r in mm)
+    mm_fl = sum(r[6] * r[4] for r in mm)
+    print("all steps: %.3f ms per run" % all_ms)
+    if mm_ms > 0:
+        print("convolutions and products: %.3f ms per run, %.2f GFLOP (direct algorithm), "
+              "%.0f GFLOP/s" % (mm_ms, mm_fl / 1e9, mm_fl / (mm_ms * 1e-3) / 1e9))
+
+
+if __name__ == "__main__":
+    main()
