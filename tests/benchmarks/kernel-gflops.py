@@ -3,7 +3,8 @@
 oneDNN provider, layer by layer.
 
     tests/benchmarks/kernel-gflops.py MODEL --input NAME=FILE [--threads T]
-        [--runs N] [--warmup W] [--glia build/host/cli/glia] [--top K]
+        [--runs N] [--warmup W] [--option ep.onednn.KEY=VALUE ...]
+        [--glia build/host/cli/glia] [--top K] [--json]
 
 Runs `glia bench MODEL --ep onednn,cpu` with DNNL_VERBOSE=1 (oneDNN prints a
 line per primitive run) and GLIA_ONEDNN_VERBOSE=1 (the region prints one per
@@ -20,6 +21,7 @@ own cost; they add up to a little more than `glia bench`'s latency.
 """
 import argparse
 import collections
+import json
 import os
 import re
 import statistics
@@ -60,7 +62,9 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--option", action="append", default=[], help="KEY=VALUE, as glia bench")
     ap.add_argument("--top", type=int, default=0, help="print only the K layers taking longest")
+    ap.add_argument("--json", action="store_true", help="the layers as JSON instead of a table")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap.add_argument("--glia", default=os.path.join(root, "build", "host", "cli", "glia"))
     args = ap.parse_args()
@@ -69,6 +73,8 @@ def main():
            "--runs", str(args.runs), "--warmup", str(args.warmup)]
     for i in args.input:
         cmd += ["--input", i]
+    for o in args.option:
+        cmd += ["--option", o]
     env = dict(os.environ, DNNL_VERBOSE="1", GLIA_ONEDNN_VERBOSE="1")
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True)
@@ -95,6 +101,12 @@ def main():
         fl = flops(kind, desc)
         rows.append((med * per_run, kind, impl, desc, per_run, med, fl))
     rows.sort(reverse=True)
+    if args.json:
+        json.dump([{"kind": kind, "impl": impl, "layer": desc, "per_run": n, "ms": med,
+                    "gflops": fl / (med * 1e-3) / 1e9 if fl else None}
+                   for _tot, kind, impl, desc, n, med, fl in rows], sys.stdout, indent=1)
+        print()
+        return
 
     print("%s at %d thread%s: medians of %d runs per layer" % (
         os.path.basename(args.model), args.threads, "" if args.threads == 1 else "s",
