@@ -2690,8 +2690,9 @@ build_conv (Builder *b, Op *op, GError **error)
       own_free (&best);
   }
   OnednnConvShape wshape;
-  if (chosen && wino_shape && own_shape (b, op, x, out, pl, &wshape)
-      && onednn_wino_supports (&wshape)) {
+  /* (not under conv-algorithm=winograd: oneDNN's kernel) */
+  if (chosen && wino_shape && b->r->conv_algo != ONEDNN_CONV_WINOGRAD
+      && own_shape (b, op, x, out, pl, &wshape) && onednn_wino_supports (&wshape)) {
     OwnConv k = { NULL, onednn_wino_new (&wshape, weights, bias_data) };
     if (choose_own_conv (b, &cd, pd, best.conv ? &best : NULL, &k, &wshape,
                          b->r->conv_algo == ONEDNN_CONV_GLIA_WINOGRAD)) {

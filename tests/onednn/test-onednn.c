@@ -558,7 +558,8 @@ test_conv_algorithm (void)
  * 3x3 stride-1 convolutions of padding 1 on an 18x18 map (81 2x2 tiles: two
  * chunks), 7x9 (partial tiles in both directions), batch 2, bias or none,
  * ReLU, Clip or no activation, at one and two threads: the same as the CPU
- * provider, and not bit for bit oneDNN's direct kernel, which shows it ran. */
+ * provider, and not bit for bit oneDNN's direct kernel, which shows it ran,
+ * nor oneDNN's Winograd kernel, which conv-algorithm=winograd keeps to. */
 static void
 test_glia_winograd (void)
 {
@@ -588,13 +589,17 @@ test_glia_winograd (void)
     g_autoptr (GHashTable) mine = run_with (&c, both, "glia-winograd", &n_onednn, &n_nodes);
     g_assert_cmpuint (n_onednn, ==, n_nodes);
     g_autoptr (GHashTable) direct = run_with (&c, both, "direct", NULL, NULL);
+    g_autoptr (GHashTable) theirs = run_with (&c, both, "winograd", NULL, NULL);
     for (guint o = 0; o < glia_graph_get_n_outputs (c.graph); o++) {
       const char *name = glia_graph_value_get_name (c.graph, glia_graph_get_output (c.graph, o));
       compare (g_hash_table_lookup (mine, name), g_hash_table_lookup (ref, name), name);
+      compare (g_hash_table_lookup (theirs, name), g_hash_table_lookup (ref, name), name);
       if (have_avx512_core ()) {
         g_autoptr (GBytes) m = glia_tensor_get_data (g_hash_table_lookup (mine, name));
         g_autoptr (GBytes) r = glia_tensor_get_data (g_hash_table_lookup (direct, name));
+        g_autoptr (GBytes) w = glia_tensor_get_data (g_hash_table_lookup (theirs, name));
         g_assert_false (g_bytes_equal (m, r));
+        g_assert_false (g_bytes_equal (m, w)); /* winograd: oneDNN's kernel, never the own */
       }
     }
   }
