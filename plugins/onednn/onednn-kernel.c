@@ -1532,7 +1532,10 @@ conv_key (const Builder *b, const dnnl_convolution_desc_t *cd)
 {
   GString *k = g_string_new (NULL);
   const dnnl_version_t *v = dnnl_version ();
-  g_string_append_printf (k, "oneDNN %d.%d.%d isa %x t%u", v->major, v->minor, v->patch,
+  /* "timing 2": choices timed with the OpenMP team woken first
+   * (wake_team); older lines, whose two-thread timings carried the wake-up,
+   * no longer match and are timed again */
+  g_string_append_printf (k, "oneDNN %d.%d.%d isa %x timing 2 t%u", v->major, v->minor, v->patch,
                           (unsigned)dnnl_get_effective_cpu_isa (), b->r->n_threads);
   for (int i = 0; i < cd->src_desc.ndims; i++)
     g_string_append_printf (k, "%c%" G_GINT64_FORMAT, i ? 'x' : ' ', (gint64)cd->src_desc.dims[i]);
