@@ -38,12 +38,22 @@
 
 #define HUGE_PAGE ((gsize)2 << 20)
 
+#ifdef MADV_HUGEPAGE
+/* @bytes rounded up to whole pages: what a mapping of them takes */
+static gsize
+mapped_len (gsize bytes)
+{
+  gsize page = (gsize)sysconf (_SC_PAGESIZE);
+  return (bytes + page - 1) / page * page;
+}
+#endif
+
 gpointer
 onednn_weights_alloc (gsize bytes)
 {
 #ifdef MADV_HUGEPAGE
   if (bytes >= HUGE_PAGE) {
-    gsize page = (gsize)sysconf (_SC_PAGESIZE), len = (bytes + page - 1) / page * page;
+    gsize len = mapped_len (bytes);
     char *p0
         = mmap (NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p0 == MAP_FAILED)
@@ -68,8 +78,7 @@ onednn_weights_free (gpointer p, gsize bytes)
     return;
 #ifdef MADV_HUGEPAGE
   if (bytes >= HUGE_PAGE) {
-    gsize page = (gsize)sysconf (_SC_PAGESIZE);
-    munmap (p, (bytes + page - 1) / page * page);
+    munmap (p, mapped_len (bytes));
     return;
   }
 #endif

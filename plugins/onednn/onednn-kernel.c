@@ -49,9 +49,7 @@ typedef struct
 typedef struct
 {
   dnnl_memory_desc_t md;
-  dnnl_memory_t mem;
-  gpointer buf; /* mem's (onednn_weights_alloc) */
-  gsize bytes;
+  dnnl_memory_t mem; /* over onednn_weights_alloc()'s memory */
 } Packed;
 
 typedef struct
@@ -254,8 +252,10 @@ op_clear (gpointer p)
   if (op->packed) {
     for (guint i = 0; i < op->packed->len; i++) {
       Packed *pk = g_ptr_array_index (op->packed, i);
+      void *buf = NULL;
+      dnnl_memory_get_data_handle (pk->mem, &buf);
       dnnl_memory_destroy (pk->mem);
-      onednn_weights_free (pk->buf, pk->bytes);
+      onednn_weights_free (buf, dnnl_memory_desc_get_size (&pk->md));
       g_free (pk);
     }
     g_ptr_array_unref (op->packed);
@@ -1320,8 +1320,6 @@ packed_weights_from (Builder *b, Op *op, const dnnl_memory_desc_t *md,
   Packed *pk = g_new (Packed, 1);
   pk->md = *md;
   pk->mem = packed;
-  pk->buf = buf;
-  pk->bytes = bytes;
   g_ptr_array_add (op->packed, pk);
   return packed;
 }
@@ -1378,9 +1376,9 @@ wake_team (void)
   int n = omp_get_max_threads ();
   if (n < 2)
     return;
-  gint spin = 0;
 #pragma omp parallel num_threads(n)
-  g_atomic_int_inc (&spin);
+  {
+  }
 }
 
 /* Best of two runs of @pd (a convolution, or a reorder: its FROM and TO are
