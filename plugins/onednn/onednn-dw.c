@@ -6,14 +6,20 @@
  * kernel works on the blocked nChw16c layout the region's convolutions
  * use, one 16-channel block at a time:
  *
- *   - the input rows a window needs are copied into a small ring of padded
- *     rows (zeros where the window hangs over the border), so the inner
- *     loop has no bounds checks; a swish the producer left to the region is
- *     applied in that copy, once per input value (pre_swish), instead of in
- *     a pass of its own over the whole tensor;
- *   - each output row is computed 8 vectors at a time (8 independent
- *     accumulators keep both FMA pipes busy), with the weights of the
- *     common 3x3 and 5x5, stride 1 and 2 cases unrolled;
+ *   - the input rows are read where they are: the outputs whose windows
+ *     lie inside the row 8 vectors at a time (8 independent accumulators
+ *     keep both FMA pipes busy), with the common 3x3 and 5x5, stride 1 and
+ *     2, padding 0 and k/2 cases unrolled, and the few whose windows hang
+ *     over the left or right border one by one; a row of padding above or
+ *     below is a row of zeros. Copying each input row into a ring of
+ *     padded rows first, so every output took the unrolled path, cost more
+ *     than it saved: MobileNetV2's depthwise steps took 790 us per run at
+ *     one thread with the copies, 630-650 without (the 112x112 stride-2
+ *     one alone 129 -> 86 us);
+ *   - a swish the producer left to the region (pre_swish) is applied as
+ *     the input rows are copied into such a ring, once per input value,
+ *     instead of in a pass of its own over the whole tensor: the one case
+ *     where rows are still copied;
  *   - bias and the activation (ReLU/LeakyReLU, Clip, swish) are applied in
  *     registers before the store.
  *
@@ -134,11 +140,13 @@ onednn_dw_free (OnednnDw *dw)
 
 #ifdef DW_SIMD
 
-/* Outputs [x, x + U) of a row from @KH padded input rows: U independent
- * accumulators. Inlined with constant U, KH, KW, SW, fully unrolled. */
+/* Outputs [x, x + U) of a row from @KH input rows, whose windows lie
+ * inside them (column j of row r at rows[r] + j * 16; the windows start
+ * @PL columns left of the output): U independent accumulators. Inlined
+ * with constant U, KH, KW, SW, PL, fully unrolled. */
 __attribute__ ((target ("avx512f"), always_inline)) static inline void
 dw_block (float *restrict y, const float *const *rows, const float *restrict w, __m512 bias,
-          gint64 x, int U, int KH, int KW, int SW, const OnednnVecAct *act)
+          gint64 x, int U, int KH, int KW, int SW, int PL, const OnednnVecAct *act)
 {
   __m512 a[UNROLL];
 #pragma GCC unroll 8
@@ -146,7 +154,7 @@ dw_block (float *restrict y, const float *const *rows, const float *restrict w, 
     a[u] = bias;
 #pragma GCC unroll 7
   for (int r = 0; r < KH; r++) {
-    const float *rp = rows[r] + x * SW * BLK;
+    const float *rp = rows[r] + (x * SW - PL) * BLK;
 #pragma GCC unroll 7
     for (int k = 0; k < KW; k++) {
       __m512 wv = _mm512_load_ps (w + (r * KW + k) * BLK);
@@ -160,55 +168,95 @@ dw_block (float *restrict y, const float *const *rows, const float *restrict w, 
     _mm512_storeu_ps (y + (x + u) * BLK, onednn_act_ps (act, a[u]));
 }
 
-/* One output row of @ow vectors: blocks of 8, then one block of the rest. */
+/* Output @x of a row whose window hangs over its left or right end
+ * (columns outside [0, @iw) are zero). */
+__attribute__ ((target ("avx512f"), always_inline)) static inline void
+dw_edge (float *restrict y, const float *const *rows, const float *restrict w, __m512 bias,
+         gint64 x, gint64 iw, int KH, int KW, int SW, int PL, const OnednnVecAct *act)
+{
+  __m512 a = bias;
+#pragma GCC unroll 7
+  for (int r = 0; r < KH; r++)
+#pragma GCC unroll 7
+    for (int k = 0; k < KW; k++) {
+      gint64 j = x * SW - PL + k;
+      if (j >= 0 && j < iw)
+        a = _mm512_fmadd_ps (_mm512_load_ps (rows[r] + j * BLK),
+                             _mm512_load_ps (w + (r * KW + k) * BLK), a);
+    }
+  _mm512_storeu_ps (y + x * BLK, onednn_act_ps (act, a));
+}
+
+/* Outputs [0, @ow) of a row: those whose windows lie inside [0, @iw)
+ * (@x_lo to @x_hi) in blocks of 8 and one of the rest, the others at the
+ * borders one by one. */
 __attribute__ ((target ("avx512f"), always_inline)) static inline void
 dw_row (float *restrict y, const float *const *rows, const float *restrict w, __m512 bias,
-        gint64 ow, int KH, int KW, int SW, const OnednnVecAct *act)
+        gint64 ow, gint64 iw, gint64 x_lo, gint64 x_hi, int KH, int KW, int SW, int PL,
+        const OnednnVecAct *act)
 {
-  gint64 x = 0;
-  for (; x + UNROLL <= ow; x += UNROLL)
-    dw_block (y, rows, w, bias, x, UNROLL, KH, KW, SW, act);
-  switch (ow - x) {
+  for (gint64 x = 0; x < x_lo; x++)
+    dw_edge (y, rows, w, bias, x, iw, KH, KW, SW, PL, act);
+  gint64 x = x_lo;
+  for (; x + UNROLL <= x_hi; x += UNROLL)
+    dw_block (y, rows, w, bias, x, UNROLL, KH, KW, SW, PL, act);
+  switch (x_hi - x) {
   case 7:
-    dw_block (y, rows, w, bias, x, 7, KH, KW, SW, act);
+    dw_block (y, rows, w, bias, x, 7, KH, KW, SW, PL, act);
     break;
   case 6:
-    dw_block (y, rows, w, bias, x, 6, KH, KW, SW, act);
+    dw_block (y, rows, w, bias, x, 6, KH, KW, SW, PL, act);
     break;
   case 5:
-    dw_block (y, rows, w, bias, x, 5, KH, KW, SW, act);
+    dw_block (y, rows, w, bias, x, 5, KH, KW, SW, PL, act);
     break;
   case 4:
-    dw_block (y, rows, w, bias, x, 4, KH, KW, SW, act);
+    dw_block (y, rows, w, bias, x, 4, KH, KW, SW, PL, act);
     break;
   case 3:
-    dw_block (y, rows, w, bias, x, 3, KH, KW, SW, act);
+    dw_block (y, rows, w, bias, x, 3, KH, KW, SW, PL, act);
     break;
   case 2:
-    dw_block (y, rows, w, bias, x, 2, KH, KW, SW, act);
+    dw_block (y, rows, w, bias, x, 2, KH, KW, SW, PL, act);
     break;
   case 1:
-    dw_block (y, rows, w, bias, x, 1, KH, KW, SW, act);
+    dw_block (y, rows, w, bias, x, 1, KH, KW, SW, PL, act);
     break;
   default:
     break;
   }
+  for (x = x_hi; x < ow; x++)
+    dw_edge (y, rows, w, bias, x, iw, KH, KW, SW, PL, act);
 }
 
+/* A row of @s's outputs, from padded input rows (@padded: column j at
+ * rows[r] + j * 16 for 0 <= j < pw, the padding included) or from the
+ * input rows themselves (0 <= j < iw; the windows' overhang is zero). */
 __attribute__ ((target ("avx512f"))) static void
 dw_row_any (float *y, const float *const *rows, const float *w, __m512 bias, const OnednnDwShape *s,
-            const OnednnVecAct *act)
+            gboolean padded, const OnednnVecAct *act)
 {
-  if (s->kh == 3 && s->kw == 3 && s->sw == 1)
-    dw_row (y, rows, w, bias, s->ow, 3, 3, 1, act);
-  else if (s->kh == 3 && s->kw == 3 && s->sw == 2)
-    dw_row (y, rows, w, bias, s->ow, 3, 3, 2, act);
-  else if (s->kh == 5 && s->kw == 5 && s->sw == 1)
-    dw_row (y, rows, w, bias, s->ow, 5, 5, 1, act);
-  else if (s->kh == 5 && s->kw == 5 && s->sw == 2)
-    dw_row (y, rows, w, bias, s->ow, 5, 5, 2, act);
-  else
-    dw_row (y, rows, w, bias, s->ow, s->kh, s->kw, s->sw, act);
+  int pl = padded ? 0 : s->pl;
+  gint64 iw = padded ? (s->ow - 1) * s->sw + s->kw : s->iw;
+  /* the outputs whose windows start at column 0 or later and end before iw */
+  gint64 x_lo = MIN (s->ow, (pl + s->sw - 1) / s->sw);
+  gint64 x_hi = iw + pl >= s->kw ? MIN (s->ow, (iw + pl - s->kw) / s->sw + 1) : 0;
+  x_hi = MAX (x_hi, x_lo);
+#define DW_CASE(K, S, P)                                                                           \
+  if (s->kh == K && s->kw == K && s->sw == S && pl == P) {                                         \
+    dw_row (y, rows, w, bias, s->ow, iw, x_lo, x_hi, K, K, S, P, act);                             \
+    return;                                                                                        \
+  }
+  DW_CASE (3, 1, 0)
+  DW_CASE (3, 1, 1)
+  DW_CASE (3, 2, 0)
+  DW_CASE (3, 2, 1)
+  DW_CASE (5, 1, 0)
+  DW_CASE (5, 1, 2)
+  DW_CASE (5, 2, 0)
+  DW_CASE (5, 2, 2)
+#undef DW_CASE
+  dw_row (y, rows, w, bias, s->ow, iw, x_lo, x_hi, s->kh, s->kw, s->sw, pl, act);
 }
 
 /* Input row @src (iw vectors) into padded row @row (pw vectors): zeros
@@ -256,6 +304,21 @@ dw_band (const OnednnDw *dw, const OnednnDwRows *src, gint64 c, float *y, gint64
   for (int r = 0; r < s->kh; r++)
     in_slot[r] = G_MININT64;
   __m512 b = _mm512_load_ps (dw->bias + c * BLK);
+  if (!s->pre_swish) {
+    /* the input rows read in place, no copies (copying each row into the
+     * ring took a fifth to a quarter of the kernel's time); a row of
+     * padding is the ring's row of zeros */
+    for (gint64 oh = oh0; oh < oh1; oh++) {
+      const float *rows[ONEDNN_DW_MAX_K];
+      for (int r = 0; r < s->kh; r++) {
+        gint64 ih = oh * s->sh - s->pt + r;
+        const float *in = ih < 0 || ih >= s->ih ? NULL : src_row (src, c, ih, s->iw);
+        rows[r] = in ? in : zero;
+      }
+      dw_row_any (y + (oh - oh0) * s->ow * BLK, rows, w, b, s, FALSE, act);
+    }
+    return;
+  }
   for (gint64 oh = oh0; oh < oh1; oh++) {
     const float *rows[ONEDNN_DW_MAX_K];
     for (int r = 0; r < s->kh; r++) {
@@ -273,7 +336,7 @@ dw_band (const OnednnDw *dw, const OnednnDwRows *src, gint64 c, float *y, gint64
       }
       rows[r] = row;
     }
-    dw_row_any (y + (oh - oh0) * s->ow * BLK, rows, w, b, s, act);
+    dw_row_any (y + (oh - oh0) * s->ow * BLK, rows, w, b, s, TRUE, act);
   }
 }
 
