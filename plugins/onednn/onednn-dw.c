@@ -152,17 +152,40 @@ dw_block (float *restrict y, const float *const *rows, const float *restrict w, 
 #pragma GCC unroll 8
   for (int u = 0; u < U; u++)
     a[u] = bias;
+  if (__builtin_constant_p (KW) && __builtin_constant_p (SW)) {
+    /* each input vector of a row loaded once into a register for all the
+     * outputs that read it: the loads, not the FMAs, bound this kernel
+     * (about one 512-bit load a cycle here), and the compiler otherwise
+     * folds a load into every FMA (KW loads of each vector) */
 #pragma GCC unroll 7
-  for (int r = 0; r < KH; r++) {
-    const float *rp = rows[r] + (x * SW - PL) * BLK;
+    for (int r = 0; r < KH; r++) {
+      const float *rp = rows[r] + (x * SW - PL) * BLK;
+      __m512 in[(UNROLL - 1) * 2 + ONEDNN_DW_MAX_K];
+#pragma GCC unroll 21
+      for (int j = 0; j < (U - 1) * SW + KW; j++) {
+        in[j] = _mm512_load_ps (rp + j * BLK);
+        __asm__("" : "+v"(in[j])); /* kept in a register, not refolded */
+      }
 #pragma GCC unroll 7
-    for (int k = 0; k < KW; k++) {
-      __m512 wv = _mm512_load_ps (w + (r * KW + k) * BLK);
+      for (int k = 0; k < KW; k++) {
+        __m512 wv = _mm512_load_ps (w + (r * KW + k) * BLK);
 #pragma GCC unroll 8
-      for (int u = 0; u < U; u++)
-        a[u] = _mm512_fmadd_ps (_mm512_load_ps (rp + (u * SW + k) * BLK), wv, a[u]);
+        for (int u = 0; u < U; u++)
+          a[u] = _mm512_fmadd_ps (in[u * SW + k], wv, a[u]);
+      }
     }
-  }
+  } else
+#pragma GCC unroll 7
+    for (int r = 0; r < KH; r++) {
+      const float *rp = rows[r] + (x * SW - PL) * BLK;
+#pragma GCC unroll 7
+      for (int k = 0; k < KW; k++) {
+        __m512 wv = _mm512_load_ps (w + (r * KW + k) * BLK);
+#pragma GCC unroll 8
+        for (int u = 0; u < U; u++)
+          a[u] = _mm512_fmadd_ps (_mm512_load_ps (rp + (u * SW + k) * BLK), wv, a[u]);
+      }
+    }
 #pragma GCC unroll 8
   for (int u = 0; u < U; u++)
     _mm512_storeu_ps (y + (x + u) * BLK, onednn_act_ps (act, a[u]));
