@@ -150,6 +150,10 @@ conv_tile (const OnednnConv *c, const int R, const int P, const int S, const flo
   for (int q = 0; q < R * P; q++) {
     int r = q / P, p = q % P;
     float *yq = y + (r * s->ow + p) * BLK;
+    if (s->residual) {
+      acc[q * NB] = _mm512_add_ps (acc[q * NB], _mm512_load_ps (yq));
+      acc[q * NB + 1] = _mm512_add_ps (acc[q * NB + 1], _mm512_load_ps (yq + yblock));
+    }
     _mm512_store_ps (yq, onednn_act_ps (act, acc[q * NB]));
     _mm512_store_ps (yq + yblock, onednn_act_ps (act, acc[q * NB + 1]));
   }

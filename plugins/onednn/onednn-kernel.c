@@ -2410,16 +2410,23 @@ run_se (const Exec *e, Region *r, const Plan *plan, GError **error)
 /* ---- direct convolutions on the region's own kernel (onednn-conv.c) ---- */
 
 /* Whether @op is a convolution of the kind the region's own kernels take
- * (2-D, ungrouped, undilated, on whole 16-channel blocks, no residual, an
- * activation they apply): fills @s. */
+ * (2-D, ungrouped, undilated, on whole 16-channel blocks, an activation
+ * they apply, after a residual or not): fills @s. */
 static gboolean
 own_shape (const Builder *b, const Op *op, const Val *x, const gint64 *out, const gint64 *pl,
            OnednnConvShape *s)
 {
   const OnednnWindow *win = &op->win;
   OnednnDwShape act;
-  if (win->n_spatial != 2 || x->rank != 4 || win->group != 1 || op->sum_value >= 0
-      || !dw_act (op, &act) || win->dilations[0] != 1 || win->dilations[1] != 1)
+  /* a residual is the first post-op (the sum), the activation after it */
+  gboolean residual = op->n_post > 0 && op->post[0].is_sum;
+  Op tail = *op;
+  if (residual) {
+    memmove (tail.post, op->post + 1, (op->n_post - 1) * sizeof (PostOp));
+    tail.n_post--;
+  }
+  if (win->n_spatial != 2 || x->rank != 4 || win->group != 1 || residual != (op->sum_value >= 0)
+      || !dw_act (&tail, &act) || win->dilations[0] != 1 || win->dilations[1] != 1)
     return FALSE;
   if (!blocked_by_16 (x->dims))
     return FALSE;
@@ -2440,7 +2447,8 @@ own_shape (const Builder *b, const Op *op, const Val *x, const gint64 *out, cons
                           .pl = (int)pl[1],
                           .act = act.act,
                           .alpha = act.alpha,
-                          .beta = act.beta };
+                          .beta = act.beta,
+                          .residual = residual };
   return TRUE;
 }
 
@@ -2558,7 +2566,8 @@ choose_own_conv (Builder *b, const dnnl_convolution_desc_t *cd, const_dnnl_primi
 }
 
 /* @op on the region's own kernel @k (the step takes it): blocked input and
- * output. */
+ * output. With a residual the output holds it when the kernel runs: the
+ * residual's own buffer when nothing reads it later, else a copy. */
 static gboolean
 build_own_conv (Builder *b, Op *op, Val *x, OwnConv *k, const OnednnConvShape *s, GError **error)
 {
@@ -2569,7 +2578,31 @@ build_own_conv (Builder *b, Op *op, Val *x, OwnConv *k, const OnednnConvShape *s
   any_md (&ymd, 4, ydims);
   blocked_md (&ymd, 4, ydims);
   dnnl_memory_t src = as_md (b, op, x, &xmd, error);
-  Val *y = src ? make_dst (b, op, op->out, &ymd, 4, ydims, error) : NULL;
+  Val *y = NULL, *z = NULL;
+  if (src && s->residual) {
+    z = get_val (b, op, op->sum_value, error);
+    if (z && (z->rank != 4 || memcmp (z->dims, ydims, sizeof ydims) != 0)) {
+      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                   "node '%s': the residual operand's shape differs from the conv output",
+                   glia_graph_node_get_name (b->r->graph, op->node));
+      z = NULL;
+    }
+    if (z == NULL) {
+      own_free (k);
+      return FALSE;
+    }
+    if (op->sum_inplace && dnnl_memory_desc_equal (mem_md (z->mem), &ymd)) {
+      y = g_new0 (Val, 1);
+      *y = *z;
+      y->md = NULL;
+      g_hash_table_replace (b->vals, GINT_TO_POINTER (op->out), y);
+    }
+  }
+  if (src && y == NULL) {
+    y = make_dst (b, op, op->out, &ymd, 4, ydims, error);
+    if (y && z && !add_reorder (b, op, z->mem, y->mem, error))
+      y = NULL;
+  }
   if (y == NULL) {
     own_free (k);
     return FALSE;

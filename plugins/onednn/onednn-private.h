@@ -256,6 +256,7 @@ typedef struct
   int kh, kw, sh, sw, pt, pl; /* right/bottom padding follows from the rest */
   OnednnDwAct act;
   float alpha, beta;
+  gboolean residual; /* the output holds a residual, added before the activation */
 } OnednnConvShape;
 
 typedef struct _OnednnConv OnednnConv;

@@ -269,9 +269,11 @@ wino_chunk (const OnednnWino *w, gint64 g, gint64 t0, gint64 n, float *m, float 
       };
       float *yb = y + (g * NB + b) * s->oh * s->ow * BLK;
       for (int dy = 0; dy < 2 && oy + dy < s->oh; dy++)
-        for (int dx = 0; dx < 2 && ox + dx < s->ow; dx++)
-          _mm512_store_ps (yb + ((oy + dy) * s->ow + ox + dx) * BLK,
-                           onednn_act_ps (act, out[dy][dx]));
+        for (int dx = 0; dx < 2 && ox + dx < s->ow; dx++) {
+          float *yp = yb + ((oy + dy) * s->ow + ox + dx) * BLK;
+          __m512 v = s->residual ? _mm512_add_ps (out[dy][dx], _mm512_load_ps (yp)) : out[dy][dx];
+          _mm512_store_ps (yp, onednn_act_ps (act, v));
+        }
     }
   }
 }

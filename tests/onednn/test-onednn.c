@@ -607,6 +607,73 @@ test_glia_winograd (void)
   case_clear (&c);
 }
 
+/* A residual added to the output of a 3x3 convolution (ResNet's basic
+ * block: Relu (Conv (x) + r)) on the region's own kernels, the Winograd
+ * one (conv-algorithm=glia-winograd) and the direct one
+ * (direct-conv=glia), at one and two threads, against the CPU provider:
+ * written into the residual's buffer when nothing reads it later, into a
+ * copy of it when the convolution's own input is the residual, and with
+ * an activation after the sum. Every node runs on oneDNN, and the outputs
+ * differ bit for bit from oneDNN's own kernels (direct and Winograd), so
+ * the own kernels ran. */
+static void
+test_own_conv_residual (void)
+{
+  if (!have_onednn ()) {
+    g_test_skip ("the oneDNN provider is not built");
+    return;
+  }
+  Case c;
+  case_init (&c);
+  gint x = input (&c, "x", 4, (const gint64[]){ 2, 32, 9, 11 });
+  gint p0 = conv (&c, x, 32, 32, 3, 1, TRUE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  p0 = node (&c, "Relu", 1, &p0, TRUE, NULL);
+  gint p1 = conv (&c, p0, 32, 32, 3, 1, TRUE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  p1 = node (&c, "Relu", 1, &p1, TRUE, NULL);
+  /* p0 is dead after this one: the sum goes into its buffer */
+  gint q = conv (&c, p1, 32, 32, 3, 1, FALSE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  q = node (&c, "Add", 2, (const gint[]){ q, p0 }, TRUE, NULL);
+  q = node (&c, "Relu", 1, &q, TRUE, NULL);
+  /* the residual is the convolution's own input: a copy */
+  gint r = conv (&c, q, 32, 64, 3, 1, TRUE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  gint r2 = conv (&c, r, 64, 32, 3, 1, TRUE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  output (&c, node (&c, "Add", 2, (const gint[]){ r2, q }, TRUE, NULL));
+  const char *cpu[] = { "cpu", NULL }, *both[] = { "onednn", "cpu", NULL };
+  g_autoptr (GHashTable) ref = run (&c, cpu, NULL, NULL);
+  for (guint t = 1; t <= 2; t++) {
+    n_threads = t;
+    guint n_onednn = 0, n_nodes = 0;
+    g_autoptr (GHashTable) wino = run_with (&c, both, "glia-winograd", &n_onednn, &n_nodes);
+    g_assert_cmpuint (n_onednn, ==, n_nodes);
+    direct_conv = "glia";
+    g_autoptr (GHashTable) direct = run_with (&c, both, "direct", NULL, NULL);
+    direct_conv = "onednn";
+    g_autoptr (GHashTable) theirs = run_with (&c, both, "direct", NULL, NULL);
+    g_autoptr (GHashTable) their_wino = run_with (&c, both, "winograd", NULL, NULL);
+    direct_conv = NULL;
+    const char *name = glia_graph_value_get_name (c.graph, glia_graph_get_output (c.graph, 0));
+    compare (g_hash_table_lookup (wino, name), g_hash_table_lookup (ref, name), name);
+    compare (g_hash_table_lookup (direct, name), g_hash_table_lookup (ref, name), name);
+    if (have_avx512_core ()) {
+      g_autoptr (GBytes) w = glia_tensor_get_data (g_hash_table_lookup (wino, name));
+      g_autoptr (GBytes) d = glia_tensor_get_data (g_hash_table_lookup (direct, name));
+      g_autoptr (GBytes) o = glia_tensor_get_data (g_hash_table_lookup (theirs, name));
+      g_autoptr (GBytes) ow = glia_tensor_get_data (g_hash_table_lookup (their_wino, name));
+      g_assert_false (g_bytes_equal (w, o));
+      g_assert_false (g_bytes_equal (w, ow));
+      g_assert_false (g_bytes_equal (d, o));
+      g_assert_false (g_bytes_equal (d, ow));
+    }
+  }
+  n_threads = 2;
+  case_clear (&c);
+}
+
 /* ConvTranspose: strides, pads, output_padding, dilations, groups, bias,
  * 1-D and 2-D, and a ReLU taken as a post-op; forms the provider leaves to
  * the CPU provider (output_shape) are not claimed */
@@ -1308,6 +1375,7 @@ main (int argc, char **argv)
   g_test_add_func ("/onednn/shared-buffers", test_shared_buffers);
   g_test_add_func ("/onednn/direct-conv", test_direct_conv);
   g_test_add_func ("/onednn/glia-winograd", test_glia_winograd);
+  g_test_add_func ("/onednn/own-conv-residual", test_own_conv_residual);
   g_test_add_func ("/onednn/conv-transpose", test_conv_transpose);
   g_test_add_func ("/onednn/conv/cache", test_conv_cache);
   g_test_add_func ("/onednn/gemm-matmul", test_gemm_matmul);
