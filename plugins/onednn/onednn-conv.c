@@ -12,7 +12,8 @@
  * reads them ([group][IC/16][kh][kw][16][32]), so a group's slice (590 KB for
  * 512 channels 3x3) streams once per tile from L2. Padding: the input is
  * copied into a buffer with zero borders (written once; the interior each
- * run), so every tap is in range. Bias and the activation are applied in
+ * run), so every tap is in range. Bias, a residual (the output's previous
+ * content, OnednnConvShape.residual) and the activation are applied in
  * registers before the store.
  *
  * Which of oneDNN's direct kernel and this one runs is timed per shape (see

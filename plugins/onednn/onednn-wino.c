@@ -16,8 +16,8 @@
  * chunk's V (T x IC) and that point's transformed weights (IC x 32), in
  * register tiles of up to 14 tiles x 32 channels (28 accumulators, as the
  * direct kernel in onednn-conv.c), into a thread's scratch; then the output
- * transform Y = A^T M A of the chunk, the bias and the activation, stored
- * blocked. F(2x2, 3x3) does 16 products per 2x2 outputs instead of 36 (the
+ * transform Y = A^T M A of the chunk, the bias, a residual (the output's
+ * previous content) and the activation, stored blocked. F(2x2, 3x3) does 16 products per 2x2 outputs instead of 36 (the
  * direct algorithm); its transforms add rounding of about 1e-6 relative.
  *
  * Chosen against oneDNN's kernels by timing per shape (choose_own_wino in
