@@ -27,6 +27,7 @@
 #include "onednn-private.h"
 
 #include <dnnl.h>
+#include <dnnl_debug.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -189,7 +190,7 @@ typedef struct
   OnednnConvAlgo conv_algo;
   OnednnDwImpl depthwise;
   OnednnDirectImpl direct_conv;
-  gboolean verbose; /* GLIA_ONEDNN_VERBOSE: time the region's own steps */
+  gboolean verbose; /* GLIA_ONEDNN_VERBOSE: time every step (step_line) */
   gboolean block_fusion;
   char *conv_cache;  /* the choice file, NULL for none */
   gboolean creating; /* building a plan at session creation, not in a run */
@@ -3732,29 +3733,88 @@ plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
   return plan;
 }
 
-/* GLIA_ONEDNN_VERBOSE=1: a line per run of a step of the region's own, in
- * the form of DNNL_VERBOSE's (its problem descriptor for convolutions), so
- * that one parser reads both: glia_verbose,exec,cpu,KIND,IMPL,DESC,MS. */
+/* GLIA_ONEDNN_VERBOSE=1: a line per run of every step of the region, in
+ * the form of DNNL_VERBOSE's (the same problem descriptor for convolutions,
+ * dims for products and other primitives), so that one parser reads them:
+ * glia_verbose,exec,cpu,KIND,IMPL,DESC,MS. The lines of a run are kept and
+ * printed after its last step: printed between the steps (as DNNL_VERBOSE
+ * does) they let the OpenMP workers fall asleep and the next step pay the
+ * wake-up, which added 20-30% to the steps' times at two threads here. */
+
 static void
-print_own_step (const Exec *e, double ms)
+dims_desc (GString *out, const dnnl_memory_desc_t *md)
+{
+  for (int i = 0; md && i < md->ndims; i++)
+    g_string_append_printf (out, "%s%" G_GINT64_FORMAT, i ? "x" : "", (gint64)md->dims[i]);
+}
+
+/* DNNL_VERBOSE's descriptor of a 2-D convolution (mbN_icCocO_ihHohHkhKshSdhDphP_iw...). */
+static void
+conv_desc (GString *out, gint64 groups, gint64 mb, gint64 ic, gint64 oc, const gint64 *in,
+           const gint64 *outd, const gint64 *k, const gint64 *st, const gint64 *dil,
+           const gint64 *pad)
+{
+  if (groups > 1)
+    g_string_append_printf (out, "g%" G_GINT64_FORMAT, groups);
+  g_string_append_printf (out, "mb%" G_GINT64_FORMAT "_ic%" G_GINT64_FORMAT "oc%" G_GINT64_FORMAT,
+                          mb, ic, oc);
+  const char *axis[2] = { "h", "w" };
+  for (int i = 0; i < 2; i++)
+    g_string_append_printf (out,
+                            "_i%s%" G_GINT64_FORMAT "o%s%" G_GINT64_FORMAT "k%s%" G_GINT64_FORMAT
+                            "s%s%" G_GINT64_FORMAT "d%s%" G_GINT64_FORMAT "p%s%" G_GINT64_FORMAT,
+                            axis[i], in[i], axis[i], outd[i], axis[i], k[i], axis[i], st[i],
+                            axis[i], dil[i], axis[i], pad[i]);
+}
+
+static void
+step_line (GString *out, const Exec *e, double ms)
 {
   const OnednnConvShape *s = e->conv   ? onednn_conv_shape (e->conv)
                              : e->wino ? onednn_wino_shape (e->wino)
                                        : NULL;
-  if (s)
-    printf ("glia_verbose,exec,cpu,convolution,%s,mb%" G_GINT64_FORMAT "_ic%" G_GINT64_FORMAT
-            "oc%" G_GINT64_FORMAT "_ih%" G_GINT64_FORMAT "oh%" G_GINT64_FORMAT
-            "kh%dsh%ddh0ph%d_iw%" G_GINT64_FORMAT "ow%" G_GINT64_FORMAT "kw%dsw%ddw0pw%d,%g\n",
-            e->conv ? "glia:direct" : "glia:winograd", s->n, s->ic, s->oc, s->ih, s->oh, s->kh,
-            s->sh, s->pt, s->iw, s->ow, s->kw, s->sw, s->pl, ms);
-  else
-    printf ("glia_verbose,exec,cpu,%s,glia,,%g\n",
-            e->concat  ? "concat"
-            : e->swish ? "swish"
-            : e->dw    ? "depthwise"
-            : e->se    ? "squeeze_excite"
-                       : "mbconv",
-            ms);
+  g_string_append (out, "glia_verbose,exec,cpu,");
+  if (e->prim) {
+    const_dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_get_primitive_desc (e->prim, &pd);
+    dnnl_primitive_kind_t kind = dnnl_undefined_primitive;
+    dnnl_primitive_desc_query (pd, dnnl_query_primitive_kind, 0, &kind);
+    g_string_append_printf (out, "%s,%s,", dnnl_prim_kind2str (kind), impl_name (pd));
+    const dnnl_convolution_desc_t *cd = NULL;
+    if (kind == dnnl_convolution
+        && dnnl_primitive_desc_query (pd, dnnl_query_convolution_d, 0, &cd) == dnnl_success
+        && cd->src_desc.ndims == 4) {
+      gboolean grouped = cd->weights_desc.ndims == 5;
+      gint64 groups = grouped ? cd->weights_desc.dims[0] : 1;
+      const dnnl_dim_t *wd = cd->weights_desc.dims + (grouped ? 1 : 0);
+      gint64 in[2] = { cd->src_desc.dims[2], cd->src_desc.dims[3] };
+      gint64 o[2] = { cd->dst_desc.dims[2], cd->dst_desc.dims[3] };
+      gint64 k[2] = { wd[2], wd[3] }, st[2] = { cd->strides[0], cd->strides[1] };
+      gint64 dil[2] = { cd->dilates[0], cd->dilates[1] };
+      gint64 pad[2] = { cd->padding[0][0], cd->padding[0][1] };
+      conv_desc (out, groups, cd->src_desc.dims[0], cd->src_desc.dims[1], cd->dst_desc.dims[1], in,
+                 o, k, st, dil, pad);
+    } else if (kind == dnnl_matmul) {
+      dims_desc (out, dnnl_primitive_desc_query_md (pd, dnnl_query_src_md, 0));
+      g_string_append_c (out, ':');
+      dims_desc (out, dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0));
+      g_string_append_c (out, ':');
+      dims_desc (out, dnnl_primitive_desc_query_md (pd, dnnl_query_dst_md, 0));
+    } else
+      dims_desc (out, dnnl_primitive_desc_query_md (pd, dnnl_query_src_md, 0));
+  } else if (s) {
+    gint64 in[2] = { s->ih, s->iw }, o[2] = { s->oh, s->ow }, k[2] = { s->kh, s->kw };
+    gint64 st[2] = { s->sh, s->sw }, dil[2] = { 0, 0 }, pad[2] = { s->pt, s->pl };
+    g_string_append_printf (out, "convolution,%s,", e->conv ? "glia:direct" : "glia:winograd");
+    conv_desc (out, 1, s->n, s->ic, s->oc, in, o, k, st, dil, pad);
+  } else
+    g_string_append_printf (out, "%s,glia,",
+                            e->concat  ? "concat"
+                            : e->swish ? "swish"
+                            : e->dw    ? "depthwise"
+                            : e->se    ? "squeeze_excite"
+                                       : "mbconv");
+  g_string_append_printf (out, ",%g\n", ms);
 }
 
 static gboolean
@@ -3820,14 +3880,19 @@ region_compute (gpointer state, GliaKernelContext *ctx, GError **error)
          && dnnl_memory_set_data_handle (al->view, handle) == dnnl_success;
   }
   if (ok) {
+    g_autoptr (GString) log = r->verbose ? g_string_new (NULL) : NULL;
     for (guint k = 0; k < plan->execs->len && ok; k++) {
       Exec *e = &g_array_index (plan->execs, Exec, k);
-      if (e->prim)
+      gint64 t0 = log ? g_get_monotonic_time () : 0;
+      if (e->prim) {
         ok = check (dnnl_primitive_execute (e->prim, r->stream, e->n_args, e->args), r, NULL,
                     "execution", error);
-      else { /* a step of the region's own, after the primitives before it */
+        if (log) /* the step's time, not the next one's */
+          ok = ok && check (dnnl_stream_wait (r->stream), r, NULL, "execution", error);
+      } else { /* a step of the region's own, after the primitives before it */
         ok = check (dnnl_stream_wait (r->stream), r, NULL, "execution", error);
-        gint64 t0 = r->verbose ? g_get_monotonic_time () : 0;
+        if (log)
+          t0 = g_get_monotonic_time ();
         ok = ok
              && (e->concat            ? run_copy_concat (e, r, error)
                  : e->swish           ? run_swish (e, r, error)
@@ -3835,11 +3900,15 @@ region_compute (gpointer state, GliaKernelContext *ctx, GError **error)
                  : e->conv || e->wino ? run_own_conv (e, r, error)
                  : e->se              ? run_se (e, r, plan, error)
                                       : run_mbconv (e, r, plan, error));
-        if (ok && r->verbose)
-          print_own_step (e, (g_get_monotonic_time () - t0) * 1e-3);
       }
+      if (ok && log)
+        step_line (log, e, (g_get_monotonic_time () - t0) * 1e-3);
     }
     ok = ok && check (dnnl_stream_wait (r->stream), r, NULL, "execution", error);
+    if (log) {
+      fputs (log->str, stdout);
+      fflush (stdout);
+    }
   } else if (error && *error == NULL)
     g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE, "oneDNN: cannot bind the region's memory");
   g_mutex_unlock (&r->lock);

@@ -6,18 +6,19 @@ oneDNN provider, layer by layer.
         [--runs N] [--warmup W] [--option ep.onednn.KEY=VALUE ...]
         [--glia build/host/cli/glia] [--top K] [--json]
 
-Runs `glia bench MODEL --ep onednn,cpu` with DNNL_VERBOSE=1 (oneDNN prints a
-line per primitive run) and GLIA_ONEDNN_VERBOSE=1 (the region prints one per
-run of its own steps: direct and Winograd convolutions, depthwise kernels),
-then prints, per distinct layer, how many run in one inference, the median
+Runs `glia bench MODEL --ep onednn,cpu` with GLIA_ONEDNN_VERBOSE=1 (the
+region times every step of a run, oneDNN's primitives and its own kernels,
+and prints a line per step after the run, in DNNL_VERBOSE's form), then
+prints, per distinct layer, how many run in one inference, the median
 time of one, and its GFLOP/s counted as the direct algorithm's work
 (2 x outputs x weights per output channel; a Winograd kernel does fewer
 multiplications, so its figure is an "effective" rate). The totals at the
 end cover every line, and the convolutions and products alone.
 
 The times are those of each layer inside the network (its weights coming
-from memory, its input from the layer before), with the verbose printing's
-own cost; they add up to a little more than `glia bench`'s latency.
+from memory, its input from the layer before); they add up to about
+`glia bench`'s latency. (DNNL_VERBOSE prints between the steps, which at two
+threads let the OpenMP workers fall asleep and added 20-30% to the steps.)
 """
 import argparse
 import collections
@@ -75,7 +76,8 @@ def main():
         cmd += ["--input", i]
     for o in args.option:
         cmd += ["--option", o]
-    env = dict(os.environ, DNNL_VERBOSE="1", GLIA_ONEDNN_VERBOSE="1")
+    env = dict(os.environ, GLIA_ONEDNN_VERBOSE="1")
+    env.pop("DNNL_VERBOSE", None)
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True)
     if proc.returncode != 0:
@@ -83,7 +85,7 @@ def main():
 
     times = collections.defaultdict(list)
     for line in proc.stdout.splitlines():
-        if not (line.startswith("onednn_verbose,exec,") or line.startswith("glia_verbose,exec,")):
+        if not line.startswith("glia_verbose,exec,"):
             continue
         f = line.split(",")
         try:

@@ -2,8 +2,8 @@
 """Test of tests/benchmarks/kernel-gflops.py and GLIA_ONEDNN_VERBOSE on
 SqueezeNet 1.1 (exported by tests/models), with the region's own Winograd
 kernel forced: every Conv node of the model shows up once per run among the
-layers (oneDNN's lines and the region's own together: the 3x3 ones on the
-own kernel, the rest on oneDNN's), each with a positive GFLOP/s.
+layers (oneDNN's primitives and the region's own kernels alike: the 3x3 ones
+on the own kernel, the rest on oneDNN's), each with a positive GFLOP/s.
 
     test-kernel-gflops.py SCRIPT MODELS_DIR GLIA
 """
