@@ -1897,6 +1897,19 @@ fuse_pre_swish (Plan *plan, const Region *r)
 
 #define MB_BAND_BYTES (512 << 10)
 
+/* Whether @op's post-ops start with a residual (the sum): @tail gets @op
+ * with the post-ops after it (the activation the residual comes before). */
+static gboolean
+residual_tail (const Op *op, Op *tail)
+{
+  *tail = *op;
+  if (op->n_post == 0 || !op->post[0].is_sum)
+    return FALSE;
+  memmove (tail->post, op->post + 1, (op->n_post - 1) * sizeof (PostOp));
+  tail->n_post--;
+  return TRUE;
+}
+
 /* A 1x1 stride-1 convolution without padding or groups whose post-ops are
  * [sum] [activation] of the kinds the kernels apply (@sum_ok: a sum may be
  * there): the activation in @act. */
@@ -1914,12 +1927,8 @@ pointwise_op (const Op *op, gint64 h, gint64 w, gboolean sum_ok, OnednnDwShape *
   for (guint i = 0; i < 2; i++)
     if (win->strides[i] != 1 || win->dilations[i] != 1 || pl[i] || pr[i])
       return FALSE;
-  Op tail = *op;
-  *has_sum = op->n_post > 0 && op->post[0].is_sum;
-  if (*has_sum) {
-    memmove (tail.post, op->post + 1, (op->n_post - 1) * sizeof (PostOp));
-    tail.n_post--;
-  }
+  Op tail;
+  *has_sum = residual_tail (op, &tail);
   return (sum_ok || !*has_sum) && *has_sum == (op->sum_value >= 0) && dw_act (&tail, act);
 }
 
@@ -2440,13 +2449,8 @@ own_shape (const Builder *b, const Op *op, const Val *x, const gint64 *out, cons
 {
   const OnednnWindow *win = &op->win;
   OnednnDwShape act;
-  /* a residual is the first post-op (the sum), the activation after it */
-  gboolean residual = op->n_post > 0 && op->post[0].is_sum;
-  Op tail = *op;
-  if (residual) {
-    memmove (tail.post, op->post + 1, (op->n_post - 1) * sizeof (PostOp));
-    tail.n_post--;
-  }
+  Op tail;
+  gboolean residual = residual_tail (op, &tail);
   if (win->n_spatial != 2 || x->rank != 4 || win->group != 1 || residual != (op->sum_value >= 0)
       || !dw_act (&tail, &act) || win->dilations[0] != 1 || win->dilations[1] != 1)
     return FALSE;
@@ -2590,9 +2594,40 @@ choose_own_conv (Builder *b, const dnnl_convolution_desc_t *cd, const_dnnl_primi
   return own;
 }
 
+/* The destination of @op (a conv) in layout @md: with a residual (the sum
+ * post-op), holding it when the conv runs: the residual's own buffer when
+ * nothing reads it later (sum_inplace) and its layout is @md, else a copy
+ * reordered into a new buffer first. */
+static Val *
+conv_dst (Builder *b, Op *op, const dnnl_memory_desc_t *md, guint rank, const gint64 *dims,
+          GError **error)
+{
+  Val *z = op->sum_inplace ? g_hash_table_lookup (b->vals, GINT_TO_POINTER (op->sum_value)) : NULL;
+  if (z && dnnl_memory_desc_equal (mem_md (z->mem), md) && z->rank == rank
+      && memcmp (z->dims, dims, rank * sizeof (gint64)) == 0) {
+    Val *y = g_new0 (Val, 1);
+    *y = *z;
+    y->md = NULL;
+    g_hash_table_replace (b->vals, GINT_TO_POINTER (op->out), y);
+    return y;
+  }
+  Val *y = make_dst (b, op, op->out, md, rank, dims, error);
+  if (y == NULL || op->sum_value < 0)
+    return y;
+  z = get_val (b, op, op->sum_value, error);
+  if (z == NULL)
+    return NULL;
+  if (z->rank != rank || memcmp (z->dims, dims, rank * sizeof (gint64)) != 0) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
+                 "node '%s': the residual operand's shape differs from the conv output",
+                 glia_graph_node_get_name (b->r->graph, op->node));
+    return NULL;
+  }
+  return add_reorder (b, op, z->mem, y->mem, error) ? y : NULL;
+}
+
 /* @op on the region's own kernel @k (the step takes it): blocked input and
- * output. With a residual the output holds it when the kernel runs: the
- * residual's own buffer when nothing reads it later, else a copy. */
+ * output (conv_dst: with the residual in it). */
 static gboolean
 build_own_conv (Builder *b, Op *op, Val *x, OwnConv *k, const OnednnConvShape *s, GError **error)
 {
@@ -2603,31 +2638,7 @@ build_own_conv (Builder *b, Op *op, Val *x, OwnConv *k, const OnednnConvShape *s
   any_md (&ymd, 4, ydims);
   blocked_md (&ymd, 4, ydims);
   dnnl_memory_t src = as_md (b, op, x, &xmd, error);
-  Val *y = NULL, *z = NULL;
-  if (src && s->residual) {
-    z = get_val (b, op, op->sum_value, error);
-    if (z && (z->rank != 4 || memcmp (z->dims, ydims, sizeof ydims) != 0)) {
-      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                   "node '%s': the residual operand's shape differs from the conv output",
-                   glia_graph_node_get_name (b->r->graph, op->node));
-      z = NULL;
-    }
-    if (z == NULL) {
-      own_free (k);
-      return FALSE;
-    }
-    if (op->sum_inplace && dnnl_memory_desc_equal (mem_md (z->mem), &ymd)) {
-      y = g_new0 (Val, 1);
-      *y = *z;
-      y->md = NULL;
-      g_hash_table_replace (b->vals, GINT_TO_POINTER (op->out), y);
-    }
-  }
-  if (src && y == NULL) {
-    y = make_dst (b, op, op->out, &ymd, 4, ydims, error);
-    if (y && z && !add_reorder (b, op, z->mem, y->mem, error))
-      y = NULL;
-  }
+  Val *y = src ? conv_dst (b, op, &ymd, 4, ydims, error) : NULL;
   if (y == NULL) {
     own_free (k);
     return FALSE;
@@ -2770,36 +2781,10 @@ build_conv (Builder *b, Op *op, GError **error)
   dnnl_memory_t src, w, bias;
   gboolean have = weighted_inputs (b, op, pd, x, &user_w, &src, &w, &bias, error);
   const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md (pd, dnnl_query_dst_md, 0);
-  Val *y = NULL, *z = NULL;
-  if (have && op->sum_inplace) {
-    z = g_hash_table_lookup (b->vals, GINT_TO_POINTER (op->sum_value));
-    if (z && dnnl_memory_desc_equal (mem_md (z->mem), dst_md) && z->rank == x->rank
-        && memcmp (z->dims, ydims, x->rank * sizeof (gint64)) == 0) {
-      y = g_new0 (Val, 1);
-      *y = *z;
-      y->md = NULL;
-      g_hash_table_replace (b->vals, GINT_TO_POINTER (op->out), y);
-    } else
-      z = NULL;
-  }
-  if (y == NULL && have)
-    y = make_dst (b, op, op->out, dst_md, x->rank, ydims, error);
+  Val *y = have ? conv_dst (b, op, dst_md, x->rank, ydims, error) : NULL;
   if (y == NULL) {
     dnnl_primitive_desc_destroy (pd);
     return FALSE;
-  }
-  if (op->sum_value >= 0 && z == NULL) {
-    Val *z = get_val (b, op, op->sum_value, error);
-    gboolean same
-        = z && z->rank == y->rank && memcmp (z->dims, y->dims, y->rank * sizeof (gint64)) == 0;
-    if (z && !same)
-      g_set_error (error, GLIA_ERROR, GLIA_ERROR_INVALID_ARGUMENT,
-                   "node '%s': the residual operand's shape differs from the conv output",
-                   glia_graph_node_get_name (b->r->graph, op->node));
-    if (!same || !add_reorder (b, op, z->mem, y->mem, error)) {
-      dnnl_primitive_desc_destroy (pd);
-      return FALSE;
-    }
   }
   if (!add_weighted (b, op, pd, src, w, bias, y->mem, "convolution", error))
     return FALSE;
@@ -3805,7 +3790,7 @@ step_line (GString *out, const Exec *e, double ms)
   } else if (s) {
     gint64 in[2] = { s->ih, s->iw }, o[2] = { s->oh, s->ow }, k[2] = { s->kh, s->kw };
     gint64 st[2] = { s->sh, s->sw }, dil[2] = { 0, 0 }, pad[2] = { s->pt, s->pl };
-    g_string_append_printf (out, "convolution,%s,", e->conv ? "glia:direct" : "glia:winograd");
+    g_string_append_printf (out, "convolution,%s,", e->conv ? OWN_CONV_IMPL : OWN_WINO_IMPL);
     conv_desc (out, 1, s->n, s->ic, s->oc, in, o, k, st, dil, pad);
   } else
     g_string_append_printf (out, "%s,glia,",
