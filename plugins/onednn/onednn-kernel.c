@@ -194,6 +194,7 @@ typedef struct
   gboolean block_fusion;
   char *conv_cache;  /* the choice file, NULL for none */
   gboolean creating; /* building a plan at session creation, not in a run */
+  gboolean tune;     /* ep.onednn.conv-tuning=network (tune_plan) */
   GMutex lock;
   GPtrArray *plans;
   dnnl_stream_t stream;
@@ -239,6 +240,16 @@ check (dnnl_status_t s, const Region *r, const Op *op, const char *what, GError 
 /* ---- compile: nodes to ops ---------------------------------------------- */
 
 static void
+packed_free (Packed *pk)
+{
+  void *buf = NULL;
+  dnnl_memory_get_data_handle (pk->mem, &buf);
+  dnnl_memory_destroy (pk->mem);
+  onednn_weights_free (buf, dnnl_memory_desc_get_size (&pk->md));
+  g_free (pk);
+}
+
+static void
 op_clear (gpointer p)
 {
   Op *op = p;
@@ -251,14 +262,8 @@ op_clear (gpointer p)
       dnnl_memory_destroy (op->bn_mem[i]);
   }
   if (op->packed) {
-    for (guint i = 0; i < op->packed->len; i++) {
-      Packed *pk = g_ptr_array_index (op->packed, i);
-      void *buf = NULL;
-      dnnl_memory_get_data_handle (pk->mem, &buf);
-      dnnl_memory_destroy (pk->mem);
-      onednn_weights_free (buf, dnnl_memory_desc_get_size (&pk->md));
-      g_free (pk);
-    }
+    for (guint i = 0; i < op->packed->len; i++)
+      packed_free (g_ptr_array_index (op->packed, i));
     g_ptr_array_unref (op->packed);
   }
 }
@@ -586,8 +591,36 @@ compare_pos (gconstpointer a, gconstpointer b)
   return ((const Op *)a)->pos - ((const Op *)b)->pos;
 }
 
+/* What a plan's build recorded of a convolution with a choice of kernels
+ * (for tune_plan): the op (its index in the region), its steps [first,
+ * last) in the plan, its shape (conv_key), the implementation it runs and
+ * the others it could. */
+typedef struct
+{
+  guint op;
+  guint first, last;
+  char *shape;
+  char *impl;
+  GPtrArray *alts;
+} ConvRecord;
+
+static void
+conv_record_clear (gpointer p)
+{
+  ConvRecord *rec = p;
+  g_free (rec->shape);
+  g_free (rec->impl);
+  if (rec->alts)
+    g_ptr_array_unref (rec->alts);
+}
+
 static void plan_free (gpointer p);
-static Plan *plan_build (Region *r, const GliaTensorView *const *inputs, GError **error);
+static Plan *plan_build (Region *r, const GliaTensorView *const *inputs, const char *const *force,
+                         GArray *records, GError **error);
+static Plan *tune_plan (Region *r, Plan *plan, const GliaTensorView *const *inputs, GArray *records,
+                        const char *key);
+static char *tune_key (const Region *r, const GliaTensorView *const *inputs);
+static const char **known_tuning (const Region *r, const char *key, GStrv *items);
 static gboolean region_compute (gpointer state, GliaKernelContext *ctx, GError **error);
 
 static void
@@ -713,6 +746,8 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes,
   r->verbose = g_strcmp0 (g_getenv ("GLIA_ONEDNN_VERBOSE"), "1") == 0;
   r->block_fusion = config->block_fusion;
   r->conv_cache = conv_cache_path (config->conv_cache);
+  r->tune = config->tune_network && config->conv_algo == ONEDNN_CONV_AUTO
+            && config->direct_conv == ONEDNN_DIRECT_AUTO;
   r->plans = g_ptr_array_new_with_free_func (plan_free);
   r->ops = g_array_new (FALSE, TRUE, sizeof (Op));
   g_array_set_clear_func (r->ops, op_clear);
@@ -841,7 +876,15 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes,
     /* oneDNN sizes its kernels for the thread count when they are created */
     omp_set_num_threads ((int)r->n_threads);
     r->creating = TRUE;
-    Plan *plan = plan_build (r, ptrs, &local);
+    /* the kernels tuned in the network before, or tune them now */
+    g_autofree char *key = r->tune ? tune_key (r, ptrs) : NULL;
+    g_auto (GStrv) items = NULL;
+    g_autofree const char **force = key ? known_tuning (r, key, &items) : NULL;
+    g_autoptr (GArray) records = g_array_new (FALSE, TRUE, sizeof (ConvRecord));
+    g_array_set_clear_func (records, conv_record_clear);
+    Plan *plan = plan_build (r, ptrs, force, records, &local);
+    if (plan && key && force == NULL)
+      plan = tune_plan (r, plan, ptrs, records, key);
     r->creating = FALSE;
     if (plan)
       g_ptr_array_add (r->plans, plan);
@@ -867,6 +910,8 @@ typedef struct
   Plan *plan;
   GHashTable *vals; /* value id -> Val */
   const GliaTensorView *const *inputs;
+  const char *const *force; /* per op: the kernel a conv runs (tune_plan), or NULL */
+  ConvRecord *rec;          /* where the conv being built records its choice, or NULL */
 } Builder;
 
 static void
@@ -1571,14 +1616,32 @@ conv_key (const Builder *b, const dnnl_convolution_desc_t *cd)
   return g_string_free (k, FALSE);
 }
 
+#define OWN_CONV_IMPL "glia:direct"
+#define OWN_WINO_IMPL "glia:winograd"
+
+/* Adds @impl to the alternatives the conv being built records (b->rec). */
+static void
+record_alt (Builder *b, const char *impl)
+{
+  if (b->rec == NULL)
+    return;
+  for (guint i = 0; i < b->rec->alts->len; i++)
+    if (g_str_equal (g_ptr_array_index (b->rec->alts, i), impl))
+      return;
+  g_ptr_array_add (b->rec->alts, g_strdup (impl));
+}
+
 /* @direct: the direct algorithm in the default (blocked) layouts;
- * @wino_cd: the Winograd convolution descriptor. Returns the chosen
- * descriptor (the others are destroyed). */
+ * @wino_cd: the Winograd convolution descriptor; @force: the kernel
+ * tune_plan wants, or NULL: one of these is taken without timing, and
+ * for one of the region's own kernels (the caller runs it) the direct
+ * one. Returns the chosen descriptor (the others are destroyed). */
 #define WINO_EXTRA_BYTES (4u << 20)
 
 static dnnl_primitive_desc_t
 choose_conv (Builder *b, const Op *op, dnnl_primitive_desc_t direct,
-             const dnnl_convolution_desc_t *wino_cd, const_dnnl_primitive_attr_t attr)
+             const dnnl_convolution_desc_t *wino_cd, const_dnnl_primitive_attr_t attr,
+             const char *force)
 {
   g_autoptr (GPtrArray) cands = g_ptr_array_new ();
   g_ptr_array_add (cands, direct);
@@ -1603,8 +1666,20 @@ choose_conv (Builder *b, const Op *op, dnnl_primitive_desc_t direct,
     dnnl_primitive_desc_iterator_destroy (it);
   }
   guint pick = 0;
-  if (cands->len > first_wino
-      && (b->r->conv_algo == ONEDNN_CONV_WINOGRAD || b->r->conv_algo == ONEDNN_CONV_GLIA_WINOGRAD))
+  gboolean forced = force && g_str_has_prefix (force, "glia:");
+  for (guint i = 0; i < cands->len; i++) {
+    const char *name = impl_name (g_ptr_array_index (cands, i));
+    record_alt (b, name);
+    if (force && g_str_equal (name, force)) {
+      pick = i;
+      forced = TRUE;
+    }
+  }
+  if (forced)
+    ;
+  else if (cands->len > first_wino
+           && (b->r->conv_algo == ONEDNN_CONV_WINOGRAD
+               || b->r->conv_algo == ONEDNN_CONV_GLIA_WINOGRAD))
     pick = first_wino;
   else if (cands->len > 1) {
     g_autofree char *key = conv_key (b, wino_cd);
@@ -2546,9 +2621,6 @@ time_own_conv (const OwnConv *k, const OnednnConvShape *s)
   return best;
 }
 
-#define OWN_CONV_IMPL "glia:direct"
-#define OWN_WINO_IMPL "glia:winograd"
-
 /* Whether the region's own kernel @k (for @s) runs the convolution @cd
  * rather than @rival (another own kernel) or, without one, oneDNN's @pd (in
  * its chosen layouts): @forced by an option, else per the choice file, or
@@ -2735,43 +2807,69 @@ build_conv (Builder *b, Op *op, GError **error)
   gboolean wino_shape = ns == 2 && group == 1 && b->r->conv_algo != ONEDNN_CONV_DIRECT;
   for (guint i = 0; i < ns && wino_shape; i++)
     wino_shape = wd[2 + i] == 3 && strides[i] == 1 && dil[i] == 0;
+  /* the region's own kernels that could take it (not the Winograd one
+   * under conv-algorithm=winograd: oneDNN's kernel) */
+  OnednnConvShape own, wshape;
+  gboolean own_ok = own_conv_shape (b, op, x, out, pl, &own);
+  gboolean wino_ok = wino_shape && b->r->conv_algo != ONEDNN_CONV_WINOGRAD
+                     && own_shape (b, op, x, out, pl, &wshape) && onednn_wino_supports (&wshape);
+  const char *force = b->force ? b->force[op - &g_array_index (b->r->ops, Op, 0)] : NULL;
+  if (force
+      && ((g_str_equal (force, OWN_CONV_IMPL) && !own_ok)
+          || (g_str_equal (force, OWN_WINO_IMPL) && !wino_ok)))
+    force = NULL;
   if (s == dnnl_success && wino_shape) {
     cd.alg_kind = dnnl_convolution_winograd;
-    pd = choose_conv (b, op, pd, &cd, attr);
+    pd = choose_conv (b, op, pd, &cd, attr, force);
     cd.alg_kind = dnnl_convolution_direct;
-  }
+  } else if (s == dnnl_success)
+    record_alt (b, impl_name (pd));
   if (attr)
     dnnl_primitive_attr_destroy (attr);
   if (!check (s, b->r, op, "convolution", error))
     return FALSE;
+  if (own_ok)
+    record_alt (b, OWN_CONV_IMPL);
+  if (wino_ok)
+    record_alt (b, OWN_WINO_IMPL);
+  if (b->rec)
+    b->rec->shape = conv_key (b, &cd);
   const dnnl_convolution_desc_t *chosen = NULL;
   dnnl_primitive_desc_query (pd, dnnl_query_convolution_d, 0, &chosen);
-  OnednnConvShape own;
   const float *weights = g_bytes_get_data (op->weights, NULL);
   const float *bias_data = op->bias ? g_bytes_get_data (op->bias, NULL) : NULL;
-  /* the region's own direct kernel against oneDNN's direct one, then its
-   * own Winograd kernel against the better of those or oneDNN's Winograd
-   * kernel */
   OwnConv best = { NULL, NULL };
-  if (chosen && chosen->alg_kind == dnnl_convolution_direct
-      && own_conv_shape (b, op, x, out, pl, &own)) {
-    best.conv = onednn_conv_new (&own, weights, bias_data);
-    if (!choose_own_conv (b, &cd, pd, NULL, &best, &own, b->r->direct_conv == ONEDNN_DIRECT_GLIA))
-      own_free (&best);
-  }
-  OnednnConvShape wshape;
-  /* (not under conv-algorithm=winograd: oneDNN's kernel) */
-  if (chosen && wino_shape && b->r->conv_algo != ONEDNN_CONV_WINOGRAD
-      && own_shape (b, op, x, out, pl, &wshape) && onednn_wino_supports (&wshape)) {
-    OwnConv k = { NULL, onednn_wino_new (&wshape, weights, bias_data) };
-    if (choose_own_conv (b, &cd, pd, best.conv ? &best : NULL, &k, &wshape,
-                         b->r->conv_algo == ONEDNN_CONV_GLIA_WINOGRAD)) {
-      own_free (&best);
-      best = k;
+  if (force) { /* tune_plan's choice, no timing */
+    if (g_str_equal (force, OWN_CONV_IMPL))
+      best.conv = onednn_conv_new (&own, weights, bias_data);
+    else if (g_str_equal (force, OWN_WINO_IMPL)) {
+      best.wino = onednn_wino_new (&wshape, weights, bias_data);
       own = wshape;
-    } else
-      own_free (&k);
+    }
+  } else {
+    /* the region's own direct kernel against oneDNN's direct one, then its
+     * own Winograd kernel against the better of those or oneDNN's Winograd
+     * kernel */
+    if (chosen && chosen->alg_kind == dnnl_convolution_direct && own_ok) {
+      best.conv = onednn_conv_new (&own, weights, bias_data);
+      if (!choose_own_conv (b, &cd, pd, NULL, &best, &own, b->r->direct_conv == ONEDNN_DIRECT_GLIA))
+        own_free (&best);
+    }
+    if (chosen && wino_ok) {
+      OwnConv k = { NULL, onednn_wino_new (&wshape, weights, bias_data) };
+      if (choose_own_conv (b, &cd, pd, best.conv ? &best : NULL, &k, &wshape,
+                           b->r->conv_algo == ONEDNN_CONV_GLIA_WINOGRAD)) {
+        own_free (&best);
+        best = k;
+        own = wshape;
+      } else
+        own_free (&k);
+    }
   }
+  if (b->rec)
+    b->rec->impl = g_strdup (best.conv   ? OWN_CONV_IMPL
+                             : best.wino ? OWN_WINO_IMPL
+                                         : impl_name (pd));
   if (best.conv || best.wino) {
     dnnl_primitive_desc_destroy (pd);
     return build_own_conv (b, op, x, &best, &own, error);
@@ -3590,8 +3688,12 @@ plan_share_buffers (Plan *plan, GError **error)
   return TRUE;
 }
 
+/* The plan for @inputs' shapes; @force: per op, the kernel a conv runs
+ * instead of the per-shape choice (NULL for none); @records (ConvRecord,
+ * or NULL): gets the convolutions with a choice of kernels. */
 static Plan *
-plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
+plan_build (Region *r, const GliaTensorView *const *inputs, const char *const *force,
+            GArray *records, GError **error)
 {
   Plan *plan = g_new0 (Plan, 1);
   plan->execs = g_array_new (FALSE, TRUE, sizeof (Exec));
@@ -3613,7 +3715,7 @@ plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
   plan->sig_len = sig->len;
   plan->sig = (gint64 *)g_array_free (sig, FALSE);
 
-  Builder b = { r, plan, g_hash_table_new_full (NULL, NULL, NULL, g_free), inputs };
+  Builder b = { r, plan, g_hash_table_new_full (NULL, NULL, NULL, g_free), inputs, force, NULL };
   gboolean ok = TRUE;
   for (guint k = 0; k < r->ops->len && ok; k++) {
     Op *op = &g_array_index (r->ops, Op, k);
@@ -3631,8 +3733,21 @@ plan_build (Region *r, const GliaTensorView *const *inputs, GError **error)
         } else if (op->feeds_pw && o1 && g_array_index (o1->in, gint, 0) == op->out)
           ok = build_mbconv (&b, NULL, op, o1, &n_fused, error);
       }
-      if (ok && n_fused == 0)
+      if (ok && n_fused == 0) {
+        ConvRecord rec
+            = { k, plan->execs->len, 0, NULL, NULL, g_ptr_array_new_with_free_func (g_free) };
+        b.rec = records ? &rec : NULL;
         ok = build_conv (&b, op, error);
+        b.rec = NULL;
+        rec.last = plan->execs->len;
+        for (guint i = 0; rec.impl && i < rec.alts->len; i++)
+          if (g_str_equal (g_ptr_array_index (rec.alts, i), rec.impl))
+            g_ptr_array_remove_index (rec.alts, i--);
+        if (ok && rec.impl && rec.alts->len > 0)
+          g_array_append_val (records, rec);
+        else
+          conv_record_clear (&rec);
+      }
       k += n_fused > 0 ? n_fused - 1 : 0;
       break;
     }
@@ -3802,6 +3917,62 @@ step_line (GString *out, const Exec *e, double ms)
   g_string_append_printf (out, ",%g\n", ms);
 }
 
+/* Points @plan's region inputs and outputs at @in and @out (per region
+ * input and output, NULL for one it lacks). */
+static gboolean
+plan_bind (const Region *r, Plan *plan, void *const *in, void *const *out)
+{
+  gboolean ok = TRUE;
+  for (guint o = 0; o < r->n_outputs && ok; o++)
+    if (plan->out_mem[o])
+      ok = dnnl_memory_set_data_handle (plan->out_mem[o], out[o]) == dnnl_success;
+  for (guint i = 0; i < r->n_inputs && ok; i++)
+    if (plan->in_mem[i])
+      ok = dnnl_memory_set_data_handle (plan->in_mem[i], in[i]) == dnnl_success;
+  for (guint i = 0; i < plan->aliases->len && ok; i++) {
+    Alias *al = &g_array_index (plan->aliases, Alias, i);
+    void *handle = NULL;
+    ok = dnnl_memory_get_data_handle (al->of, &handle) == dnnl_success
+         && dnnl_memory_set_data_handle (al->view, handle) == dnnl_success;
+  }
+  return ok;
+}
+
+/* Runs @plan's steps (bound by plan_bind); with @times (per step, in
+ * seconds) or @log (step_line), timing each. */
+static gboolean
+plan_steps (Region *r, const Plan *plan, double *times, GString *log, GError **error)
+{
+  gboolean ok = TRUE, timed = times || log;
+  for (guint k = 0; k < plan->execs->len && ok; k++) {
+    Exec *e = &g_array_index (plan->execs, Exec, k);
+    gint64 t0 = timed ? g_get_monotonic_time () : 0;
+    if (e->prim) {
+      ok = check (dnnl_primitive_execute (e->prim, r->stream, e->n_args, e->args), r, NULL,
+                  "execution", error);
+      if (timed) /* the step's time, not the next one's */
+        ok = ok && check (dnnl_stream_wait (r->stream), r, NULL, "execution", error);
+    } else { /* a step of the region's own, after the primitives before it */
+      ok = check (dnnl_stream_wait (r->stream), r, NULL, "execution", error);
+      if (timed)
+        t0 = g_get_monotonic_time ();
+      ok = ok
+           && (e->concat            ? run_copy_concat (e, r, error)
+               : e->swish           ? run_swish (e, r, error)
+               : e->dw              ? run_dw (e, r, plan, error)
+               : e->conv || e->wino ? run_own_conv (e, r, error)
+               : e->se              ? run_se (e, r, plan, error)
+                                    : run_mbconv (e, r, plan, error));
+    }
+    double t = timed ? (g_get_monotonic_time () - t0) * 1e-6 : 0;
+    if (ok && times)
+      times[k] = t;
+    if (ok && log)
+      step_line (log, e, t * 1e3);
+  }
+  return ok && check (dnnl_stream_wait (r->stream), r, NULL, "execution", error);
+}
+
 static gboolean
 region_compute (gpointer state, GliaKernelContext *ctx, GError **error)
 {
@@ -3835,7 +4006,7 @@ region_compute (gpointer state, GliaKernelContext *ctx, GError **error)
    * scratch has a slice per thread) */
   omp_set_num_threads ((int)CLAMP (glia_kernel_context_get_n_threads (ctx), 1, r->n_threads));
   if (plan == NULL) {
-    plan = plan_build (r, views, error);
+    plan = plan_build (r, views, NULL, NULL, error);
     if (plan == NULL) {
       g_mutex_unlock (&r->lock);
       return FALSE;
@@ -3848,56 +4019,354 @@ region_compute (gpointer state, GliaKernelContext *ctx, GError **error)
   if (plan->work < SMALL_PLAN_WORK)
     omp_set_num_threads (1);
   gboolean ok = TRUE;
+  g_autofree void **in = g_new0 (void *, MAX (r->n_inputs, 1));
+  g_autofree void **out = g_new0 (void *, MAX (r->n_outputs, 1));
   for (guint o = 0; o < r->n_outputs && ok; o++) {
     if (r->outputs[o] < 0)
       continue;
     GliaTensorView *y = glia_kernel_context_allocate_output (
         ctx, o, GLIA_DATA_TYPE_FLOAT, plan->out_rank[o], plan->out_dims[o], error);
-    ok = y != NULL && dnnl_memory_set_data_handle (plan->out_mem[o], y->data) == dnnl_success;
+    ok = y != NULL;
+    out[o] = y ? y->data : NULL;
   }
-  for (guint i = 0; i < r->n_inputs && ok; i++)
-    if (plan->in_mem[i])
-      ok = dnnl_memory_set_data_handle (plan->in_mem[i], views[i]->data) == dnnl_success;
-  for (guint i = 0; i < plan->aliases->len && ok; i++) {
-    Alias *al = &g_array_index (plan->aliases, Alias, i);
-    void *handle = NULL;
-    ok = dnnl_memory_get_data_handle (al->of, &handle) == dnnl_success
-         && dnnl_memory_set_data_handle (al->view, handle) == dnnl_success;
-  }
-  if (ok) {
+  for (guint i = 0; i < r->n_inputs; i++)
+    in[i] = views[i] ? views[i]->data : NULL;
+  if (ok && !plan_bind (r, plan, in, out)) {
+    g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE, "oneDNN: cannot bind the region's memory");
+    ok = FALSE;
+  } else if (ok) {
     g_autoptr (GString) log = r->verbose ? g_string_new (NULL) : NULL;
-    for (guint k = 0; k < plan->execs->len && ok; k++) {
-      Exec *e = &g_array_index (plan->execs, Exec, k);
-      gint64 t0 = log ? g_get_monotonic_time () : 0;
-      if (e->prim) {
-        ok = check (dnnl_primitive_execute (e->prim, r->stream, e->n_args, e->args), r, NULL,
-                    "execution", error);
-        if (log) /* the step's time, not the next one's */
-          ok = ok && check (dnnl_stream_wait (r->stream), r, NULL, "execution", error);
-      } else { /* a step of the region's own, after the primitives before it */
-        ok = check (dnnl_stream_wait (r->stream), r, NULL, "execution", error);
-        if (log)
-          t0 = g_get_monotonic_time ();
-        ok = ok
-             && (e->concat            ? run_copy_concat (e, r, error)
-                 : e->swish           ? run_swish (e, r, error)
-                 : e->dw              ? run_dw (e, r, plan, error)
-                 : e->conv || e->wino ? run_own_conv (e, r, error)
-                 : e->se              ? run_se (e, r, plan, error)
-                                      : run_mbconv (e, r, plan, error));
-      }
-      if (ok && log)
-        step_line (log, e, (g_get_monotonic_time () - t0) * 1e-3);
-    }
-    ok = ok && check (dnnl_stream_wait (r->stream), r, NULL, "execution", error);
+    ok = plan_steps (r, plan, NULL, log, error);
     if (log) {
       fputs (log->str, stdout);
       fflush (stdout);
     }
-  } else if (error && *error == NULL)
-    g_set_error (error, GLIA_ERROR, GLIA_ERROR_DEVICE, "oneDNN: cannot bind the region's memory");
+  }
   g_mutex_unlock (&r->lock);
   return ok;
+}
+
+/* ---- the convolutions' kernels, chosen in the network ------------------
+ *
+ * The per-shape choices (choose_conv, choose_own_conv) time each kernel
+ * alone, on buffers of its own, and that does not always predict its time
+ * in the network, where its input was just written by the layer before
+ * (at two threads half of it in the other core's cache) and its weights
+ * and output compete with the layers around it. SqueezeNet 1.1's 16 -> 64
+ * 3x3 layers on 55x55 maps at two threads: oneDNN's F(2x2, 3x3) Winograd
+ * kernel timed 0.105-0.111 ms alone against 0.089-0.098 for its F(4x4,
+ * 3x3), so the choice flipped from process to process, while in the
+ * network they took 162 and 110 us. Of the 58 per-shape choices of the
+ * five convolutional benchmark models, 14 differed between three fresh
+ * processes.
+ *
+ * So at session creation (ep.onednn.conv-tuning=network, the default, and
+ * only in auto modes), a plan with enough work (TUNE_MIN_WORK) is tuned
+ * in place: each round builds the plan again with every convolution that
+ * has another kernel on its next one (tune_round), runs the two plans
+ * alternately on zeros and times each step (tune_time), and a
+ * convolution takes the kernel whose steps (its input reorders, its
+ * kernel, a split swish) were fastest, by TUNE_GAIN at least. A plan with
+ * every convolution on its best kernel then has to beat the first one as
+ * a whole, else the first stays. The result persists in the choice file
+ * under the region's fingerprint (every tuned convolution's shape and
+ * place), so a later session of the same network builds it directly. */
+
+#define TUNE_MIN_WORK   5e7  /* flops of a run; less keeps the per-shape choices */
+#define TUNE_GAIN       0.97 /* another kernel when its steps take at most this share */
+#define TUNE_BUDGET     0.05 /* seconds of timed runs per plan and round */
+#define TUNE_RUNS_MIN   3
+#define TUNE_RUNS_MAX   15
+#define TUNE_MAX_ROUNDS 5
+
+/* Zeroed buffers for a region's inputs (shapes @inputs) and outputs. */
+typedef struct
+{
+  void **in, **out;
+  guint n_in, n_out;
+} TuneIo;
+
+static void
+tune_io_init (TuneIo *io, const Region *r, const Plan *plan, const GliaTensorView *const *inputs)
+{
+  io->n_in = r->n_inputs;
+  io->n_out = r->n_outputs;
+  io->in = g_new0 (void *, MAX (r->n_inputs, 1));
+  io->out = g_new0 (void *, MAX (r->n_outputs, 1));
+  for (guint i = 0; i < r->n_inputs; i++) {
+    gsize n = 1;
+    for (guint k = 0; inputs[i] && k < inputs[i]->rank; k++)
+      n *= (gsize)inputs[i]->dims[k];
+    if (inputs[i])
+      io->in[i] = g_aligned_alloc0 (MAX (n, 1), sizeof (float), 64);
+  }
+  for (guint o = 0; o < r->n_outputs; o++) {
+    gsize n = 1;
+    for (guint k = 0; k < plan->out_rank[o]; k++)
+      n *= (gsize)plan->out_dims[o][k];
+    if (plan->out_mem[o])
+      io->out[o] = g_aligned_alloc0 (MAX (n, 1), sizeof (float), 64);
+  }
+}
+
+static void
+tune_io_clear (TuneIo *io)
+{
+  for (guint i = 0; i < io->n_in; i++)
+    g_aligned_free (io->in[i]);
+  for (guint o = 0; o < io->n_out; o++)
+    g_aligned_free (io->out[o]);
+  g_free (io->in);
+  g_free (io->out);
+}
+
+/* Runs @a and @b (or @a alone) alternately, one run each to warm up, then
+ * at least TUNE_RUNS_MIN timed ones and more while under TUNE_BUDGET;
+ * per step the fastest run in @ta and @tb (seconds), and the fastest whole
+ * run in @total_a, @total_b. FALSE when a run fails. */
+static gboolean
+tune_time (Region *r, Plan *a, Plan *b, const TuneIo *io, double *ta, double *tb, double *total_a,
+           double *total_b)
+{
+  Plan *plans[2] = { a, b };
+  double *times[2] = { ta, tb }, *totals[2] = { total_a, total_b };
+  g_autofree double *t = g_new (double, MAX (a->execs->len, b ? b->execs->len : 0) + 1);
+  for (int p = 0; p < 2 && plans[p]; p++) {
+    if (!plan_bind (r, plans[p], io->in, io->out))
+      return FALSE;
+    for (guint k = 0; times[p] && k < plans[p]->execs->len; k++)
+      times[p][k] = INFINITY;
+    *totals[p] = INFINITY;
+  }
+  double spent = 0;
+  for (int run = 0; run <= TUNE_RUNS_MAX && (run <= TUNE_RUNS_MIN || spent < TUNE_BUDGET); run++)
+    for (int p = 0; p < 2 && plans[p]; p++) {
+      wake_team ();
+      gint64 t0 = g_get_monotonic_time ();
+      if (!plan_steps (r, plans[p], t, NULL, NULL))
+        return FALSE;
+      double whole = (g_get_monotonic_time () - t0) * 1e-6;
+      if (run == 0)
+        continue;
+      spent += whole;
+      *totals[p] = MIN (*totals[p], whole);
+      for (guint k = 0; times[p] && k < plans[p]->execs->len; k++)
+        times[p][k] = MIN (times[p][k], t[k]);
+    }
+  return TRUE;
+}
+
+static double
+record_time (const ConvRecord *rec, const double *t)
+{
+  double sum = 0;
+  for (guint k = rec->first; k < rec->last; k++)
+    sum += t[k];
+  return sum;
+}
+
+/* Drops the weights packed for plans other than @keep (tuning's). */
+static void
+prune_packed (Region *r, const Plan *keep)
+{
+  for (guint i = 0; i < r->ops->len; i++) {
+    Op *op = &g_array_index (r->ops, Op, i);
+    for (guint j = op->packed->len; j-- > 0;) {
+      Packed *pk = g_ptr_array_index (op->packed, j);
+      gboolean used = FALSE;
+      for (guint k = 0; k < keep->execs->len && !used; k++) {
+        const Exec *e = &g_array_index (keep->execs, Exec, k);
+        for (int a = 0; a < e->n_args && !used; a++)
+          used = e->args[a].memory == pk->mem;
+      }
+      if (!used) {
+        g_ptr_array_remove_index (op->packed, j);
+        packed_free (pk);
+      }
+    }
+  }
+}
+
+/* The choice file's key of the region's tuning: oneDNN's version, the
+ * ISA, the threads and a digest of the region's ops (kinds, weights and
+ * windows) and input shapes. */
+static char *
+tune_key (const Region *r, const GliaTensorView *const *inputs)
+{
+  GString *text = g_string_new (NULL);
+  for (guint i = 0; i < r->n_inputs; i++) {
+    g_string_append_c (text, 'i');
+    for (guint k = 0; inputs[i] && k < inputs[i]->rank; k++)
+      g_string_append_printf (text, " %" G_GINT64_FORMAT, inputs[i]->dims[k]);
+    g_string_append_c (text, '\n');
+  }
+  for (guint k = 0; k < r->ops->len; k++) {
+    const Op *op = &g_array_index (r->ops, Op, k);
+    const OnednnWindow *w = &op->win;
+    g_string_append_printf (text, "%d %u %d %u", op->kind, op->n_post, op->sum_value >= 0,
+                            w->n_spatial);
+    for (guint i = 0; i < op->wrank; i++)
+      g_string_append_printf (text, " w%" G_GINT64_FORMAT, op->wdims[i]);
+    for (guint i = 0; i < w->n_spatial && i < ONEDNN_MAX_SPATIAL; i++)
+      g_string_append_printf (text,
+                              " k%" G_GINT64_FORMAT "s%" G_GINT64_FORMAT "d%" G_GINT64_FORMAT
+                              "p%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT,
+                              w->kernel[i], w->strides[i], w->dilations[i], w->pads[i],
+                              w->pads[i + ONEDNN_MAX_SPATIAL]);
+    g_string_append_printf (text, " g%" G_GINT64_FORMAT "\n", w->group);
+  }
+  g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, text->str, -1);
+  g_string_free (text, TRUE);
+  const dnnl_version_t *v = dnnl_version ();
+  return g_strdup_printf ("oneDNN %d.%d.%d isa %x network 1 t%u %u %s", v->major, v->minor,
+                          v->patch, (unsigned)dnnl_get_effective_cpu_isa (), r->n_threads,
+                          r->ops->len, digest);
+}
+
+/* The kernels the choice file gives for @key ("OP=IMPL;..."), per op (NULL
+ * for the others; they point into @items), or NULL when it has none. */
+static const char **
+known_tuning (const Region *r, const char *key, GStrv *items)
+{
+  g_autofree char *entry = NULL;
+  g_mutex_lock (&choice_lock);
+  *items = NULL;
+  const char *known = known_choice (r->conv_cache, key, &entry);
+  if (known)
+    *items = g_strsplit (known, ";", -1);
+  g_mutex_unlock (&choice_lock);
+  if (*items == NULL)
+    return NULL;
+  const char **force = g_new0 (const char *, MAX (r->ops->len, 1));
+  for (guint i = 0; (*items)[i]; i++) {
+    char *eq = strchr ((*items)[i], '=');
+    guint64 op;
+    if (eq == NULL)
+      continue;
+    *eq = '\0';
+    if (g_ascii_string_to_unsigned ((*items)[i], 10, 0, r->ops->len - 1, &op, NULL))
+      force[op] = eq + 1;
+  }
+  return force;
+}
+
+/* Builds the plan with @force; NULL (and a debug line) when it fails. */
+static Plan *
+tune_build (Region *r, const GliaTensorView *const *inputs, const char *const *force,
+            GArray *records)
+{
+  GError *local = NULL;
+  Plan *p = plan_build (r, inputs, force, records, &local);
+  if (p == NULL) {
+    g_debug ("tuning: a plan failed: %s", local->message);
+    g_error_free (local);
+  }
+  return p;
+}
+
+/* @plan (built with the per-shape choices, which @records lists) tuned in
+ * the network, or rebuilt as the choice file says; the plan not kept is
+ * freed. */
+static Plan *
+tune_plan (Region *r, Plan *plan, const GliaTensorView *const *inputs, GArray *records,
+           const char *key)
+{
+  if (records->len == 0 || plan->work < TUNE_MIN_WORK)
+    return plan;
+  for (guint i = 0; i < r->n_inputs; i++)
+    if (inputs[i] && inputs[i]->dtype != GLIA_DATA_TYPE_FLOAT)
+      return plan;
+  g_autofree const char **force = g_new0 (const char *, r->ops->len);
+  gint64 start = g_get_monotonic_time ();
+  TuneIo io;
+  tune_io_init (&io, r, plan, inputs);
+  guint n = records->len, rounds = 0;
+  g_autofree double *gain = g_new (double, n);
+  g_autofree const char **pick = g_new (const char *, n);
+  for (guint i = 0; i < n; i++) {
+    const ConvRecord *rec = &g_array_index (records, ConvRecord, i);
+    rounds = MAX (rounds, rec->alts->len);
+    gain[i] = 1.0;
+    pick[i] = rec->impl;
+    force[rec->op] = rec->impl;
+  }
+  rounds = MIN (rounds, TUNE_MAX_ROUNDS);
+  g_autofree double *t0 = g_new (double, plan->execs->len);
+  double total0 = 0, total1 = 0;
+  gboolean ok = TRUE;
+  for (guint j = 0; j < rounds && ok; j++) {
+    g_autofree const char **alt = g_memdup2 (force, r->ops->len * sizeof *force);
+    for (guint i = 0; i < n; i++) {
+      const ConvRecord *rec = &g_array_index (records, ConvRecord, i);
+      if (j < rec->alts->len)
+        alt[rec->op] = g_ptr_array_index (rec->alts, j);
+    }
+    g_autoptr (GArray) got = g_array_new (FALSE, TRUE, sizeof (ConvRecord));
+    g_array_set_clear_func (got, conv_record_clear);
+    Plan *p = tune_build (r, inputs, alt, got);
+    if (p == NULL)
+      continue;
+    g_autofree double *t1 = g_new (double, p->execs->len);
+    ok = tune_time (r, plan, p, &io, t0, t1, &total0, &total1);
+    /* each convolution against itself in the first plan: the records of
+     * both name the ops in the same order */
+    for (guint i = 0, g = 0; i < n && ok; i++) {
+      const ConvRecord *rec = &g_array_index (records, ConvRecord, i);
+      while (g < got->len && g_array_index (got, ConvRecord, g).op < rec->op)
+        g++;
+      if (g == got->len || g_array_index (got, ConvRecord, g).op != rec->op)
+        continue;
+      const ConvRecord *other = &g_array_index (got, ConvRecord, g);
+      if (g_str_equal (other->impl, rec->impl))
+        continue;
+      double mine = record_time (rec, t0), theirs = record_time (other, t1);
+      g_debug ("tuning: %s: %s %.1f us, %s %.1f us", rec->shape, rec->impl, mine * 1e6, other->impl,
+               theirs * 1e6);
+      if (theirs < gain[i] * mine) {
+        gain[i] = theirs / mine;
+        pick[i] = g_ptr_array_index (rec->alts, j);
+      }
+    }
+    plan_free (p);
+    prune_packed (r, plan);
+  }
+  /* every convolution on its best kernel, against the first plan */
+  gboolean changed = FALSE;
+  for (guint i = 0; i < n; i++) {
+    const ConvRecord *rec = &g_array_index (records, ConvRecord, i);
+    changed = changed || gain[i] < TUNE_GAIN;
+    force[rec->op] = gain[i] < TUNE_GAIN ? pick[i] : rec->impl;
+  }
+  Plan *best = plan;
+  if (ok && changed) {
+    Plan *p = tune_build (r, inputs, force, NULL);
+    ok = p && tune_time (r, plan, p, &io, NULL, NULL, &total0, &total1);
+    g_debug ("tuning: the first plan %.3f ms, the tuned one %.3f ms", total0 * 1e3, total1 * 1e3);
+    if (ok && total1 < total0) {
+      best = p;
+      plan_free (plan);
+    } else if (p)
+      plan_free (p);
+    prune_packed (r, best);
+  }
+  tune_io_clear (&io);
+  if (!ok)
+    return best;
+  GString *value = g_string_new (NULL);
+  for (guint i = 0; i < n; i++) {
+    const ConvRecord *rec = &g_array_index (records, ConvRecord, i);
+    g_string_append_printf (value, "%s%u=%s", i ? ";" : "", rec->op,
+                            best == plan ? rec->impl : force[rec->op]);
+  }
+  g_debug ("tuning: %u convolutions in %u rounds, %.0f ms: %s", n, rounds,
+           (g_get_monotonic_time () - start) * 1e-3, value->str);
+  g_mutex_lock (&choice_lock);
+  char *entry = NULL;
+  known_choice (r->conv_cache, key, &entry);
+  save_choice (r->conv_cache, key, entry, value->str);
+  g_mutex_unlock (&choice_lock);
+  g_string_free (value, TRUE);
+  return best;
 }
 
 /* ---- the session's parallel loops ---------------------------------------

@@ -139,6 +139,7 @@ typedef struct
   OnednnDwImpl depthwise;
   OnednnDirectImpl direct_conv;
   gboolean block_fusion; /* ep.onednn.block-fusion: inverted residual blocks by bands */
+  gboolean tune_network; /* ep.onednn.conv-tuning=network: the choices tuned in the network */
   /* ep.onednn.conv-cache: the file auto's choices persist in, "" for
    * none, NULL for the default (GLIA_ONEDNN_CONV_CACHE, else
    * $XDG_CACHE_HOME/glia-1.0/onednn-conv.txt) */

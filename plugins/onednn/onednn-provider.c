@@ -122,7 +122,9 @@ onednn_provider_create (const GliaProviderConfig *config, GError **error)
   static const char *const directs[] = { "auto", "onednn", "glia", NULL };
   gint direct
       = fusion < 0 ? -1 : option_choice (config, "direct-conv", directs, ONEDNN_DIRECT_AUTO, error);
-  if (direct < 0)
+  static const char *const tunings[] = { "shape", "network", NULL };
+  gint tuning = direct < 0 ? -1 : option_choice (config, "conv-tuning", tunings, TRUE, error);
+  if (tuning < 0)
     return NULL;
   OnednnProvider *self = g_new0 (OnednnProvider, 1);
   self->config.n_threads = config->n_threads ? config->n_threads : g_get_num_processors ();
@@ -130,6 +132,7 @@ onednn_provider_create (const GliaProviderConfig *config, GError **error)
   self->config.depthwise = (OnednnDwImpl)dw;
   self->config.block_fusion = fusion;
   self->config.direct_conv = (OnednnDirectImpl)direct;
+  self->config.tune_network = tuning;
   const char *cache = config->options ? g_hash_table_lookup (config->options, "conv-cache") : NULL;
   self->conv_cache = g_strdup (cache);
   self->config.conv_cache = self->conv_cache;
@@ -238,7 +241,8 @@ onednn_provider_parallel_for (gpointer instance, guint n_threads, gsize n, gsize
 }
 
 static const char *const onednn_option_keys[]
-    = { "conv-algorithm", "conv-cache", "depthwise", "block-fusion", "direct-conv", NULL };
+    = { "conv-algorithm", "conv-cache",  "conv-tuning", "depthwise",
+        "block-fusion",   "direct-conv", NULL };
 
 const GliaProviderInfo onednn_provider_info = {
   .struct_size = sizeof (GliaProviderInfo),

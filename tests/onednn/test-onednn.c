@@ -143,6 +143,8 @@ static const char *direct_conv;
 static const char *depthwise;
 /* ep.onednn.block-fusion for the next sessions (NULL: the default) */
 static const char *block_fusion;
+/* ep.onednn.conv-tuning for the next sessions (NULL: the default) */
+static const char *conv_tuning;
 
 /* @conv_algo: ep.onednn.conv-algorithm, or NULL */
 static GHashTable *
@@ -169,6 +171,10 @@ run_with (Case *c, const char *const *providers, const char *conv_algo, guint *n
   }
   if (depthwise && g_strv_contains (providers, "onednn")) {
     glia_session_options_set_option (opts, "ep.onednn.depthwise", depthwise, &error);
+    g_assert_no_error (error);
+  }
+  if (conv_tuning && g_strv_contains (providers, "onednn")) {
+    glia_session_options_set_option (opts, "ep.onednn.conv-tuning", conv_tuning, &error);
     g_assert_no_error (error);
   }
   if (conv_cache && g_strv_contains (providers, "onednn")) {
@@ -825,6 +831,114 @@ test_conv_cache (void)
   g_rmdir (dir);
 }
 
+/* The line of @path whose key has " network 1 ", split at the tab; FALSE
+ * when there is none. */
+static gboolean
+network_line (const char *path, char **key, char **value)
+{
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return FALSE;
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i]; i++) {
+    char *tab = strchr (lines[i], '\t');
+    if (tab && strstr (lines[i], " network 1 ") && strstr (lines[i], " network 1 ") < tab) {
+      *key = g_strndup (lines[i], tab - lines[i]);
+      *value = g_strdup (tab + 1);
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* ep.onednn.conv-tuning=network (the default): a region with enough work
+ * gets its convolutions' kernels tuned in the network at session creation
+ * and the result is written to the choice file as one line under the
+ * region's key ("OP=IMPL" per convolution); a later session with that
+ * line builds the kernels it names without timing (nothing appended): the
+ * direct kernel gives oneDNN's direct result to the bit, the own Winograd
+ * kernel another; a kernel the line names that does not exist leaves the
+ * op to the per-shape choice. conv-tuning=shape writes no such line. */
+static void
+test_conv_tuning (void)
+{
+  if (!have_onednn ()) {
+    g_test_skip ("the oneDNN provider is not built");
+    return;
+  }
+  if (!have_avx512_core ()) {
+    g_test_skip ("no AVX-512: oneDNN offers no Winograd kernels to choose from");
+    return;
+  }
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("glia-conv-tuning-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *first = g_build_filename (dir, "first.txt", NULL);
+  g_autofree char *shape = g_build_filename (dir, "shape.txt", NULL);
+  Case c;
+  case_init (&c);
+  /* 58 MFLOP: over the tuning's threshold */
+  gint x = input (&c, "x", 4, (const gint64[]){ 1, 64, 28, 28 });
+  gint y = conv (&c, x, 64, 64, 3, 1, TRUE);
+  glia_graph_node_set_attr_ints (c.graph, last_node, "pads", (const gint64[]){ 1, 1, 1, 1 }, 4);
+  y = node (&c, "Relu", 1, &y, TRUE, NULL);
+  output (&c, y);
+  const char *out = glia_graph_value_get_name (c.graph, y);
+  const char *both[] = { "onednn", "cpu", NULL };
+
+  conv_cache = first;
+  g_autoptr (GHashTable) r0 = run (&c, both, NULL, NULL);
+  g_autofree char *key = NULL, *value = NULL;
+  g_assert_true (network_line (first, &key, &value));
+  g_assert_true (g_str_has_prefix (value, "0="));
+  conv_cache = shape;
+  conv_tuning = "shape";
+  g_autoptr (GHashTable) rs = run (&c, both, NULL, NULL);
+  conv_tuning = NULL;
+  g_autofree char *k2 = NULL, *v2 = NULL;
+  g_assert_false (network_line (shape, &k2, &v2));
+
+  /* the reference: oneDNN's direct kernel (no tuning under these options) */
+  conv_cache = NULL;
+  direct_conv = "onednn";
+  g_autoptr (GHashTable) ref = run_with (&c, both, "direct", NULL, NULL);
+  direct_conv = NULL;
+  g_autoptr (GBytes) bref = glia_tensor_get_data (g_hash_table_lookup (ref, out));
+  compare (g_hash_table_lookup (r0, out), g_hash_table_lookup (ref, out), "tuned");
+  compare (g_hash_table_lookup (rs, out), g_hash_table_lookup (ref, out), "per shape");
+
+  const char *impls[] = { "jit:avx512_core", "glia:winograd", "no-such-kernel" };
+  for (guint i = 0; i < G_N_ELEMENTS (impls); i++) {
+    /* a file of its own each: a process reads a choice file once */
+    g_autofree char *name = g_strdup_printf ("forced-%u.txt", i);
+    g_autofree char *forced = g_build_filename (dir, name, NULL);
+    g_autofree char *text = g_strdup_printf ("%s\t0=%s\n", key, impls[i]);
+    g_assert_true (g_file_set_contents (forced, text, -1, &error));
+    g_assert_no_error (error);
+    conv_cache = forced;
+    g_autoptr (GHashTable) rf = run (&c, both, NULL, NULL);
+    conv_cache = NULL;
+    g_autoptr (GBytes) bf = glia_tensor_get_data (g_hash_table_lookup (rf, out));
+    compare (g_hash_table_lookup (rf, out), g_hash_table_lookup (ref, out), impls[i]);
+    g_autofree char *after = NULL;
+    g_assert_true (g_file_get_contents (forced, &after, NULL, NULL));
+    if (i == 0)
+      g_assert_true (g_bytes_equal (bf, bref));
+    if (i == 1)
+      g_assert_false (g_bytes_equal (bf, bref));
+    if (i < 2) /* nothing timed */
+      g_assert_cmpstr (after, ==, text);
+    else /* the per-shape choice was timed and written */
+      g_assert_cmpuint (strlen (after), >, strlen (text));
+    g_unlink (forced);
+  }
+  assert_option_refused (&c, "conv-tuning", "fast");
+  case_clear (&c);
+  g_unlink (first);
+  g_unlink (shape);
+  g_rmdir (dir);
+}
+
 static void
 test_gemm_matmul (void)
 {
@@ -1378,6 +1492,7 @@ main (int argc, char **argv)
   g_test_add_func ("/onednn/own-conv-residual", test_own_conv_residual);
   g_test_add_func ("/onednn/conv-transpose", test_conv_transpose);
   g_test_add_func ("/onednn/conv/cache", test_conv_cache);
+  g_test_add_func ("/onednn/conv/tuning", test_conv_tuning);
   g_test_add_func ("/onednn/gemm-matmul", test_gemm_matmul);
   g_test_add_func ("/onednn/pools", test_pools);
   g_test_add_func ("/onednn/norms-softmax", test_norms_softmax);
