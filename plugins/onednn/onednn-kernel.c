@@ -2811,11 +2811,16 @@ build_conv (Builder *b, Op *op, GError **error)
    * under conv-algorithm=winograd: oneDNN's kernel) */
   OnednnConvShape own, wshape;
   gboolean own_ok = own_conv_shape (b, op, x, out, pl, &own);
+  /* tuning in the network also tries it on the 1x1 stride-1 ones, which
+   * the per-shape choice leaves to oneDNN (own_conv_shape) */
+  gboolean own_tuned = !own_ok && b->r->tune && (b->rec || b->force)
+                       && b->r->direct_conv == ONEDNN_DIRECT_AUTO
+                       && own_shape (b, op, x, out, pl, &own) && onednn_conv_supports (&own);
   gboolean wino_ok = wino_shape && b->r->conv_algo != ONEDNN_CONV_WINOGRAD
                      && own_shape (b, op, x, out, pl, &wshape) && onednn_wino_supports (&wshape);
   const char *force = b->force ? b->force[op - &g_array_index (b->r->ops, Op, 0)] : NULL;
   if (force
-      && ((g_str_equal (force, OWN_CONV_IMPL) && !own_ok)
+      && ((g_str_equal (force, OWN_CONV_IMPL) && !own_ok && !own_tuned)
           || (g_str_equal (force, OWN_WINO_IMPL) && !wino_ok)))
     force = NULL;
   if (s == dnnl_success && wino_shape) {
@@ -2828,7 +2833,7 @@ build_conv (Builder *b, Op *op, GError **error)
     dnnl_primitive_attr_destroy (attr);
   if (!check (s, b->r, op, "convolution", error))
     return FALSE;
-  if (own_ok)
+  if (own_ok || own_tuned)
     record_alt (b, OWN_CONV_IMPL);
   if (wino_ok)
     record_alt (b, OWN_WINO_IMPL);

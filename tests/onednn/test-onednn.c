@@ -934,6 +934,43 @@ test_conv_tuning (void)
   }
   assert_option_refused (&c, "conv-tuning", "fast");
   case_clear (&c);
+
+  /* a 1x1 stride-1 convolution, which only tuning gives the own direct
+   * kernel: tuned at one and two threads, and that kernel forced */
+  case_init (&c);
+  x = input (&c, "x", 4, (const gint64[]){ 1, 256, 28, 28 });
+  y = conv (&c, x, 256, 256, 1, 1, TRUE);
+  output (&c, y);
+  out = glia_graph_value_get_name (c.graph, y);
+  conv_cache = NULL;
+  direct_conv = "onednn";
+  g_autoptr (GHashTable) ref1 = run_with (&c, both, "direct", NULL, NULL);
+  direct_conv = NULL;
+  for (guint t = 1; t <= 2; t++) {
+    n_threads = t;
+    g_autofree char *name = g_strdup_printf ("pointwise-%u.txt", t);
+    g_autofree char *file = g_build_filename (dir, name, NULL);
+    conv_cache = file;
+    g_autoptr (GHashTable) rt = run (&c, both, NULL, NULL);
+    conv_cache = NULL;
+    g_autofree char *k1 = NULL, *v1 = NULL;
+    g_assert_true (network_line (file, &k1, &v1));
+    compare (g_hash_table_lookup (rt, out), g_hash_table_lookup (ref1, out), "tuned 1x1");
+    g_autofree char *text = g_strdup_printf ("%s\t0=glia:direct\n", k1);
+    g_assert_true (g_file_set_contents (file, text, -1, &error));
+    g_assert_no_error (error);
+    g_autofree char *name2 = g_strdup_printf ("pointwise-forced-%u.txt", t);
+    g_autofree char *forced = g_build_filename (dir, name2, NULL);
+    g_assert_true (g_file_set_contents (forced, text, -1, &error));
+    conv_cache = forced;
+    g_autoptr (GHashTable) rf = run (&c, both, NULL, NULL);
+    conv_cache = NULL;
+    compare (g_hash_table_lookup (rf, out), g_hash_table_lookup (ref1, out), "glia:direct 1x1");
+    g_unlink (file);
+    g_unlink (forced);
+  }
+  n_threads = 2;
+  case_clear (&c);
   g_unlink (first);
   g_unlink (shape);
   g_rmdir (dir);
