@@ -4193,8 +4193,9 @@ prune_packed (Region *r, const Plan *keep)
 }
 
 /* The choice file's key of the region's tuning: oneDNN's version, the
- * ISA, the threads and a digest of the region's ops (kinds, weights and
- * windows) and input shapes. */
+ * ISA, the tuning's version ("network 2": since 1x1 stride-1 convolutions
+ * also try the own direct kernel), the threads and a digest of the
+ * region's ops (kinds, weights and windows) and input shapes. */
 static char *
 tune_key (const Region *r, const GliaTensorView *const *inputs)
 {
@@ -4223,7 +4224,7 @@ tune_key (const Region *r, const GliaTensorView *const *inputs)
   g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, text->str, -1);
   g_string_free (text, TRUE);
   const dnnl_version_t *v = dnnl_version ();
-  return g_strdup_printf ("oneDNN %d.%d.%d isa %x network 1 t%u %u %s", v->major, v->minor,
+  return g_strdup_printf ("oneDNN %d.%d.%d isa %x network 2 t%u %u %s", v->major, v->minor,
                           v->patch, (unsigned)dnnl_get_effective_cpu_isa (), r->n_threads,
                           r->ops->len, digest);
 }

@@ -831,7 +831,7 @@ test_conv_cache (void)
   g_rmdir (dir);
 }
 
-/* The line of @path whose key has " network 1 ", split at the tab; FALSE
+/* The line of @path whose key has " network 2 ", split at the tab; FALSE
  * when there is none. */
 static gboolean
 network_line (const char *path, char **key, char **value)
@@ -842,7 +842,7 @@ network_line (const char *path, char **key, char **value)
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   for (guint i = 0; lines[i]; i++) {
     char *tab = strchr (lines[i], '\t');
-    if (tab && strstr (lines[i], " network 1 ") && strstr (lines[i], " network 1 ") < tab) {
+    if (tab && strstr (lines[i], " network 2 ") && strstr (lines[i], " network 2 ") < tab) {
       *key = g_strndup (lines[i], tab - lines[i]);
       *value = g_strdup (tab + 1);
       return TRUE;
