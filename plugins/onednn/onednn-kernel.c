@@ -1675,13 +1675,10 @@ choose_conv (Builder *b, const Op *op, dnnl_primitive_desc_t direct,
       forced = TRUE;
     }
   }
-  if (forced)
-    ;
-  else if (cands->len > first_wino
-           && (b->r->conv_algo == ONEDNN_CONV_WINOGRAD
-               || b->r->conv_algo == ONEDNN_CONV_GLIA_WINOGRAD))
+  if (!forced && cands->len > first_wino
+      && (b->r->conv_algo == ONEDNN_CONV_WINOGRAD || b->r->conv_algo == ONEDNN_CONV_GLIA_WINOGRAD))
     pick = first_wino;
-  else if (cands->len > 1) {
+  else if (!forced && cands->len > 1) {
     g_autofree char *key = conv_key (b, wino_cd);
     const char *file = b->r->conv_cache;
     g_autofree char *entry = NULL;
