@@ -4,7 +4,7 @@
 //
 // Usage:
 //   node tests/benchmarks/ort-bench.mjs MODEL --input NAME=FILE.npy [...]
-//       [--threads N] [--runs N] [--warmup N] [--output-dir DIR]
+//       [--threads N] [--runs N] [--warmup N] [--output-dir DIR] [--profile PREFIX]
 //
 // The session runs with intraOpNumThreads N, interOpNumThreads 1, sequential
 // execution and every graph optimization. session_create_ms covers
@@ -12,7 +12,10 @@
 // driver compares it with Glia's model load plus session creation). Each
 // run's latency is the time of one `await session.run(feeds)`. With
 // --output-dir the outputs of the last run are written there as
-// <output>.npy, for the driver's check that both runtimes agree.
+// <output>.npy, for the driver's check that both runtimes agree. With
+// --profile, ONNX Runtime's profiler times every node of every run and
+// writes its trace to PREFIX_<date>.json when the session is released (read
+// by ort-layers.py); the profiler adds to the latencies.
 //
 // Run by tests/benchmarks/run-benchmark.py; install the peer first with
 // `npm ci --ignore-scripts` in tests/benchmarks (the CPU binaries ship in the
@@ -32,7 +35,9 @@ function usage(message) {
 }
 
 function parseArgs(argv) {
-  const args = { model: null, inputs: [], threads: 1, runs: 20, warmup: 2, outputDir: null };
+  const args = {
+    model: null, inputs: [], threads: 1, runs: 20, warmup: 2, outputDir: null, profile: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -54,6 +59,7 @@ function parseArgs(argv) {
     else if (a === '--runs') args.runs = count(1);
     else if (a === '--warmup') args.warmup = count(0);
     else if (a === '--output-dir') args.outputDir = value();
+    else if (a === '--profile') args.profile = value();
     else if (a.startsWith('-')) usage(`unknown option ${a}`);
     else if (args.model === null) args.model = a;
     else usage(`unexpected argument ${a}`);
@@ -136,6 +142,7 @@ async function main() {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    ...(args.profile !== null ? { enableProfiling: true, profileFilePrefix: args.profile } : {}),
   });
   const createMs = performance.now() - t0;
 
