@@ -2526,7 +2526,10 @@ own_shape (const Builder *b, const Op *op, const Val *x, const gint64 *out, cons
   if (win->n_spatial != 2 || x->rank != 4 || win->group != 1 || residual != (op->sum_value >= 0)
       || !dw_act (&tail, &act) || win->dilations[0] != 1 || win->dilations[1] != 1)
     return FALSE;
-  if (!blocked_by_16 (x->dims))
+  /* blocked, or (the direct kernel) a plain input of fewer than 16
+   * channels, a network's first convolution */
+  gboolean plain = x->dims[1] < 16 && !blocked_by_16 (x->dims);
+  if (!blocked_by_16 (x->dims) && !plain)
     return FALSE;
   if (split_swish (b->r, op)) /* a step of its own applies it (build_own_conv) */
     act.act = ONEDNN_DW_NONE;
@@ -2546,7 +2549,8 @@ own_shape (const Builder *b, const Op *op, const Val *x, const gint64 *out, cons
                           .act = act.act,
                           .alpha = act.alpha,
                           .beta = act.beta,
-                          .residual = residual };
+                          .residual = residual,
+                          .plain = plain };
   return TRUE;
 }
 
@@ -2562,6 +2566,18 @@ own_conv_shape (const Builder *b, const Op *op, const Val *x, const gint64 *out,
   /* not 1x1 stride-1 ones: on 7x7 and 14x14 maps they ran within 5% of
    * oneDNN's alone and up to 2% slower in EfficientNet-B0 */
   return (s->sh > 1 || s->sw > 1 || s->kh > 1 || s->kw > 1) && onednn_conv_supports (s);
+}
+
+/* The layout the own kernels read their input in: blocked, or plain. */
+static void
+own_src_md (dnnl_memory_desc_t *md, const OnednnConvShape *s, const gint64 *dims)
+{
+  if (s->plain)
+    plain_md (md, 4, dims);
+  else {
+    any_md (md, 4, dims);
+    blocked_md (md, 4, dims);
+  }
 }
 
 /* One of the region's own convolution kernels, for timing and scheduling:
@@ -2642,8 +2658,7 @@ choose_own_conv (Builder *b, const dnnl_convolution_desc_t *cd, const_dnnl_primi
     own = g_str_equal (known, mine_impl);
   else {
     dnnl_memory_desc_t xmd;
-    any_md (&xmd, 4, (const gint64[]){ s->n, s->ic, s->ih, s->iw });
-    blocked_md (&xmd, 4, (const gint64[]){ s->n, s->ic, s->ih, s->iw });
+    own_src_md (&xmd, s, (const gint64[]){ s->n, s->ic, s->ih, s->iw });
     double theirs
         = rival ? time_own_conv (rival, s)
                 : time_primitive (pd, b->r->stream, TRUE)
@@ -2702,8 +2717,7 @@ build_own_conv (Builder *b, Op *op, Val *x, OwnConv *k, const OnednnConvShape *s
 {
   gint64 ydims[4] = { s->n, s->oc, s->oh, s->ow };
   dnnl_memory_desc_t xmd, ymd;
-  any_md (&xmd, 4, x->dims);
-  blocked_md (&xmd, 4, x->dims);
+  own_src_md (&xmd, s, x->dims);
   any_md (&ymd, 4, ydims);
   blocked_md (&ymd, 4, ydims);
   dnnl_memory_t src = as_md (b, op, x, &xmd, error);

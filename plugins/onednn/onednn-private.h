@@ -258,12 +258,14 @@ typedef struct
   OnednnDwAct act;
   float alpha, beta;
   gboolean residual; /* the output holds a residual, added before the activation */
+  gboolean plain;    /* (direct kernel) the input is plain [N, IC, ih, iw], IC < 16 */
 } OnednnConvShape;
 
 typedef struct _OnednnConv OnednnConv;
 
-/* Whether the kernel takes @s: AVX-512F, IC a multiple of 16, OC of 32,
- * kernels up to 11x11, strides up to 4, no dilation. */
+/* Whether the kernel takes @s: AVX-512F, IC a multiple of 16 (or, with a
+ * plain input, under 16), OC of 32, kernels up to 11x11, strides up to 4,
+ * no dilation. */
 gboolean onednn_conv_supports (const OnednnConvShape *s);
 /* @weights: [OC, IC, kh, kw]; @bias: [OC] or NULL. */
 OnednnConv *onednn_conv_new (const OnednnConvShape *s, const float *weights, const float *bias);
@@ -271,7 +273,8 @@ void onednn_conv_free (OnednnConv *c);
 /* The packed weights (to evict them from the caches when timing). */
 const float *onednn_conv_weights (const OnednnConv *c, gsize *bytes);
 const OnednnConvShape *onednn_conv_shape (const OnednnConv *c);
-/* @x: [N, IC/16, ih, iw, 16]; @y: [N, OC/16, oh, ow, 16]; on the calling
+/* @x: [N, IC/16, ih, iw, 16] (plain: [N, IC, ih, iw]); @y: [N, OC/16, oh,
+ * ow, 16]; on the calling
  * thread's OpenMP team. Not reentrant (a padded copy of the input lives in
  * @c): a plan's runs are serialised. */
 void onednn_conv_run (OnednnConv *c, const float *x, float *y);
@@ -289,7 +292,8 @@ void onednn_wino_free (OnednnWino *w);
 /* The transformed weights (to evict them from the caches when timing). */
 const float *onednn_wino_weights (const OnednnWino *w, gsize *bytes);
 const OnednnConvShape *onednn_wino_shape (const OnednnWino *w);
-/* @x: [N, IC/16, ih, iw, 16]; @y: [N, OC/16, oh, ow, 16]; on the calling
+/* @x: [N, IC/16, ih, iw, 16] (plain: [N, IC, ih, iw]); @y: [N, OC/16, oh,
+ * ow, 16]; on the calling
  * thread's OpenMP team. Not reentrant (the transformed input lives in @w). */
 void onednn_wino_run (OnednnWino *w, const float *x, float *y);
 

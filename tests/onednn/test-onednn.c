@@ -417,7 +417,8 @@ conv_s2 (Case *c, gint x, gint64 cin, gint64 cout, gint64 k, gint64 pad)
  * strided 3x3 with and without padding (a 15-wide map: a full tile and a
  * partial one; 8-wide: one partial; 7x7: two-row tiles and an odd last
  * row), 3x3 stride 1, 1x1 strided, batch 2, ReLU, Clip, swish (split from the
- * convolution at one thread) and none, at one and two threads: the same as the CPU provider, and
+ * convolution at one thread) and none, a plain 3-channel input (7x7 padded,
+ * 3x3 not), at one and two threads: the same as the CPU provider, and
  * not bit for bit oneDNN's (direct-conv=onednn), which shows it ran. A bad value is refused. */
 static void
 test_direct_conv (void)
@@ -443,6 +444,12 @@ test_direct_conv (void)
   e = conv_s2 (&c, e, 32, 64, 3, 1);                  /* 7x7 */
   gint sig = node (&c, "Sigmoid", 1, &e, TRUE, NULL); /* a swish */
   output (&c, node (&c, "Mul", 2, (const gint[]){ e, sig }, TRUE, NULL));
+  /* a plain input of three channels, as a network's first convolutions
+   * (ResNet's 7x7, SqueezeNet's unpadded 3x3) read it */
+  gint im = input (&c, "im", 4, (const gint64[]){ 2, 3, 37, 37 });
+  gint f = conv_s2 (&c, im, 3, 64, 7, 3); /* 19x19 */
+  output (&c, node (&c, "Relu", 1, &f, TRUE, NULL));
+  output (&c, conv_s2 (&c, im, 3, 32, 3, 0)); /* 18x18 */
   const char *cpu[] = { "cpu", NULL }, *both[] = { "onednn", "cpu", NULL };
   g_autoptr (GHashTable) ref = run (&c, cpu, NULL, NULL);
   for (guint t = 1; t <= 2; t++) {
