@@ -21,9 +21,9 @@ Glia built with the oneDNN provider.
 import argparse
 import collections
 import glob
+import importlib.util
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -31,17 +31,20 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CONV = re.compile(r"(?:g(\d+))?mb(\d+)_ic(\d+)oc(\d+)_ih(\d+)oh(\d+)kh(\d+)sh(\d+)dh\d+ph\d+"
-                  r"_iw(\d+)ow(\d+)kw(\d+)")
+# kernel-gflops.py's parser of the verbose lines' convolution descriptors
+_spec = importlib.util.spec_from_file_location("kernel_gflops",
+                                               os.path.join(HERE, "kernel-gflops.py"))
+kernel_gflops = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(kernel_gflops)
 
 
 def glia_key(kind, desc):
     """The shape key of one of kernel-gflops.py's layers, or None."""
     if kind == "convolution":
-        m = CONV.search(desc)
+        m = kernel_gflops.CONV.search(desc)
         if not m:
             return None
-        g, _mb, ic, oc, ih, oh, kh, sh, iw, ow, kw = (int(v) if v else 1 for v in m.groups())
+        g, _mb, ic, oc, ih, oh, kh, iw, ow, kw = (int(v) if v else 1 for v in m.groups())
         return "conv g%d %d->%d %dx%d->%dx%d k%dx%d" % (g, ic, oc, ih, iw, oh, ow, kh, kw)
     if kind == "matmul":
         parts = desc.split(":")
