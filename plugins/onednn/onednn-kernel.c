@@ -132,12 +132,13 @@ typedef struct
   int n_args;
   dnnl_exec_arg_t *args;
   CopyConcat *concat;
-  gboolean swish;    /* (prim NULL) x * sigmoid(x) in place on args[0] */
-  OnednnDw *dw;      /* (prim NULL) the region's depthwise conv, args[0] to args[1] */
-  MbConv *mb;        /* (prim NULL) a fused block: args x, y[, residual] */
-  SqueezeExcite *se; /* (prim NULL) a squeeze-and-excitation: args x, y */
-  OnednnConv *conv;  /* (prim NULL) the region's direct convolution, args[0] to args[1] */
-  OnednnWino *wino;  /* (prim NULL) the region's Winograd convolution, args[0] to args[1] */
+  gboolean swish;        /* (prim NULL) x * sigmoid(x) in place on args[0] */
+  OnednnDw *dw;          /* (prim NULL) the region's depthwise conv, args[0] to args[1] */
+  MbConv *mb;            /* (prim NULL) a fused block: args x, y[, residual] */
+  SqueezeExcite *se;     /* (prim NULL) a squeeze-and-excitation: args x, y */
+  OnednnConv *conv;      /* (prim NULL) the region's direct convolution, args[0] to args[1] */
+  OnednnWino *wino;      /* (prim NULL) the region's Winograd convolution, args[0] to args[1] */
+  OnednnPoolShape *pool; /* (prim NULL) the region's max pooling, args[0] to args[1] */
 } Exec;
 
 typedef struct
@@ -928,6 +929,7 @@ exec_clear (gpointer p)
   onednn_dw_free (e->dw);
   onednn_conv_free (e->conv);
   onednn_wino_free (e->wino);
+  g_free (e->pool);
   if (e->se)
     g_free (e->se->w2t);
   g_free (e->se);
@@ -3090,6 +3092,39 @@ build_gemm (Builder *b, Op *op, GError **error)
 
 /* Ops that take their input's layout as it is (@plain: reordered to plain
  * first, the retry when oneDNN has no kernel for that layout). */
+/* @op (a max pooling) on the region's own kernel: the output in the
+ * input's blocked layout. */
+static gboolean
+build_own_pool (Builder *b, const Op *op, dnnl_memory_t src, const Val *x, const gint64 *yd,
+                const OnednnPoolShape *ps, GError **error)
+{
+  dnnl_memory_desc_t ymd; /* (a partial last block is padded, as the input's) */
+  dnnl_dims_t d = { yd[0], yd[1], yd[2], yd[3] };
+  if (!check (dnnl_memory_desc_init_by_tag (&ymd, 4, d, dnnl_f32, dnnl_aBcd16b), b->r, op,
+              "pooling", error))
+    return FALSE;
+  Val *y = make_dst (b, op, op->out, &ymd, x->rank, yd, error);
+  if (y == NULL)
+    return FALSE;
+  Exec e = { NULL, 2, g_new (dnnl_exec_arg_t, 2), NULL, FALSE, NULL };
+  e.args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, src };
+  e.args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, y->mem };
+  e.pool = g_memdup2 (ps, sizeof *ps);
+  g_array_append_val (b->plan->execs, e);
+  return TRUE;
+}
+
+static gboolean
+run_own_pool (const Exec *e, Region *r, GError **error)
+{
+  const float *x, *unused;
+  float *y;
+  if (!step_buffers (e, r, "pooling", &x, &y, &unused, error))
+    return FALSE;
+  onednn_maxpool_run (e->pool, x, y);
+  return TRUE;
+}
+
 static gboolean
 build_simple (Builder *b, Op *op, gboolean plain, GError **error)
 {
@@ -3135,6 +3170,17 @@ build_simple (Builder *b, Op *op, gboolean plain, GError **error)
       padr[i] = pr[i];
     }
     any_md (&dst_any, x->rank, yd);
+    if (op->pool == ONEDNN_POOL_MAX && !op->win.global && ns == 2 && dil[0] == 0 && dil[1] == 0
+        && b->r->depthwise == ONEDNN_DW_GLIA && md_has_tag (xmd, dnnl_aBcd16b)) {
+      OnednnPoolShape ps = { x->dims[0], (x->dims[1] + 15) / 16,
+                             x->dims[2], x->dims[3],
+                             yd[2],      yd[3],
+                             kernel[0],  kernel[1],
+                             strides[0], strides[1],
+                             padl[0],    padl[1] };
+      if (onednn_maxpool_supports (&ps))
+        return build_own_pool (b, op, src, x, yd, &ps, error);
+    }
     dnnl_alg_kind_t alg = op->pool == ONEDNN_POOL_MAX           ? dnnl_pooling_max
                           : op->pool == ONEDNN_POOL_AVG_INCLUDE ? dnnl_pooling_avg_include_padding
                                                                 : dnnl_pooling_avg_exclude_padding;
@@ -3923,6 +3969,9 @@ step_line (GString *out, const Exec *e, double ms)
     gint64 st[2] = { s->sh, s->sw }, dil[2] = { 0, 0 }, pad[2] = { s->pt, s->pl };
     g_string_append_printf (out, "convolution,%s,", e->conv ? OWN_CONV_IMPL : OWN_WINO_IMPL);
     conv_desc (out, 1, s->n, s->ic, s->oc, in, o, k, st, dil, pad);
+  } else if (e->pool) {
+    g_string_append (out, "pooling,glia:max,");
+    dims_desc (out, mem_md (e->args[0].memory));
   } else
     g_string_append_printf (out, "%s,glia,",
                             e->concat  ? "concat"
@@ -3977,6 +4026,7 @@ plan_steps (Region *r, const Plan *plan, double *times, GString *log, GError **e
                : e->swish           ? run_swish (e, r, error)
                : e->dw              ? run_dw (e, r, plan, error)
                : e->conv || e->wino ? run_own_conv (e, r, error)
+               : e->pool            ? run_own_pool (e, r, error)
                : e->se              ? run_se (e, r, plan, error)
                                     : run_mbconv (e, r, plan, error));
     }

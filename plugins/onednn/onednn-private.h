@@ -279,6 +279,24 @@ const OnednnConvShape *onednn_conv_shape (const OnednnConv *c);
  * @c): a plan's runs are serialised. */
 void onednn_conv_run (OnednnConv *c, const float *x, float *y);
 
+/* ---- the region's own max pooling (onednn-pool.c) ---- */
+
+/* A 2-D max pooling on blocked data: @cb blocks of 16 channels, window
+ * kh x kw, strides sh, sw, top and left padding pt, pl (the output dims
+ * say where the windows end). */
+typedef struct
+{
+  gint64 n, cb, ih, iw, oh, ow;
+  gint64 kh, kw, sh, sw, pt, pl;
+} OnednnPoolShape;
+
+/* Whether the kernel takes @s: AVX-512F, every window over at least one
+ * input cell. */
+gboolean onednn_maxpool_supports (const OnednnPoolShape *s);
+/* @x: [N, C/16, ih, iw, 16]; @y: [N, C/16, oh, ow, 16]; on the calling
+ * thread's OpenMP team. */
+void onednn_maxpool_run (const OnednnPoolShape *s, const float *x, float *y);
+
 /* ---- the region's own Winograd convolution (onednn-wino.c) ---- */
 
 typedef struct _OnednnWino OnednnWino;

@@ -1040,6 +1040,64 @@ test_pools (void)
   }
 }
 
+/* The region's own max pooling (blocked input, after a convolution):
+ * 3x3 stride 2 with asymmetric padding, with and without ceil_mode, 2x2
+ * stride 2, 3x3 stride 1 padded, a 3x2 window with strides 2 and 1, on 20
+ * channels (a partial block), batch 2, at one and two threads: as the CPU
+ * provider, and bit for bit oneDNN's pooling (ep.onednn.depthwise=onednn),
+ * a maximum being exact. */
+static void
+test_own_maxpool (void)
+{
+  if (!have_onednn ()) {
+    g_test_skip ("the oneDNN provider is not built");
+    return;
+  }
+  static const struct
+  {
+    gint64 k[2], s[2], pads[4];
+    gboolean ceil;
+  } pools[] = {
+    { { 3, 3 }, { 2, 2 }, { 1, 1, 1, 0 }, FALSE }, { { 3, 3 }, { 2, 2 }, { 0, 0, 0, 0 }, TRUE },
+    { { 2, 2 }, { 2, 2 }, { 0, 0, 0, 0 }, FALSE }, { { 3, 3 }, { 1, 1 }, { 1, 1, 1, 1 }, FALSE },
+    { { 3, 2 }, { 2, 1 }, { 1, 0, 0, 1 }, FALSE },
+  };
+  Case c;
+  case_init (&c);
+  gint x = input (&c, "x", 4, (const gint64[]){ 2, 16, 23, 22 });
+  gint y = conv (&c, x, 16, 20, 1, 1, TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (pools); i++) {
+    gint n;
+    gint p = node (&c, "MaxPool", 1, &y, TRUE, &n);
+    glia_graph_node_set_attr_ints (c.graph, n, "kernel_shape", pools[i].k, 2);
+    glia_graph_node_set_attr_ints (c.graph, n, "strides", pools[i].s, 2);
+    glia_graph_node_set_attr_ints (c.graph, n, "pads", pools[i].pads, 4);
+    if (pools[i].ceil)
+      glia_graph_node_set_attr_int (c.graph, n, "ceil_mode", 1);
+    output (&c, p);
+  }
+  const char *cpu[] = { "cpu", NULL }, *both[] = { "onednn", "cpu", NULL };
+  g_autoptr (GHashTable) ref = run (&c, cpu, NULL, NULL);
+  for (guint t = 1; t <= 2; t++) {
+    n_threads = t;
+    guint n_onednn = 0, n_nodes = 0;
+    g_autoptr (GHashTable) own = run (&c, both, &n_onednn, &n_nodes);
+    g_assert_cmpuint (n_onednn, ==, n_nodes);
+    depthwise = "onednn";
+    g_autoptr (GHashTable) theirs = run (&c, both, NULL, NULL);
+    depthwise = NULL;
+    for (guint o = 0; o < glia_graph_get_n_outputs (c.graph); o++) {
+      const char *name = glia_graph_value_get_name (c.graph, glia_graph_get_output (c.graph, o));
+      compare (g_hash_table_lookup (own, name), g_hash_table_lookup (ref, name), name);
+      g_autoptr (GBytes) a = glia_tensor_get_data (g_hash_table_lookup (own, name));
+      g_autoptr (GBytes) b = glia_tensor_get_data (g_hash_table_lookup (theirs, name));
+      g_assert_true (g_bytes_equal (a, b));
+    }
+  }
+  n_threads = 2;
+  case_clear (&c);
+}
+
 static void
 test_norms_softmax (void)
 {
@@ -1539,6 +1597,7 @@ main (int argc, char **argv)
   g_test_add_func ("/onednn/conv/tuning", test_conv_tuning);
   g_test_add_func ("/onednn/gemm-matmul", test_gemm_matmul);
   g_test_add_func ("/onednn/pools", test_pools);
+  g_test_add_func ("/onednn/own-maxpool", test_own_maxpool);
   g_test_add_func ("/onednn/norms-softmax", test_norms_softmax);
   g_test_add_func ("/onednn/concat-sum", test_concat_sum);
   g_test_add_func ("/onednn/binary-swish", test_binary_swish);
