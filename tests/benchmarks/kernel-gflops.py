@@ -33,6 +33,18 @@ CONV = re.compile(r"(?:g(\d+))?mb(\d+)_ic(\d+)oc(\d+)_ih(\d+)oh(\d+)kh(\d+)sh\d+
                   r"_iw(\d+)ow(\d+)kw(\d+)")
 
 
+def matmul_dims(desc):
+    """A's and the output's dims from a product's "AxB:KxN:MxN", or None."""
+    parts = desc.split(":")
+    if len(parts) != 3:
+        return None
+    try:
+        a, _b, c = ([int(v) for v in p.split("x")] for p in parts)
+    except ValueError:
+        return None
+    return a, c
+
+
 def flops(kind, desc):
     """Direct-algorithm flops of one run, or None."""
     if kind == "convolution":
@@ -42,13 +54,10 @@ def flops(kind, desc):
         g, mb, ic, oc, _ih, oh, kh, _iw, ow, kw = (int(v) if v else 1 for v in m.groups())
         return 2 * mb * oc * oh * ow * (ic // g) * kh * kw
     if kind == "matmul":
-        parts = desc.split(":")
-        if len(parts) != 3:
+        dims = matmul_dims(desc)
+        if dims is None:
             return None
-        try:
-            a, _b, c = ([int(v) for v in p.split("x")] for p in parts)
-        except ValueError:
-            return None
+        a, c = dims
         n = 1
         for v in c:
             n *= v

@@ -47,13 +47,10 @@ def glia_key(kind, desc):
         g, _mb, ic, oc, ih, oh, kh, iw, ow, kw = (int(v) if v else 1 for v in m.groups())
         return "conv g%d %d->%d %dx%d->%dx%d k%dx%d" % (g, ic, oc, ih, iw, oh, ow, kh, kw)
     if kind == "matmul":
-        parts = desc.split(":")
-        if len(parts) != 3:
+        dims = kernel_gflops.matmul_dims(desc)
+        if dims is None:
             return None
-        try:
-            a, _b, c = ([int(v) for v in p.split("x")] for p in parts)
-        except ValueError:
-            return None
+        a, c = dims
         return "product %s k%d" % ("x".join(str(v) for v in c), a[-1])
     return None
 
