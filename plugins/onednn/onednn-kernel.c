@@ -883,7 +883,7 @@ glia_onednn_compile (const GliaGraph *graph, const gint *nodes, guint n_nodes,
     g_autofree const char **force = key ? known_tuning (r, key, &items) : NULL;
     g_autoptr (GArray) records = g_array_new (FALSE, TRUE, sizeof (ConvRecord));
     g_array_set_clear_func (records, conv_record_clear);
-    Plan *plan = plan_build (r, ptrs, force, records, &local);
+    Plan *plan = plan_build (r, ptrs, force, key && force == NULL ? records : NULL, &local);
     if (plan && key && force == NULL)
       plan = tune_plan (r, plan, ptrs, records, key);
     r->creating = FALSE;
@@ -1184,6 +1184,18 @@ make_dst (Builder *b, const Op *op, gint v, const dnnl_memory_desc_t *md, guint 
   memcpy (val->dims, dims, rank * sizeof (gint64));
   g_hash_table_replace (b->vals, GINT_TO_POINTER (v), val);
   return val;
+}
+
+/* Appends a step of the region's own reading @src and writing @dst (the
+ * caller sets its kernel). */
+static Exec *
+add_own_step (Builder *b, dnnl_memory_t src, dnnl_memory_t dst)
+{
+  Exec e = { .n_args = 2, .args = g_new (dnnl_exec_arg_t, 2) };
+  e.args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, src };
+  e.args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, dst };
+  g_array_append_val (b->plan->execs, e);
+  return &g_array_index (b->plan->execs, Exec, b->plan->execs->len - 1);
 }
 
 /* The data of a step of the region's own: args[0] (read), args[1]
@@ -1875,12 +1887,8 @@ build_dw (Builder *b, Op *op, Val *x, const OnednnDwShape *s, GError **error)
   Val *y = src ? make_dst (b, op, op->out, &ymd, 4, ydims, error) : NULL;
   if (y == NULL)
     return FALSE;
-  Exec e = { NULL, 2, g_new (dnnl_exec_arg_t, 2), NULL, FALSE, NULL };
-  e.args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, src };
-  e.args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, y->mem };
-  e.dw = onednn_dw_new (s, g_bytes_get_data (op->weights, NULL),
-                        op->bias ? g_bytes_get_data (op->bias, NULL) : NULL);
-  g_array_append_val (b->plan->execs, e);
+  add_own_step (b, src, y->mem)->dw = onednn_dw_new (
+      s, g_bytes_get_data (op->weights, NULL), op->bias ? g_bytes_get_data (op->bias, NULL) : NULL);
   b->plan->work += 2.0 * s->n * s->c * s->oh * s->ow * s->kh * s->kw;
   return TRUE;
 }
@@ -2412,10 +2420,7 @@ build_se (Builder *b, Op *pool, Op *fc1, Op *fc2, Op *mul, gboolean *done, GErro
   for (gint64 i = 0; i < c; i++)
     for (gint64 j = 0; j < cr; j++)
       se->w2t[j * c + i] = w2[i * cr + j];
-  Exec e = { NULL, 2, g_new (dnnl_exec_arg_t, 2), NULL, FALSE, NULL, NULL, se };
-  e.args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, x->mem };
-  e.args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, y->mem };
-  g_array_append_val (b->plan->execs, e);
+  add_own_step (b, x->mem, y->mem)->se = se;
   b->plan->work += 4.0 * se->n * c * (se->hw + cr);
   return TRUE;
 }
@@ -2530,8 +2535,8 @@ own_shape (const Builder *b, const Op *op, const Val *x, const gint64 *out, cons
     return FALSE;
   /* blocked, or (the direct kernel) a plain input of fewer than 16
    * channels, a network's first convolution */
-  gboolean plain = x->dims[1] < 16 && !blocked_by_16 (x->dims);
-  if (!blocked_by_16 (x->dims) && !plain)
+  gboolean plain = x->dims[1] < 16;
+  if (!plain && !blocked_by_16 (x->dims))
     return FALSE;
   if (split_swish (b->r, op)) /* a step of its own applies it (build_own_conv) */
     act.act = ONEDNN_DW_NONE;
@@ -2556,14 +2561,13 @@ own_shape (const Builder *b, const Op *op, const Val *x, const gint64 *out, cons
   return TRUE;
 }
 
-/* Whether the region's own direct kernel takes @op where it may be faster
- * than oneDNN's direct kernel (strided, or a window larger than 1x1):
- * fills @s. */
+/* Whether the region's own direct kernel takes @s (from own_shape) where
+ * it may be faster than oneDNN's direct kernel (strided, or a window
+ * larger than 1x1). */
 static gboolean
-own_conv_shape (const Builder *b, const Op *op, const Val *x, const gint64 *out, const gint64 *pl,
-                OnednnConvShape *s)
+own_direct_takes (const Builder *b, const OnednnConvShape *s)
 {
-  if (b->r->direct_conv == ONEDNN_DIRECT_ONEDNN || !own_shape (b, op, x, out, pl, s))
+  if (b->r->direct_conv == ONEDNN_DIRECT_ONEDNN)
     return FALSE;
   /* not 1x1 stride-1 ones: on 7x7 and 14x14 maps they ran within 5% of
    * oneDNN's alone and up to 2% slower in EfficientNet-B0 */
@@ -2728,12 +2732,9 @@ build_own_conv (Builder *b, Op *op, Val *x, OwnConv *k, const OnednnConvShape *s
     own_free (k);
     return FALSE;
   }
-  Exec e = { NULL, 2, g_new (dnnl_exec_arg_t, 2), NULL, FALSE, NULL };
-  e.args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, src };
-  e.args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, y->mem };
-  e.conv = k->conv;
-  e.wino = k->wino;
-  g_array_append_val (b->plan->execs, e);
+  Exec *e = add_own_step (b, src, y->mem);
+  e->conv = k->conv;
+  e->wino = k->wino;
   b->plan->work += 2.0 * s->n * s->oc * s->oh * s->ow * s->ic * s->kh * s->kw;
   if (split_swish (b->r, op))
     add_swish (b, y->mem);
@@ -2822,15 +2823,15 @@ build_conv (Builder *b, Op *op, GError **error)
     wino_shape = wd[2 + i] == 3 && strides[i] == 1 && dil[i] == 0;
   /* the region's own kernels that could take it (not the Winograd one
    * under conv-algorithm=winograd: oneDNN's kernel) */
-  OnednnConvShape own, wshape;
-  gboolean own_ok = own_conv_shape (b, op, x, out, pl, &own);
+  OnednnConvShape own;
+  gboolean shaped = own_shape (b, op, x, out, pl, &own);
+  gboolean own_ok = shaped && own_direct_takes (b, &own);
   /* tuning in the network also tries it on the 1x1 stride-1 ones, which
-   * the per-shape choice leaves to oneDNN (own_conv_shape) */
-  gboolean own_tuned = !own_ok && b->r->tune && (b->rec || b->force)
-                       && b->r->direct_conv == ONEDNN_DIRECT_AUTO
-                       && own_shape (b, op, x, out, pl, &own) && onednn_conv_supports (&own);
-  gboolean wino_ok = wino_shape && b->r->conv_algo != ONEDNN_CONV_WINOGRAD
-                     && own_shape (b, op, x, out, pl, &wshape) && onednn_wino_supports (&wshape);
+   * the per-shape choice leaves to oneDNN (own_direct_takes) */
+  gboolean own_tuned = shaped && !own_ok && b->r->tune && (b->rec || b->force)
+                       && b->r->direct_conv == ONEDNN_DIRECT_AUTO && onednn_conv_supports (&own);
+  gboolean wino_ok = shaped && wino_shape && b->r->conv_algo != ONEDNN_CONV_WINOGRAD
+                     && onednn_wino_supports (&own);
   const char *force = b->force ? b->force[op - &g_array_index (b->r->ops, Op, 0)] : NULL;
   if (force
       && ((g_str_equal (force, OWN_CONV_IMPL) && !own_ok && !own_tuned)
@@ -2860,10 +2861,8 @@ build_conv (Builder *b, Op *op, GError **error)
   if (force) { /* tune_plan's choice, no timing */
     if (g_str_equal (force, OWN_CONV_IMPL))
       best.conv = onednn_conv_new (&own, weights, bias_data);
-    else if (g_str_equal (force, OWN_WINO_IMPL)) {
-      best.wino = onednn_wino_new (&wshape, weights, bias_data);
-      own = wshape;
-    }
+    else if (g_str_equal (force, OWN_WINO_IMPL))
+      best.wino = onednn_wino_new (&own, weights, bias_data);
   } else {
     /* the region's own direct kernel against oneDNN's direct one, then its
      * own Winograd kernel against the better of those or oneDNN's Winograd
@@ -2874,12 +2873,11 @@ build_conv (Builder *b, Op *op, GError **error)
         own_free (&best);
     }
     if (chosen && wino_ok) {
-      OwnConv k = { NULL, onednn_wino_new (&wshape, weights, bias_data) };
-      if (choose_own_conv (b, &cd, pd, best.conv ? &best : NULL, &k, &wshape,
+      OwnConv k = { NULL, onednn_wino_new (&own, weights, bias_data) };
+      if (choose_own_conv (b, &cd, pd, best.conv ? &best : NULL, &k, &own,
                            b->r->conv_algo == ONEDNN_CONV_GLIA_WINOGRAD)) {
         own_free (&best);
         best = k;
-        own = wshape;
       } else
         own_free (&k);
     }
@@ -3106,11 +3104,7 @@ build_own_pool (Builder *b, const Op *op, dnnl_memory_t src, const Val *x, const
   Val *y = make_dst (b, op, op->out, &ymd, x->rank, yd, error);
   if (y == NULL)
     return FALSE;
-  Exec e = { NULL, 2, g_new (dnnl_exec_arg_t, 2), NULL, FALSE, NULL };
-  e.args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, src };
-  e.args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, y->mem };
-  e.pool = g_memdup2 (ps, sizeof *ps);
-  g_array_append_val (b->plan->execs, e);
+  add_own_step (b, src, y->mem)->pool = g_memdup2 (ps, sizeof *ps);
   return TRUE;
 }
 
